@@ -1,0 +1,1 @@
+//! Benches crate (the benches live beside it).

@@ -1,0 +1,62 @@
+//! Refresh tokens: opaque single-use secrets stored as keyed hashes, one family per login
+//! session, and the `RefreshTokenStore` backend trait.
+
+use crate::error::Result;
+use crate::ids::{LoginSessionId, UserId};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+/// A stored refresh token (only its hash).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefreshTokenRecord {
+    /// Keyed hash of the token; the token itself is never stored.
+    pub hash: String,
+    /// The family: the login session it belongs to.
+    pub session_id: LoginSessionId,
+    /// The session's owner.
+    pub user_id: UserId,
+    /// When it was issued.
+    pub issued_at: DateTime<Utc>,
+    /// When it was exchanged, if it was.
+    pub used_at: Option<DateTime<Utc>>,
+}
+
+/// The outcome of presenting a refresh token for rotation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rotation {
+    /// It was unused: it is now used and its child is stored in the same family.
+    Rotated {
+        /// The family.
+        session_id: LoginSessionId,
+        /// The owner.
+        user_id: UserId,
+    },
+    /// It had been used before: a replay (or a concurrent duplicate). Nothing was stored.
+    Reused {
+        /// The family.
+        session_id: LoginSessionId,
+        /// The owner.
+        user_id: UserId,
+        /// When it was first used.
+        used_at: DateTime<Utc>,
+    },
+    /// No such token.
+    Unknown,
+}
+
+/// Durable storage of refresh-token hashes.
+#[async_trait]
+pub trait RefreshTokenStore: Send + Sync + 'static {
+    /// Stores a new (unused) token.
+    async fn insert(&self, record: &RefreshTokenRecord) -> Result<()>;
+    /// Atomically marks `presented` used and stores `child` (unused, same family) in its
+    /// place. Of concurrent calls with the same `presented`, exactly one gets
+    /// [`Rotation::Rotated`].
+    async fn rotate(&self, presented: &str, child: &str, at: DateTime<Utc>) -> Result<Rotation>;
+    /// Deletes every token of these families; returns how many tokens.
+    async fn delete_families(&self, sessions: &[LoginSessionId]) -> Result<u64>;
+    /// Deletes tokens issued before `before` (their families have expired); returns how many.
+    async fn purge_issued_before(&self, before: DateTime<Utc>) -> Result<u64>;
+    /// Number of unused tokens in a family (the live children).
+    async fn count_unused(&self, session: LoginSessionId) -> Result<u64>;
+}

@@ -1,0 +1,86 @@
+//! The sessions service: a user's signed-in devices, revoking one or all, and cleanup.
+
+use super::service::AuthCore;
+use super::session::LoginSession;
+use crate::error::{Error, Result};
+use crate::ids::{LoginSessionId, UserId};
+use chrono::TimeDelta;
+use std::sync::Arc;
+
+/// What a cleanup removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CleanupReport {
+    /// Expired or revoked login sessions deleted.
+    pub sessions: u64,
+    /// Refresh tokens of expired families deleted.
+    pub refresh_tokens: u64,
+    /// Ended access-token denials deleted.
+    pub denials: u64,
+}
+
+impl CleanupReport {
+    /// Everything removed.
+    pub fn total(&self) -> u64 {
+        self.sessions + self.refresh_tokens + self.denials
+    }
+}
+
+/// Login sessions (devices) of users.
+#[derive(Clone)]
+pub struct SessionsService {
+    core: Arc<AuthCore>,
+}
+
+impl SessionsService {
+    pub(crate) fn new(core: Arc<AuthCore>) -> Self {
+        Self { core }
+    }
+
+    /// The user's alive login sessions, newest first.
+    pub async fn list(&self, user: UserId) -> Result<Vec<LoginSession>> {
+        self.core
+            .sessions
+            .list_alive(user, self.core.clock.now())
+            .await
+    }
+
+    /// Revokes one of `user`'s sessions. Another user's session, an unknown id and an
+    /// already dead session all answer the same [`Error::NotFound`].
+    pub async fn revoke(&self, user: UserId, id: LoginSessionId) -> Result<()> {
+        let core = &self.core;
+        let now = core.clock.now();
+        let owned_alive = core
+            .sessions
+            .get(id)
+            .await?
+            .is_some_and(|s| s.user_id == user && s.is_alive(now));
+        if !owned_alive || !core.sessions.revoke(id, now).await? {
+            return Err(Error::NotFound("session"));
+        }
+        core.revoke_sessions(&[id]).await
+    }
+
+    /// Revokes every session of `user`; returns how many were alive.
+    pub async fn revoke_all(&self, user: UserId) -> Result<u64> {
+        let ids = self
+            .core
+            .sessions
+            .revoke_all(user, self.core.clock.now())
+            .await?;
+        self.core.revoke_sessions(&ids).await?;
+        Ok(ids.len() as u64)
+    }
+
+    /// Deletes expired and revoked sessions, expired refresh families and ended denials.
+    pub async fn cleanup(&self) -> Result<CleanupReport> {
+        let core = &self.core;
+        let now = core.clock.now();
+        let family_start =
+            now - TimeDelta::from_std(core.config.refresh_ttl()).map_err(Error::internal)?;
+        Ok(CleanupReport {
+            sessions: core.sessions.purge(now).await?,
+            refresh_tokens: core.refresh.purge_issued_before(family_start).await?,
+            denials: core.denylist.purge(now).await?,
+        })
+    }
+}

@@ -1,0 +1,80 @@
+//! The in-process `Cache`: a mutex-guarded map with expiry read from the injected clock.
+
+use crate::cache::{Cache, glob_match};
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A cache in process memory. Expired entries are dropped when read or when the map grows.
+pub struct MemoryCache {
+    clock: Arc<dyn Clock>,
+    entries: Mutex<HashMap<String, (Vec<u8>, DateTime<Utc>)>>,
+    max_entries: usize,
+}
+
+impl MemoryCache {
+    /// A cache holding at most `max_entries` entries (expired ones are evicted first; then
+    /// a write beyond the bound evicts arbitrary entries).
+    pub fn new(clock: Arc<dyn Clock>, max_entries: usize) -> Self {
+        Self {
+            clock,
+            entries: Mutex::new(HashMap::new()),
+            max_entries: max_entries.max(1),
+        }
+    }
+}
+
+#[async_trait]
+impl Cache for MemoryCache {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let now = self.clock.now();
+        let mut entries = self.entries.lock().expect("cache lock");
+        match entries.get(key) {
+            Some((value, expires)) if *expires > now => Ok(Some(value.clone())),
+            Some(_) => {
+                entries.remove(key);
+                Ok(None)
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<()> {
+        let now = self.clock.now();
+        let expires = now + TimeDelta::from_std(ttl).map_err(Error::internal)?;
+        let mut entries = self.entries.lock().expect("cache lock");
+        if entries.len() >= self.max_entries && !entries.contains_key(key) {
+            entries.retain(|_, (_, exp)| *exp > now);
+            while entries.len() >= self.max_entries {
+                let Some(victim) = entries.keys().next().cloned() else {
+                    break;
+                };
+                entries.remove(&victim);
+            }
+        }
+        entries.insert(key.to_owned(), (value, expires));
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool> {
+        let now = self.clock.now();
+        let removed = self.entries.lock().expect("cache lock").remove(key);
+        Ok(removed.is_some_and(|(_, exp)| exp > now))
+    }
+
+    async fn clear(&self, pattern: &str) -> Result<u64> {
+        let now = self.clock.now();
+        let mut entries = self.entries.lock().expect("cache lock");
+        let mut removed = 0;
+        entries.retain(|key, (_, exp)| {
+            let hit = glob_match(pattern, key);
+            removed += u64::from(hit && *exp > now);
+            !hit
+        });
+        Ok(removed)
+    }
+}

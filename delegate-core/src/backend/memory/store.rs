@@ -1,0 +1,263 @@
+//! The in-memory relational store: users, login sessions, refresh tokens and denials in one
+//! mutex-guarded state. For tests and throwaway embedded runs (`DATABASE_URL=memory:`).
+
+use crate::auth::{
+    LoginSession, LoginSessionStore, RefreshTokenRecord, RefreshTokenStore, Rotation, TokenDenylist,
+};
+use crate::error::{Error, Result};
+use crate::ids::{LoginSessionId, UserId};
+use crate::users::{Role, Tier, User, UserCredentials, UserStore};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+#[derive(Default)]
+struct State {
+    users: BTreeMap<UserId, UserCredentials>,
+    emails: HashMap<String, UserId>,
+    sessions: HashMap<LoginSessionId, LoginSession>,
+    refresh: HashMap<String, RefreshTokenRecord>,
+    denied: HashMap<String, DateTime<Utc>>,
+}
+
+/// Every relational store trait, held in process memory. Nothing survives a restart.
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().expect("memory store lock")
+    }
+
+    fn update_user(&self, id: UserId, change: impl FnOnce(&mut User)) -> bool {
+        match self.state().users.get_mut(&id) {
+            Some(creds) => {
+                change(&mut creds.user);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+#[async_trait]
+impl UserStore for MemoryStore {
+    async fn insert(&self, user: &User, password_hash: &str) -> Result<()> {
+        let mut state = self.state();
+        if state.emails.contains_key(&user.email) {
+            return Err(email_taken());
+        }
+        state.emails.insert(user.email.clone(), user.id);
+        state.users.insert(
+            user.id,
+            UserCredentials {
+                user: user.clone(),
+                password_hash: password_hash.to_owned(),
+            },
+        );
+        Ok(())
+    }
+
+    async fn get(&self, id: UserId) -> Result<Option<User>> {
+        Ok(self.state().users.get(&id).map(|c| c.user.clone()))
+    }
+
+    async fn credentials_by_email(&self, email: &str) -> Result<Option<UserCredentials>> {
+        let state = self.state();
+        Ok(state
+            .emails
+            .get(email)
+            .and_then(|id| state.users.get(id))
+            .cloned())
+    }
+
+    async fn list(&self, after: Option<UserId>, limit: u32) -> Result<Vec<User>> {
+        let state = self.state();
+        let iter = state.users.values().map(|c| &c.user);
+        Ok(iter
+            .filter(|u| after.is_none_or(|a| u.id > a))
+            .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+
+    async fn set_tier(&self, id: UserId, tier: Tier, now: DateTime<Utc>) -> Result<bool> {
+        Ok(self.update_user(id, |u| {
+            u.tier = tier;
+            u.updated_at = now;
+        }))
+    }
+
+    async fn set_role(&self, id: UserId, role: Role, now: DateTime<Utc>) -> Result<bool> {
+        Ok(self.update_user(id, |u| {
+            u.role = role;
+            u.updated_at = now;
+        }))
+    }
+}
+
+/// The conflict every user store reports for a taken email.
+pub(crate) fn email_taken() -> Error {
+    Error::Conflict {
+        code: "email_taken",
+        message: "an account with this email already exists".to_owned(),
+    }
+}
+
+#[async_trait]
+impl LoginSessionStore for MemoryStore {
+    async fn insert(&self, session: &LoginSession) -> Result<()> {
+        self.state().sessions.insert(session.id, session.clone());
+        Ok(())
+    }
+
+    async fn get(&self, id: LoginSessionId) -> Result<Option<LoginSession>> {
+        Ok(self.state().sessions.get(&id).cloned())
+    }
+
+    async fn list_alive(&self, user: UserId, now: DateTime<Utc>) -> Result<Vec<LoginSession>> {
+        let mut found: Vec<LoginSession> = self
+            .state()
+            .sessions
+            .values()
+            .filter(|s| s.user_id == user && s.is_alive(now))
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        Ok(found)
+    }
+
+    async fn touch(&self, id: LoginSessionId, at: DateTime<Utc>) -> Result<()> {
+        if let Some(s) = self.state().sessions.get_mut(&id) {
+            s.last_seen_at = s.last_seen_at.max(at);
+        }
+        Ok(())
+    }
+
+    async fn revoke(&self, id: LoginSessionId, at: DateTime<Utc>) -> Result<bool> {
+        Ok(match self.state().sessions.get_mut(&id) {
+            Some(s) if s.revoked_at.is_none() => {
+                s.revoked_at = Some(at);
+                true
+            }
+            _ => false,
+        })
+    }
+
+    async fn revoke_all(&self, user: UserId, at: DateTime<Utc>) -> Result<Vec<LoginSessionId>> {
+        let mut state = self.state();
+        let mut ids = Vec::new();
+        for s in state.sessions.values_mut() {
+            if s.user_id == user && s.revoked_at.is_none() {
+                s.revoked_at = Some(at);
+                ids.push(s.id);
+            }
+        }
+        Ok(ids)
+    }
+
+    async fn purge(&self, now: DateTime<Utc>) -> Result<u64> {
+        let mut state = self.state();
+        let before = state.sessions.len();
+        state.sessions.retain(|_, s| s.is_alive(now));
+        Ok((before - state.sessions.len()) as u64)
+    }
+}
+
+#[async_trait]
+impl RefreshTokenStore for MemoryStore {
+    async fn insert(&self, record: &RefreshTokenRecord) -> Result<()> {
+        self.state()
+            .refresh
+            .insert(record.hash.clone(), record.clone());
+        Ok(())
+    }
+
+    async fn rotate(&self, presented: &str, child: &str, at: DateTime<Utc>) -> Result<Rotation> {
+        let mut state = self.state();
+        let Some(record) = state.refresh.get_mut(presented) else {
+            return Ok(Rotation::Unknown);
+        };
+        if let Some(used_at) = record.used_at {
+            return Ok(Rotation::Reused {
+                session_id: record.session_id,
+                user_id: record.user_id,
+                used_at,
+            });
+        }
+        record.used_at = Some(at);
+        let (session_id, user_id) = (record.session_id, record.user_id);
+        state.refresh.insert(
+            child.to_owned(),
+            RefreshTokenRecord {
+                hash: child.to_owned(),
+                session_id,
+                user_id,
+                issued_at: at,
+                used_at: None,
+            },
+        );
+        Ok(Rotation::Rotated {
+            session_id,
+            user_id,
+        })
+    }
+
+    async fn delete_families(&self, sessions: &[LoginSessionId]) -> Result<u64> {
+        let mut state = self.state();
+        let before = state.refresh.len();
+        state
+            .refresh
+            .retain(|_, r| !sessions.contains(&r.session_id));
+        Ok((before - state.refresh.len()) as u64)
+    }
+
+    async fn purge_issued_before(&self, before: DateTime<Utc>) -> Result<u64> {
+        let mut state = self.state();
+        let count = state.refresh.len();
+        state.refresh.retain(|_, r| r.issued_at >= before);
+        Ok((count - state.refresh.len()) as u64)
+    }
+
+    async fn count_unused(&self, session: LoginSessionId) -> Result<u64> {
+        Ok(self
+            .state()
+            .refresh
+            .values()
+            .filter(|r| r.session_id == session && r.used_at.is_none())
+            .count() as u64)
+    }
+}
+
+#[async_trait]
+impl TokenDenylist for MemoryStore {
+    async fn deny(&self, jti: &str, expires_at: DateTime<Utc>) -> Result<()> {
+        self.state().denied.insert(jti.to_owned(), expires_at);
+        Ok(())
+    }
+
+    async fn active(&self, now: DateTime<Utc>) -> Result<Vec<(String, DateTime<Utc>)>> {
+        Ok(self
+            .state()
+            .denied
+            .iter()
+            .filter(|(_, exp)| **exp >= now)
+            .map(|(jti, exp)| (jti.clone(), *exp))
+            .collect())
+    }
+
+    async fn purge(&self, now: DateTime<Utc>) -> Result<u64> {
+        let mut state = self.state();
+        let before = state.denied.len();
+        state.denied.retain(|_, exp| *exp >= now);
+        Ok((before - state.denied.len()) as u64)
+    }
+}

@@ -1,0 +1,107 @@
+//! Backends chosen by URL: the relational store (`sqlite:`, `memory:`) and the shared
+//! services (`memory:` cache, rate limiter and bus).
+
+pub mod memory;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+
+use crate::auth::{LoginSessionStore, RefreshTokenStore, TokenDenylist};
+use crate::bus::EventBus;
+use crate::cache::Cache;
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::ratelimit::RateLimiter;
+use crate::users::UserStore;
+use std::sync::Arc;
+
+/// The relational (durable) stores Delegate runs on.
+#[derive(Clone)]
+pub struct Stores {
+    /// Accounts.
+    pub users: Arc<dyn UserStore>,
+    /// Login sessions.
+    pub sessions: Arc<dyn LoginSessionStore>,
+    /// Refresh-token families.
+    pub refresh: Arc<dyn RefreshTokenStore>,
+    /// Access-token denylist.
+    pub denylist: Arc<dyn TokenDenylist>,
+}
+
+impl Stores {
+    /// All stores served by one backend value.
+    pub fn from_backend<T>(backend: Arc<T>) -> Self
+    where
+        T: UserStore + LoginSessionStore + RefreshTokenStore + TokenDenylist,
+    {
+        Self {
+            users: backend.clone(),
+            sessions: backend.clone(),
+            refresh: backend.clone(),
+            denylist: backend,
+        }
+    }
+
+    /// Opens the store named by `url` (`sqlite://…`, `sqlite::memory:`, `memory:`) and
+    /// applies its migrations.
+    pub async fn connect(url: &str) -> Result<Self> {
+        match scheme(url) {
+            "memory" => Ok(Self::from_backend(Arc::new(memory::MemoryStore::new()))),
+            #[cfg(feature = "sqlite")]
+            "sqlite" => Ok(Self::from_backend(Arc::new(
+                sqlite::SqliteStore::connect(url).await?,
+            ))),
+            other => Err(unsupported("database_url", other, "sqlite:, memory:")),
+        }
+    }
+}
+
+/// Applies pending migrations to the store named by `url`; returns how many were applied.
+pub async fn migrate(url: &str) -> Result<usize> {
+    match scheme(url) {
+        "memory" => Ok(0),
+        #[cfg(feature = "sqlite")]
+        "sqlite" => sqlite::SqliteStore::open(url).await?.migrate().await,
+        other => Err(unsupported("database_url", other, "sqlite:, memory:")),
+    }
+}
+
+/// The shared, rebuildable services: cache, rate limiter, event bus.
+#[derive(Clone)]
+pub struct Shared {
+    /// The cache.
+    pub cache: Arc<dyn Cache>,
+    /// The rate limiter.
+    pub limiter: Arc<dyn RateLimiter>,
+    /// The event bus.
+    pub bus: Arc<dyn EventBus>,
+}
+
+impl Shared {
+    /// In-process cache, limiter and bus.
+    pub fn memory(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            cache: Arc::new(memory::MemoryCache::new(clock.clone(), 100_000)),
+            limiter: Arc::new(memory::MemoryRateLimiter::new(clock)),
+            bus: Arc::new(memory::MemoryBus::default()),
+        }
+    }
+
+    /// The services named by `url` (`memory:`).
+    pub async fn connect(url: &str, clock: Arc<dyn Clock>) -> Result<Self> {
+        match scheme(url) {
+            "memory" => Ok(Self::memory(clock)),
+            other => Err(unsupported("redis_url", other, "memory:")),
+        }
+    }
+}
+
+fn scheme(url: &str) -> &str {
+    url.split_once(':').map_or(url, |(scheme, _)| scheme)
+}
+
+fn unsupported(setting: &'static str, scheme: &str, supported: &str) -> Error {
+    Error::invalid(
+        setting,
+        format!("unsupported {setting} scheme {scheme:?}; this build supports {supported}"),
+    )
+}

@@ -1,0 +1,140 @@
+//! `UserStore` on SQLite.
+
+use super::{SqliteStore, db_error, from_millis, millis, parse_uuid};
+use crate::backend::memory::email_taken;
+use crate::error::{Error, Result};
+use crate::ids::UserId;
+use crate::users::{Role, Tier, User, UserCredentials, UserStore};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+macro_rules! columns {
+    () => {
+        "id, email, name, password_hash, tier, role, preferences, avatar_url, created_at, updated_at"
+    };
+}
+
+fn credentials(row: &SqliteRow) -> Result<UserCredentials> {
+    let get_str = |col: &str| row.try_get::<String, _>(col).map_err(db_error);
+    let preferences: String = get_str("preferences")?;
+    Ok(UserCredentials {
+        user: User {
+            id: UserId::from_uuid(parse_uuid(&get_str("id")?)?),
+            email: get_str("email")?,
+            name: get_str("name")?,
+            tier: get_str("tier")?.parse()?,
+            role: get_str("role")?.parse()?,
+            preferences: serde_json::from_str(&preferences).map_err(Error::internal)?,
+            avatar_url: row.try_get("avatar_url").map_err(db_error)?,
+            created_at: from_millis(row.try_get("created_at").map_err(db_error)?)?,
+            updated_at: from_millis(row.try_get("updated_at").map_err(db_error)?)?,
+        },
+        password_hash: get_str("password_hash")?,
+    })
+}
+
+impl SqliteStore {
+    async fn update_user(
+        &self,
+        sql: &'static str,
+        id: UserId,
+        value: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let done = sqlx::query(sql)
+            .bind(value)
+            .bind(millis(now))
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn insert(&self, user: &User, password_hash: &str) -> Result<()> {
+        let result = sqlx::query(
+            "INSERT INTO users (id, email, name, password_hash, tier, role, preferences, \
+             avatar_url, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(user.id.to_string())
+        .bind(&user.email)
+        .bind(&user.name)
+        .bind(password_hash)
+        .bind(user.tier.as_str())
+        .bind(user.role.as_str())
+        .bind(user.preferences.to_string())
+        .bind(&user.avatar_url)
+        .bind(millis(user.created_at))
+        .bind(millis(user.updated_at))
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(email_taken()),
+            Err(e) => Err(db_error(e)),
+        }
+    }
+
+    async fn get(&self, id: UserId) -> Result<Option<User>> {
+        let row = sqlx::query(concat!("SELECT ", columns!(), " FROM users WHERE id = ?"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        row.map(|r| credentials(&r).map(|c| c.user)).transpose()
+    }
+
+    async fn credentials_by_email(&self, email: &str) -> Result<Option<UserCredentials>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM users WHERE email = ?"
+        ))
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        row.map(|r| credentials(&r)).transpose()
+    }
+
+    async fn list(&self, after: Option<UserId>, limit: u32) -> Result<Vec<User>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM users WHERE id > ? ORDER BY id LIMIT ?"
+        ))
+        .bind(after.map(|a| a.to_string()).unwrap_or_default())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter()
+            .map(|r| credentials(r).map(|c| c.user))
+            .collect()
+    }
+
+    async fn set_tier(&self, id: UserId, tier: Tier, now: DateTime<Utc>) -> Result<bool> {
+        self.update_user(
+            "UPDATE users SET tier = ?, updated_at = ? WHERE id = ?",
+            id,
+            tier.as_str(),
+            now,
+        )
+        .await
+    }
+
+    async fn set_role(&self, id: UserId, role: Role, now: DateTime<Utc>) -> Result<bool> {
+        self.update_user(
+            "UPDATE users SET role = ?, updated_at = ? WHERE id = ?",
+            id,
+            role.as_str(),
+            now,
+        )
+        .await
+    }
+}

@@ -1,0 +1,56 @@
+//! Caching: the `Cache` backend trait and the glob patterns used to clear it.
+
+use crate::error::Result;
+use async_trait::async_trait;
+use std::time::Duration;
+
+/// A key-value cache with per-entry TTL. Values are opaque bytes.
+#[async_trait]
+pub trait Cache: Send + Sync + 'static {
+    /// The value under `key`, if present and not expired.
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>>;
+    /// Stores `value` under `key` for `ttl`.
+    async fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<()>;
+    /// Removes `key`; true if it was present.
+    async fn delete(&self, key: &str) -> Result<bool>;
+    /// Removes every key matching `pattern` (`*` matches any run of characters); returns how
+    /// many were removed.
+    async fn clear(&self, pattern: &str) -> Result<u64>;
+}
+
+/// Whether `key` matches the glob `pattern`, where `*` matches any run of characters.
+pub fn glob_match(pattern: &str, key: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = key.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_match;
+
+    #[test]
+    fn globs_match_prefixes_suffixes_and_middles() {
+        assert!(glob_match("user:*", "user:42"));
+        assert!(glob_match("*", "anything"));
+        assert!(glob_match("a*c*e", "abcde"));
+        assert!(glob_match("exact", "exact"));
+        assert!(!glob_match("exact", "exactly"));
+        assert!(!glob_match("user:*", "session:1"));
+        assert!(!glob_match("a*b*b", "ab"));
+        assert!(glob_match("*:1", "session:1"));
+    }
+}

@@ -1,0 +1,112 @@
+//! Loading [`Config`] from an optional TOML file, `DELEGATE_*` variables and the original
+//! Node.js backend's variable names.
+
+use super::Config;
+use crate::error::{Error, Result};
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use std::path::Path;
+
+/// The original backend's environment variables and where each lands in [`Config`].
+const LEGACY_ENV: &[(&str, &str)] = &[
+    ("PORT", "server.port"),
+    ("HOST", "server.host"),
+    ("DATABASE_URL", "database_url"),
+    ("REDIS_URL", "redis_url"),
+    ("JWT_SECRET", "auth.jwt_secret"),
+    ("JWT_REFRESH_SECRET", "auth.jwt_refresh_secret"),
+    ("NODE_ENV", "environment"),
+];
+
+impl Config {
+    /// Loads configuration: defaults, then the TOML file (if given, or named by
+    /// `DELEGATE_CONFIG`), then `DELEGATE_*` variables (`__` separates levels, e.g.
+    /// `DELEGATE_AUTH__ACCESS_TTL_SECS`), then the original backend's names (`PORT`,
+    /// `DATABASE_URL`, `JWT_SECRET`, …), which win.
+    pub fn load(file: Option<&Path>) -> Result<Self> {
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("DELEGATE_CONFIG").map(Into::into));
+        let mut figment = Figment::new();
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(Error::invalid(
+                    "config",
+                    format!("config file {} does not exist", path.display()),
+                ));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment
+            .merge(
+                Env::prefixed("DELEGATE_")
+                    .ignore(&["CONFIG"])
+                    .split("__")
+                    .lowercase(true),
+            )
+            .merge(
+                Env::raw()
+                    .filter(|key| legacy_target(key.as_str()).is_some())
+                    .map(|key| legacy_target(key.as_str()).unwrap_or_default().into()),
+            )
+            .extract()
+            .map_err(|e| Error::invalid("config", format!("bad configuration: {e}")))
+    }
+}
+
+fn legacy_target(key: &str) -> Option<&'static str> {
+    LEGACY_ENV
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(key))
+        .map(|(_, target)| *target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Environment;
+    use figment::Jail;
+
+    #[test]
+    fn legacy_names_and_delegate_prefix_and_toml_all_apply() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "delegate.toml",
+                "database_url = \"sqlite://from-file.db\"\n[auth]\naccess_ttl_secs = 60\n",
+            )?;
+            jail.set_env("PORT", "4000");
+            jail.set_env("NODE_ENV", "production");
+            jail.set_env("DELEGATE_AUTH__REFRESH_TTL_DAYS", "7");
+            jail.set_env("JWT_SECRET", "x".repeat(40));
+            let config = Config::load(Some(Path::new("delegate.toml"))).expect("loads");
+            assert_eq!(config.server.port, 4000);
+            assert_eq!(config.environment, Environment::Production);
+            assert_eq!(config.database_url, "sqlite://from-file.db");
+            assert_eq!(config.auth.access_ttl_secs, 60);
+            assert_eq!(config.auth.refresh_ttl_days, 7);
+            assert_eq!(config.auth.jwt_secret.as_ref().map(|s| s.len()), Some(40));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_mode() {
+        Jail::expect_with(|_| {
+            let config = Config::load(None).expect("loads");
+            assert_eq!(config.server.port, 3001);
+            assert_eq!(config.database_url, "sqlite://delegate.db");
+            assert_eq!(config.redis_url, "memory:");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_wrong_type_is_a_clear_error() {
+        Jail::expect_with(|jail| {
+            jail.set_env("PORT", "not-a-port");
+            let err = Config::load(None).unwrap_err();
+            assert!(err.to_string().contains("port"), "{err}");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,232 @@
+//! Typed configuration with defaults for the embedded mode; see [`Config::load`].
+
+mod load;
+mod secret;
+
+pub use secret::Secret;
+
+use crate::error::{Error, Result};
+use serde::Deserialize;
+use std::time::Duration;
+
+/// The minimum length, in bytes, of a JWT signing secret.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Which kind of deployment this is (from `NODE_ENV`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    /// Local development: missing secrets are generated with a warning.
+    #[default]
+    Development,
+    /// Automated tests: like development.
+    Test,
+    /// Production: every secret must be configured.
+    Production,
+}
+
+/// Everything Delegate needs to start.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Deployment kind (`NODE_ENV`).
+    pub environment: Environment,
+    /// HTTP listener settings (used by the server frontends).
+    pub server: ServerConfig,
+    /// Relational store URL: `sqlite://path`, `sqlite::memory:` or `memory:` (`DATABASE_URL`).
+    pub database_url: String,
+    /// Cache, rate-limit and bus URL: `memory:` (`REDIS_URL`).
+    pub redis_url: String,
+    /// Token and session settings.
+    pub auth: AuthConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            environment: Environment::Development,
+            server: ServerConfig::default(),
+            database_url: "sqlite://delegate.db".to_owned(),
+            redis_url: "memory:".to_owned(),
+            auth: AuthConfig::default(),
+        }
+    }
+}
+
+/// HTTP listener settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ServerConfig {
+    /// Interface to bind (`DELEGATE_SERVER__HOST`).
+    pub host: String,
+    /// Port to bind (`PORT`).
+    pub port: u16,
+    /// Largest accepted request body, in bytes (`DELEGATE_SERVER__BODY_LIMIT_BYTES`).
+    pub body_limit_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            host: "0.0.0.0".to_owned(),
+            port: 3001,
+            body_limit_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// Token, password and login-session settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct AuthConfig {
+    /// Access-token signing key (`JWT_SECRET`), at least 32 bytes.
+    pub jwt_secret: Option<Secret>,
+    /// Key that peppers stored refresh-token hashes (`JWT_REFRESH_SECRET`), at least 32 bytes.
+    pub jwt_refresh_secret: Option<Secret>,
+    /// `iss` claim written and required.
+    pub issuer: String,
+    /// `aud` claim written and required.
+    pub audience: String,
+    /// Access-token lifetime in seconds.
+    pub access_ttl_secs: u64,
+    /// Absolute lifetime of a login session and its refresh family, in days.
+    pub refresh_ttl_days: u64,
+    /// How long after a refresh token's rotation a concurrent duplicate is answered with a
+    /// conflict instead of being treated as theft, in seconds.
+    pub refresh_grace_secs: u64,
+    /// Minimum interval between two `lastSeenAt` writes for one login session, in seconds.
+    pub session_touch_interval_secs: u64,
+    /// Clock-skew leeway for `exp`/`nbf`, in seconds (capped at 5).
+    pub leeway_secs: u64,
+    /// How long the in-process guard trusts what it knows of a login session before
+    /// re-reading the store, in seconds. Revocations made through this instance (or its bus)
+    /// apply at once; ones written to the store by another process apply within this time.
+    pub session_cache_ttl_secs: u64,
+    /// Password hashing parameters and pool size.
+    pub password: PasswordConfig,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            jwt_refresh_secret: None,
+            issuer: "delegate".to_owned(),
+            audience: "delegate-api".to_owned(),
+            access_ttl_secs: 15 * 60,
+            refresh_ttl_days: 30,
+            refresh_grace_secs: 10,
+            session_touch_interval_secs: 60,
+            leeway_secs: 5,
+            session_cache_ttl_secs: 60,
+            password: PasswordConfig::default(),
+        }
+    }
+}
+
+impl AuthConfig {
+    /// Access-token lifetime.
+    pub fn access_ttl(&self) -> Duration {
+        Duration::from_secs(self.access_ttl_secs)
+    }
+
+    /// Login-session (refresh family) lifetime.
+    pub fn refresh_ttl(&self) -> Duration {
+        Duration::from_secs(self.refresh_ttl_days * 24 * 3600)
+    }
+}
+
+/// Argon2id parameters (OWASP minimum by default) and the size of the hashing pool.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct PasswordConfig {
+    /// Memory cost in KiB (OWASP: 19456).
+    pub memory_kib: u32,
+    /// Time cost, iterations (OWASP: 2).
+    pub iterations: u32,
+    /// Lanes (OWASP: 1).
+    pub parallelism: u32,
+    /// Most hashes computed at once; further logins queue (default: the number of cores).
+    pub max_concurrent: usize,
+}
+
+impl Default for PasswordConfig {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+            max_concurrent: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
+}
+
+/// Signing keys after [`Config::resolve_secrets`]: always present and long enough.
+#[derive(Debug, Clone)]
+pub struct ResolvedSecrets {
+    /// Access-token signing key.
+    pub jwt: Secret,
+    /// Refresh-token hashing key.
+    pub refresh: Secret,
+}
+
+impl Config {
+    /// Checks the configured secrets. In development and test, a missing secret is generated
+    /// (with a warning: tokens will not survive a restart); in production it is an error that
+    /// names the variable. Secrets shorter than [`MIN_SECRET_BYTES`] are always refused.
+    pub fn resolve_secrets(&self) -> Result<ResolvedSecrets> {
+        let pick = |value: &Option<Secret>, var: &'static str| -> Result<Secret> {
+            match value {
+                Some(s) if s.len() < MIN_SECRET_BYTES => Err(Error::invalid(
+                    "config",
+                    format!("{var} must be at least {MIN_SECRET_BYTES} bytes long"),
+                )),
+                Some(s) => Ok(s.clone()),
+                None if self.environment == Environment::Production => Err(Error::invalid(
+                    "config",
+                    format!("{var} is not set; it is required when NODE_ENV=production"),
+                )),
+                None => {
+                    tracing::warn!(
+                        "{var} is not set: generated a random one; tokens will not survive a restart"
+                    );
+                    Ok(Secret::random())
+                }
+            }
+        };
+        Ok(ResolvedSecrets {
+            jwt: pick(&self.auth.jwt_secret, "JWT_SECRET")?,
+            refresh: pick(&self.auth.jwt_refresh_secret, "JWT_REFRESH_SECRET")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn production_refuses_to_start_without_secrets_and_names_the_variable() {
+        let config = Config {
+            environment: Environment::Production,
+            ..Config::default()
+        };
+        let err = config.resolve_secrets().unwrap_err();
+        assert!(err.to_string().contains("JWT_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn development_generates_missing_secrets() {
+        let secrets = Config::default().resolve_secrets().unwrap();
+        assert!(secrets.jwt.len() >= MIN_SECRET_BYTES);
+        assert_ne!(secrets.jwt, secrets.refresh);
+    }
+
+    #[test]
+    fn short_secrets_are_refused_everywhere() {
+        let mut config = Config::default();
+        config.auth.jwt_secret = Some(Secret::new("short"));
+        let err = config.resolve_secrets().unwrap_err();
+        assert!(err.to_string().contains("at least 32 bytes"), "{err}");
+    }
+}

@@ -1,0 +1,182 @@
+//! The `Delegate` facade: built once from a [`Config`], cheap to clone, hands out services.
+
+use crate::auth::password::PasswordHasher;
+use crate::auth::token::TokenSigner;
+use crate::auth::{AUTH_TOPIC, AuthCore, AuthEvent, AuthService, SessionGuard, SessionsService};
+use crate::backend::{Shared, Stores};
+use crate::bus::EventBus;
+use crate::cache::Cache;
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::error::Result;
+use crate::ratelimit::RateLimiter;
+use crate::users::UsersService;
+use futures::StreamExt;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+/// The Delegate kernel. Clones share everything.
+#[derive(Clone)]
+pub struct Delegate {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    clock: Arc<dyn Clock>,
+    auth: Arc<AuthCore>,
+    users: UsersService,
+    shared: Shared,
+    listener: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+impl Delegate {
+    /// Builds Delegate with the backends named in `config` (embedded defaults: SQLite and
+    /// in-memory), applying migrations.
+    pub async fn connect(config: Config) -> Result<Self> {
+        Self::builder(config).build().await
+    }
+
+    /// A builder, to inject a clock or custom backends.
+    pub fn builder(config: Config) -> DelegateBuilder {
+        DelegateBuilder {
+            config,
+            clock: None,
+            stores: None,
+            shared: None,
+        }
+    }
+
+    /// Registration, login, token refresh, request authentication, logout.
+    pub fn auth(&self) -> AuthService {
+        AuthService::new(self.inner.auth.clone())
+    }
+
+    /// Login sessions (devices): list, revoke, cleanup.
+    pub fn sessions(&self) -> SessionsService {
+        SessionsService::new(self.inner.auth.clone())
+    }
+
+    /// Accounts.
+    pub fn users(&self) -> UsersService {
+        self.inner.users.clone()
+    }
+
+    /// The shared cache.
+    pub fn cache(&self) -> Arc<dyn Cache> {
+        self.inner.shared.cache.clone()
+    }
+
+    /// The rate limiter.
+    pub fn rate_limiter(&self) -> Arc<dyn RateLimiter> {
+        self.inner.shared.limiter.clone()
+    }
+
+    /// The event bus.
+    pub fn bus(&self) -> Arc<dyn EventBus> {
+        self.inner.shared.bus.clone()
+    }
+
+    /// The configuration this instance runs with.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.inner.clock.clone()
+    }
+}
+
+/// Assembles a [`Delegate`]; anything not given is built from the config.
+pub struct DelegateBuilder {
+    config: Config,
+    clock: Option<Arc<dyn Clock>>,
+    stores: Option<Stores>,
+    shared: Option<Shared>,
+}
+
+impl DelegateBuilder {
+    /// Uses this clock (tests use [`crate::ManualClock`]).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Uses these relational stores instead of `config.database_url`.
+    pub fn with_stores(mut self, stores: Stores) -> Self {
+        self.stores = Some(stores);
+        self
+    }
+
+    /// Uses this cache, limiter and bus instead of `config.redis_url`.
+    pub fn with_shared(mut self, shared: Shared) -> Self {
+        self.shared = Some(shared);
+        self
+    }
+
+    /// Connects what is missing, loads the denylist and starts listening for revocations.
+    /// Needs a Tokio runtime.
+    pub async fn build(self) -> Result<Delegate> {
+        let config = self.config;
+        let secrets = config.resolve_secrets()?;
+        let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let stores = match self.stores {
+            Some(stores) => stores,
+            None => Stores::connect(&config.database_url).await?,
+        };
+        let shared = match self.shared {
+            Some(shared) => shared,
+            None => Shared::connect(&config.redis_url, clock.clone()).await?,
+        };
+        let guard = SessionGuard::new(Duration::from_secs(
+            config.auth.session_cache_ttl_secs.max(1),
+        ));
+        let now = clock.now();
+        for (jti, expires_at) in stores.denylist.active(now).await? {
+            guard.deny(&jti, expires_at, now);
+        }
+        let core = Arc::new(AuthCore {
+            hasher: PasswordHasher::new(&config.auth.password)?,
+            signer: TokenSigner::new(&secrets.jwt, &config.auth),
+            refresh_key: secrets.refresh,
+            config: config.auth.clone(),
+            clock: clock.clone(),
+            users: stores.users.clone(),
+            sessions: stores.sessions,
+            refresh: stores.refresh,
+            denylist: stores.denylist,
+            bus: shared.bus.clone(),
+            guard,
+        });
+        let events = shared.bus.subscribe(AUTH_TOPIC).await?;
+        let listener = tokio::spawn(listen(Arc::downgrade(&core), events));
+        Ok(Delegate {
+            inner: Arc::new(Inner {
+                users: UsersService::new(stores.users, clock.clone()),
+                config,
+                clock,
+                auth: core,
+                shared,
+                listener,
+            }),
+        })
+    }
+}
+
+/// Applies auth events from the bus to the guard until the bus or Delegate goes away.
+async fn listen(core: Weak<AuthCore>, mut events: crate::bus::Subscription) {
+    while let Some(payload) = events.next().await {
+        let Some(core) = core.upgrade() else { return };
+        match serde_json::from_slice::<AuthEvent>(&payload) {
+            Ok(event) => core.apply(event),
+            Err(e) => tracing::warn!(error = %e, "ignored a malformed auth event"),
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! The one error type of the core, with a stable [`ErrorKind`] that frontends map.
+
+use std::time::Duration;
+
+/// What went wrong, in terms a frontend can map to its own vocabulary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The thing asked for does not exist (or is not the caller's).
+    NotFound,
+    /// The request collides with existing state (a taken email, a concurrent rotation).
+    Conflict,
+    /// The input broke a rule; the message says which.
+    Invalid,
+    /// No valid credentials were presented.
+    Unauthenticated,
+    /// The caller is known but not allowed.
+    Forbidden,
+    /// Too many requests; try again later.
+    RateLimited,
+    /// The caller's tier quota is used up.
+    QuotaExceeded,
+    /// An upstream service (AI provider) failed.
+    Upstream,
+    /// A dependency is down; try again later.
+    Unavailable,
+    /// A bug or an unexpected failure; details are logged, never shown.
+    Internal,
+}
+
+/// Every fallible core operation returns this error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// See [`ErrorKind::NotFound`].
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// See [`ErrorKind::Conflict`]; `code` is a stable snake_case identifier.
+    #[error("{message}")]
+    Conflict {
+        /// Stable machine-readable code.
+        code: &'static str,
+        /// Human-readable explanation.
+        message: String,
+    },
+    /// See [`ErrorKind::Invalid`]; `field` names the offending input.
+    #[error("{message}")]
+    Invalid {
+        /// The input field at fault.
+        field: &'static str,
+        /// Human-readable explanation.
+        message: String,
+    },
+    /// See [`ErrorKind::Unauthenticated`]; `code` is a stable snake_case identifier.
+    #[error("{message}")]
+    Unauthenticated {
+        /// Stable machine-readable code.
+        code: &'static str,
+        /// Human-readable explanation.
+        message: &'static str,
+    },
+    /// See [`ErrorKind::Forbidden`].
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// See [`ErrorKind::RateLimited`].
+    #[error("too many requests; retry in {}s", retry_after.as_secs().max(1))]
+    RateLimited {
+        /// How long until a retry can succeed.
+        retry_after: Duration,
+    },
+    /// See [`ErrorKind::QuotaExceeded`].
+    #[error("{0}")]
+    QuotaExceeded(String),
+    /// See [`ErrorKind::Upstream`].
+    #[error("upstream failure: {0}")]
+    Upstream(String),
+    /// See [`ErrorKind::Unavailable`].
+    #[error("{what} is unavailable")]
+    Unavailable {
+        /// The dependency that is down.
+        what: &'static str,
+        /// A hint for clients on when to retry.
+        retry_after: Duration,
+    },
+    /// See [`ErrorKind::Internal`]; the message is for logs only.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The stable kind of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::NotFound(_) => ErrorKind::NotFound,
+            Error::Conflict { .. } => ErrorKind::Conflict,
+            Error::Invalid { .. } => ErrorKind::Invalid,
+            Error::Unauthenticated { .. } => ErrorKind::Unauthenticated,
+            Error::Forbidden(_) => ErrorKind::Forbidden,
+            Error::RateLimited { .. } => ErrorKind::RateLimited,
+            Error::QuotaExceeded(_) => ErrorKind::QuotaExceeded,
+            Error::Upstream(_) => ErrorKind::Upstream,
+            Error::Unavailable { .. } => ErrorKind::Unavailable,
+            Error::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    /// A stable snake_case code for clients.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::NotFound(_) => "not_found",
+            Error::Conflict { code, .. } | Error::Unauthenticated { code, .. } => code,
+            Error::Invalid { .. } => "invalid_field",
+            Error::Forbidden(_) => "forbidden",
+            Error::RateLimited { .. } => "rate_limited",
+            Error::QuotaExceeded(_) => "quota_exceeded",
+            Error::Upstream(_) => "upstream_error",
+            Error::Unavailable { .. } => "service_unavailable",
+            Error::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The message a client may see; internal details are replaced by a generic line.
+    pub fn public_message(&self) -> String {
+        match self {
+            Error::Internal(_) => "an internal error occurred".to_owned(),
+            Error::Upstream(_) => "the upstream service failed".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    /// How long a client should wait before retrying, where that is known.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::RateLimited { retry_after } | Error::Unavailable { retry_after, .. } => {
+                Some(*retry_after)
+            }
+            _ => None,
+        }
+    }
+
+    /// Shorthand for an [`Error::Invalid`].
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Error::Invalid {
+            field,
+            message: message.into(),
+        }
+    }
+
+    /// Shorthand for an [`Error::Unauthenticated`].
+    pub fn unauthenticated(code: &'static str, message: &'static str) -> Self {
+        Error::Unauthenticated { code, message }
+    }
+
+    /// Shorthand for an [`Error::Internal`] from any displayable cause.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        Error::Internal(cause.to_string())
+    }
+}
+
+/// The core's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_details_never_reach_public_message() {
+        let err = Error::internal("SELECT * FROM users failed: disk I/O");
+        assert_eq!(err.kind(), ErrorKind::Internal);
+        assert!(!err.public_message().contains("SELECT"));
+    }
+
+    #[test]
+    fn retry_after_is_exposed_for_limits_and_outages() {
+        let err = Error::RateLimited {
+            retry_after: Duration::from_secs(7),
+        };
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(7)));
+        assert_eq!(Error::NotFound("user").retry_after(), None);
+    }
+}

@@ -1,0 +1,41 @@
+//! Delegate's core: the [`Delegate`] facade, its services, domain types and backends.
+//!
+//! ```no_run
+//! # async fn run() -> delegate_core::Result<()> {
+//! use delegate_core::{Config, Delegate, Registration};
+//! let delegate = Delegate::connect(Config::default()).await?;
+//! let signed_in = delegate
+//!     .auth()
+//!     .register(Registration::new("ada@example.com", "a long passphrase"))
+//!     .await?;
+//! let caller = delegate.auth().authenticate(&signed_in.tokens.access_token).await?;
+//! assert_eq!(caller.user_id, signed_in.user.id);
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod backend;
+pub mod bus;
+pub mod cache;
+pub mod clock;
+pub mod config;
+mod delegate;
+pub mod error;
+pub mod ids;
+pub mod ratelimit;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod users;
+
+pub use auth::{
+    AuthContext, AuthService, CleanupReport, Credentials, DeviceInfo, LoginSession, Registration,
+    SessionsService, SignedIn, TokenPair,
+};
+pub use backend::{Shared, Stores};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{Config, Environment, Secret};
+pub use delegate::{Delegate, DelegateBuilder};
+pub use error::{Error, ErrorKind, Result};
+pub use ids::{LoginSessionId, UserId};
+pub use users::{Role, Tier, User, UsersService};

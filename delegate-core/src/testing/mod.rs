@@ -1,0 +1,1 @@
+//! Conformance suites for backend implementations (feature `testing`).

@@ -1,0 +1,125 @@
+//! User accounts: the domain type, tiers and roles, the store trait and the users service.
+
+mod service;
+mod store;
+
+pub use service::UsersService;
+pub use store::{UserCredentials, UserStore};
+
+use crate::error::{Error, Result};
+use crate::ids::UserId;
+use chrono::{DateTime, Utc};
+use std::fmt;
+use std::str::FromStr;
+
+/// A usage tier; decides quotas. Not settable by users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    /// The default tier.
+    #[default]
+    Free,
+    /// Paid tier.
+    Pro,
+    /// Organisation tier.
+    Enterprise,
+}
+
+/// What a user may do. Not settable by users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// An ordinary user.
+    #[default]
+    User,
+    /// An operator with access to admin routes.
+    Admin,
+}
+
+macro_rules! text_enum {
+    ($ty:ident, $what:literal, $($variant:ident = $text:literal),+) => {
+        impl $ty {
+            /// The lowercase name used on the wire and in stores.
+            pub fn as_str(&self) -> &'static str {
+                match self { $($ty::$variant => $text),+ }
+            }
+        }
+
+        impl FromStr for $ty {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self> {
+                match s {
+                    $($text => Ok($ty::$variant),)+
+                    _ => Err(Error::invalid($what, concat!("must be one of: ", $($text, " "),+))),
+                }
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+text_enum!(
+    Tier,
+    "tier",
+    Free = "free",
+    Pro = "pro",
+    Enterprise = "enterprise"
+);
+text_enum!(Role, "role", User = "user", Admin = "admin");
+
+/// A user account, as every frontend sees it (never carries the password hash).
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    /// The account id.
+    pub id: UserId,
+    /// Normalised (trimmed, lowercased) email.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// Usage tier.
+    pub tier: Tier,
+    /// Role.
+    pub role: Role,
+    /// Free-form client preferences (a JSON object).
+    pub preferences: serde_json::Value,
+    /// Avatar URL, if any.
+    pub avatar_url: Option<String>,
+    /// When the account was created.
+    pub created_at: DateTime<Utc>,
+    /// When the account last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl User {
+    /// A new free-tier user with empty preferences, created at `now`.
+    pub fn new(email: impl Into<String>, name: impl Into<String>, now: DateTime<Utc>) -> Self {
+        Self {
+            id: UserId::new(),
+            email: email.into(),
+            name: name.into(),
+            tier: Tier::Free,
+            role: Role::User,
+            preferences: serde_json::Value::Object(Default::default()),
+            avatar_url: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// The same user with another role.
+    pub fn with_role(mut self, role: Role) -> Self {
+        self.role = role;
+        self
+    }
+
+    /// The same user with another tier.
+    pub fn with_tier(mut self, tier: Tier) -> Self {
+        self.tier = tier;
+        self
+    }
+}

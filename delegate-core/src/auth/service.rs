@@ -200,15 +200,22 @@ impl AuthService {
 
     /// Creates an account and signs it in on the given device.
     pub async fn register(&self, registration: Registration) -> Result<SignedIn> {
+        let device = check_device(registration.device.clone())?;
+        let user = self.create_account(registration).await?;
+        self.sign_in(user, device).await
+    }
+
+    /// Creates an account without signing it in (operators, imports). The registration's
+    /// device is ignored.
+    pub async fn create_account(&self, registration: Registration) -> Result<User> {
         let Registration {
             email,
             password,
             name,
-            device,
+            ..
         } = registration;
         let email = policy::normalize_email(&email)?;
         policy::check_new_password(&password)?;
-        let device = check_device(device)?;
         let name = match name.map(|n| n.trim().to_owned()) {
             Some(n) if n.chars().count() > MAX_NAME_CHARS => {
                 return Err(Error::invalid(
@@ -222,7 +229,7 @@ impl AuthService {
         let hash = self.core.hasher.hash(&password).await?;
         let user = User::new(email, name, self.core.clock.now());
         self.core.users.insert(&user, &hash).await?;
-        self.sign_in(user, device).await
+        Ok(user)
     }
 
     /// Signs in with email and password. Every failure, unknown email included, answers the

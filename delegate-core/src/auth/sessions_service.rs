@@ -60,6 +60,15 @@ impl SessionsService {
         core.revoke_sessions(&[id]).await
     }
 
+    /// Revokes any user's session, for operators. An unknown or already dead session is
+    /// [`Error::NotFound`].
+    pub async fn revoke_any(&self, id: LoginSessionId) -> Result<()> {
+        if !self.core.sessions.revoke(id, self.core.clock.now()).await? {
+            return Err(Error::NotFound("session"));
+        }
+        self.core.revoke_sessions(&[id]).await
+    }
+
     /// Revokes every session of `user`; returns how many were alive.
     pub async fn revoke_all(&self, user: UserId) -> Result<u64> {
         let ids = self

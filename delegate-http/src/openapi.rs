@@ -1,0 +1,62 @@
+//! The OpenAPI document (/openapi.json) and Swagger UI (/docs), served from the binary.
+
+use crate::error::{ErrorBody, ErrorDetail};
+use crate::routes::{auth, health};
+use crate::wire;
+use axum::Router;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_swagger_ui::SwaggerUi;
+
+/// Delegate's API description.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Delegate API", description = "Backend kernel for AI-assistant products."),
+    paths(
+        health::health,
+        auth::register,
+        auth::login,
+        auth::refresh,
+        auth::logout,
+        auth::logout_all,
+        auth::me,
+        auth::list_sessions,
+        auth::revoke_session,
+    ),
+    components(schemas(
+        ErrorBody, ErrorDetail, wire::RegisterRequest, wire::LoginRequest, wire::RefreshRequest,
+        wire::DeviceInput, wire::UserBody, wire::DeviceBody, wire::LoginSessionBody,
+        wire::TokenBody, wire::AuthResultBody, wire::MeBody, wire::SessionListBody,
+        wire::RevokedBody, wire::HealthBody,
+    )),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Accounts, tokens and login sessions"),
+        (name = "operations", description = "Health and documentation"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// `/openapi.json` and the vendored Swagger UI at `/docs`.
+pub(crate) fn routes() -> Router {
+    SwaggerUi::new("/docs")
+        .url("/openapi.json", ApiDoc::openapi())
+        .into()
+}

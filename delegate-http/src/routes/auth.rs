@@ -1,0 +1,168 @@
+//! /api/v1/auth: register, login, refresh, logout, logout-all, me, and login sessions.
+
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, AuthUser, ClientMeta};
+use crate::wire::{
+    AuthResultBody, LoginRequest, LoginSessionBody, MeBody, RefreshRequest, RegisterRequest,
+    RevokedBody, SessionListBody, TokenBody,
+};
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use delegate_core::{Credentials, Delegate, LoginSessionId, Registration};
+
+pub(crate) fn routes() -> Router<Delegate> {
+    Router::new()
+        .route("/register", post(register))
+        .route("/login", post(login))
+        .route("/refresh", post(refresh))
+        .route("/logout", post(logout))
+        .route("/logout-all", post(logout_all))
+        .route("/me", get(me))
+        .route("/sessions", get(list_sessions))
+        .route("/sessions/{id}", delete(revoke_session))
+}
+
+/// Create an account and sign in.
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Account created and signed in", body = AuthResultBody),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 409, description = "Email taken (`email_taken`)", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Invalid email, password, name or device", body = ErrorBody),
+    ))]
+pub(crate) async fn register(
+    State(delegate): State<Delegate>,
+    meta: ClientMeta,
+    ApiJson(body): ApiJson<RegisterRequest>,
+) -> Result<(StatusCode, ApiJson<AuthResultBody>), ApiError> {
+    let mut registration = Registration::new(body.email, body.password)
+        .with_device(body.device.unwrap_or_default().into_core(meta));
+    if let Some(name) = body.name {
+        registration = registration.with_name(name);
+    }
+    let signed_in = delegate.auth().register(registration).await?;
+    Ok((StatusCode::CREATED, ApiJson(signed_in.into())))
+}
+
+/// Sign in with email and password. Every failure answers the same 401.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in", body = AuthResultBody),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Wrong email or password (`invalid_credentials`)", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Invalid device fields", body = ErrorBody),
+    ))]
+pub(crate) async fn login(
+    State(delegate): State<Delegate>,
+    meta: ClientMeta,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> Result<ApiJson<AuthResultBody>, ApiError> {
+    let credentials = Credentials::new(body.email, body.password)
+        .with_device(body.device.unwrap_or_default().into_core(meta));
+    Ok(ApiJson(delegate.auth().login(credentials).await?.into()))
+}
+
+/// Exchange a refresh token for a new pair (the old one is spent).
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New tokens", body = TokenBody),
+        (status = 401, description = "Invalid, expired or reused token (a reuse revokes the session)", body = ErrorBody),
+        (status = 409, description = "Rotated moments ago by a concurrent request (`refresh_conflict`)", body = ErrorBody),
+    ))]
+pub(crate) async fn refresh(
+    State(delegate): State<Delegate>,
+    ApiJson(body): ApiJson<RefreshRequest>,
+) -> Result<ApiJson<TokenBody>, ApiError> {
+    let tokens = delegate.auth().refresh(&body.refresh_token).await?;
+    Ok(ApiJson(tokens.into()))
+}
+
+/// End this login session: its tokens die at once.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+    ))]
+pub(crate) async fn logout(
+    State(delegate): State<Delegate>,
+    AuthUser(caller): AuthUser,
+) -> Result<StatusCode, ApiError> {
+    delegate.auth().logout(&caller).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// End every login session of the caller.
+#[utoipa::path(post, path = "/api/v1/auth/logout-all", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Sessions revoked", body = RevokedBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+    ))]
+pub(crate) async fn logout_all(
+    State(delegate): State<Delegate>,
+    AuthUser(caller): AuthUser,
+) -> Result<ApiJson<RevokedBody>, ApiError> {
+    let revoked = delegate.auth().logout_all(&caller).await?;
+    Ok(ApiJson(RevokedBody { revoked }))
+}
+
+/// The caller's account and current login session.
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller", body = MeBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+    ))]
+pub(crate) async fn me(
+    State(delegate): State<Delegate>,
+    AuthUser(caller): AuthUser,
+) -> Result<ApiJson<MeBody>, ApiError> {
+    let (user, session) = delegate.auth().me(&caller).await?;
+    Ok(ApiJson(MeBody {
+        user: user.into(),
+        session: LoginSessionBody::new(session, caller.session_id),
+    }))
+}
+
+/// The caller's signed-in devices, the current one flagged.
+#[utoipa::path(get, path = "/api/v1/auth/sessions", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Alive login sessions, newest first", body = SessionListBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+    ))]
+pub(crate) async fn list_sessions(
+    State(delegate): State<Delegate>,
+    AuthUser(caller): AuthUser,
+) -> Result<ApiJson<SessionListBody>, ApiError> {
+    let sessions = delegate.sessions().list(caller.user_id).await?;
+    Ok(ApiJson(SessionListBody {
+        items: sessions
+            .into_iter()
+            .map(|s| LoginSessionBody::new(s, caller.session_id))
+            .collect(),
+    }))
+}
+
+/// Revoke one of the caller's login sessions. Anyone else's id answers 404, like an unknown one.
+#[utoipa::path(delete, path = "/api/v1/auth/sessions/{id}", tag = "auth", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Login session id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 404, description = "No such session of the caller", body = ErrorBody),
+    ))]
+pub(crate) async fn revoke_session(
+    State(delegate): State<Delegate>,
+    AuthUser(caller): AuthUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = LoginSessionId::parse(&id).map_err(|_| ApiError::from(delegate_core::Error::NotFound("session")))?;
+    delegate.sessions().revoke(caller.user_id, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,46 @@
+//! The router: every route, the fallbacks, and the middleware stack.
+
+pub(crate) mod auth;
+pub(crate) mod health;
+
+use crate::error::ApiError;
+use crate::openapi;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request};
+use delegate_core::Delegate;
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Delegate's whole REST API as an axum router, ready to serve or to merge into a host app.
+/// Bodies are limited to `config.server.body_limit_bytes`; every response carries an
+/// `x-request-id` (the client's, or a fresh UUID).
+pub fn router(delegate: Delegate) -> Router {
+    let body_limit = delegate.config().server.body_limit_bytes;
+    Router::new()
+        .merge(health::routes())
+        .nest("/api/v1/auth", auth::routes())
+        .fallback(|| async { ApiError::route_not_found() })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .with_state(delegate)
+        .merge(openapi::routes())
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                        let id = req
+                            .headers()
+                            .get(REQUEST_ID)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default();
+                        tracing::info_span!("request", method = %req.method(), uri = %req.uri().path(), request_id = %id)
+                    }),
+                )
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
+        )
+}

@@ -1,0 +1,64 @@
+//! Running the server: tracing set-up, binding, and graceful shutdown on SIGINT/SIGTERM.
+
+use delegate_core::Delegate;
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
+
+/// Installs a tracing subscriber: JSON lines when `NODE_ENV=production`, readable text
+/// otherwise; the filter comes from `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let production = std::env::var("NODE_ENV").is_ok_and(|v| v == "production");
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // A second initialisation (tests, embedding hosts) keeps the first subscriber.
+    let _ = if production {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// Binds `config.server.host:port` and serves until SIGINT or SIGTERM.
+pub async fn run(delegate: Delegate) -> std::io::Result<()> {
+    let server = &delegate.config().server;
+    let listener = TcpListener::bind((server.host.as_str(), server.port)).await?;
+    tracing::info!(address = %listener.local_addr()?, "delegate listening");
+    serve(delegate, listener, shutdown_signal()).await
+}
+
+/// Serves the Delegate router on `listener` until `shutdown` completes, then lets in-flight
+/// requests finish.
+pub async fn serve(
+    delegate: Delegate,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = crate::router(delegate).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

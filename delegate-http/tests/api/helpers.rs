@@ -1,0 +1,156 @@
+//! Spawning the app on a fresh SQLite database, and small request helpers.
+
+use delegate_core::{Config, Delegate, ManualClock, Secret};
+use std::sync::Arc;
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use tempfile::TempDir;
+
+/// The signing key every test app uses, so tests can forge tokens.
+pub const JWT_SECRET: &str = "test-jwt-secret-0123456789abcdef-0123456789";
+/// A password that passes the policy.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A running server on its own database.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: Client,
+    /// The app's clock: starts at the real time and moves only when advanced.
+    pub clock: ManualClock,
+    _dir: TempDir,
+}
+
+/// Starts Delegate on a fresh SQLite file and a random port.
+pub async fn spawn_app() -> TestApp {
+    spawn_with(|_| {}).await
+}
+
+/// Like [`spawn_app`], with the config adjusted first.
+pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = Config::default();
+    config.database_url = format!("sqlite://{}", dir.path().join("delegate.db").display());
+    config.auth.jwt_secret = Some(Secret::new(JWT_SECRET));
+    config.auth.jwt_refresh_secret = Some(Secret::new("test-refresh-secret-0123456789abcdef-0123"));
+    adjust(&mut config);
+    let clock = ManualClock::default();
+    let delegate = Delegate::builder(config)
+        .with_clock(Arc::new(clock.clone()))
+        .build()
+        .await
+        .expect("delegate starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(delegate_http::serve(
+        delegate,
+        listener,
+        std::future::pending(),
+    ));
+    TestApp {
+        addr,
+        client: Client::new(),
+        clock,
+        _dir: dir,
+    }
+}
+
+/// A registered user's credentials and tokens.
+pub struct Account {
+    pub access: String,
+    pub refresh: String,
+    pub session_id: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn post_auth(&self, path: &str, token: &str) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn get_auth(&self, path: &str, token: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn delete_auth(&self, path: &str, token: &str) -> Response {
+        self.client
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Registers `email` from a named device and returns its tokens.
+    pub async fn register(&self, email: &str) -> Account {
+        let res = self
+            .post(
+                "/api/v1/auth/register",
+                json!({"email": email, "password": PASSWORD, "name": "Test",
+                       "device": {"name": "laptop", "platform": "web"}}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        account(res.json().await.expect("json")).await
+    }
+
+    /// Signs `email` in again (a second device) and returns the new tokens.
+    pub async fn login(&self, email: &str, device: &str) -> Account {
+        let res = self
+            .post(
+                "/api/v1/auth/login",
+                json!({"email": email, "password": PASSWORD, "device": {"name": device}}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        account(res.json().await.expect("json")).await
+    }
+}
+
+async fn account(body: Value) -> Account {
+    Account {
+        access: body["accessToken"].as_str().expect("accessToken").to_owned(),
+        refresh: body["refreshToken"].as_str().expect("refreshToken").to_owned(),
+        session_id: body["session"]["id"].as_str().expect("session.id").to_owned(),
+    }
+}
+
+/// Asserts the status and the error envelope's code; returns the body.
+pub async fn assert_error(res: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(res.status(), status, "status for expected code {code}");
+    let content_type = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(content_type.starts_with("application/json"), "{content_type}");
+    let body: Value = res.json().await.expect("json error body");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(body["error"]["message"].is_string(), "{body}");
+    body
+}

@@ -1,0 +1,8 @@
+//! HTTP API tests: each test spawns the real server on a random loopback port.
+
+mod auth_flow;
+mod bodies;
+mod docs;
+mod helpers;
+mod sessions;
+mod tokens;

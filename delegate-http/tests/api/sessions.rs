@@ -1,0 +1,129 @@
+//! Login sessions (devices) through HTTP: list, revoke one, isolation between users.
+
+use crate::helpers::{assert_error, spawn_app};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+#[tokio::test]
+async fn sessions_list_flags_current_and_revoke_kills_that_device() {
+    let app = spawn_app().await;
+    let laptop = app.register("ivy@example.com").await;
+    let phone = app.login("ivy@example.com", "phone").await;
+    let res = app.get_auth("/api/v1/auth/sessions", &phone.access).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    let items = body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["id"], phone.session_id.as_str(), "newest first");
+    assert_eq!(items[0]["current"], true);
+    assert_eq!(items[1]["current"], false);
+    assert_eq!(items[0]["device"]["name"], "phone");
+    for item in items {
+        for field in ["createdAt", "lastSeenAt", "expiresAt"] {
+            let t = item[field].as_str().unwrap();
+            assert!(t.ends_with('Z'), "{field}: {t}");
+        }
+        let text = item.to_string();
+        assert!(!text.contains(&laptop.refresh) && !text.contains("jti"), "{text}");
+    }
+
+    let res = app
+        .delete_auth(&format!("/api/v1/auth/sessions/{}", laptop.session_id), &phone.access)
+        .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let res = app.get_auth("/api/v1/auth/me", &laptop.access).await;
+    assert_error(res, StatusCode::UNAUTHORIZED, "token_revoked").await;
+    let res = app.get_auth("/api/v1/auth/sessions", &phone.access).await;
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["items"].as_array().unwrap().len(), 1);
+    // Revoking it again is like revoking an unknown id.
+    let res = app
+        .delete_auth(&format!("/api/v1/auth/sessions/{}", laptop.session_id), &phone.access)
+        .await;
+    assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+#[tokio::test]
+async fn a_user_can_neither_see_nor_revoke_another_users_sessions() {
+    let app = spawn_app().await;
+    let a = app.register("a@example.com").await;
+    let b = app.register("b@example.com").await;
+    let res = app.get_auth("/api/v1/auth/sessions", &a.access).await;
+    let body: Value = res.json().await.unwrap();
+    let ids: Vec<&str> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![a.session_id.as_str()]);
+
+    let foreign = app
+        .delete_auth(&format!("/api/v1/auth/sessions/{}", b.session_id), &a.access)
+        .await;
+    let unknown = app
+        .delete_auth(
+            "/api/v1/auth/sessions/01890a5d-ac96-774b-bcce-b302099a8057",
+            &a.access,
+        )
+        .await;
+    let (fs, us) = (foreign.status(), unknown.status());
+    let (fb, ub): (Value, Value) = (foreign.json().await.unwrap(), unknown.json().await.unwrap());
+    assert_eq!(fs, StatusCode::NOT_FOUND);
+    assert_eq!((fs, &fb), (us, &ub), "foreign id answers exactly like an unknown id");
+    let malformed = app
+        .delete_auth("/api/v1/auth/sessions/not-a-uuid", &a.access)
+        .await;
+    assert_error(malformed, StatusCode::NOT_FOUND, "not_found").await;
+    // B's session is intact.
+    assert_eq!(
+        app.get_auth("/api/v1/auth/me", &b.access).await.status(),
+        StatusCode::OK
+    );
+    // And A's logout-all does not touch B.
+    let res = app.post_auth("/api/v1/auth/logout-all", &a.access).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        app.get_auth("/api/v1/auth/me", &b.access).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn last_seen_is_updated_but_throttled() {
+    let app = spawn_app().await;
+    let account = app.register("jay@example.com").await;
+    let last_seen = |body: &Value| body["session"]["lastSeenAt"].as_str().unwrap().to_owned();
+    let first: Value = app
+        .get_auth("/api/v1/auth/me", &account.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    app.clock.advance(std::time::Duration::from_secs(30));
+    let within: Value = app
+        .get_auth("/api/v1/auth/me", &account.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(last_seen(&first), last_seen(&within), "no write within a minute");
+    app.clock.advance(std::time::Duration::from_secs(31));
+    app.get_auth("/api/v1/auth/me", &account.access).await;
+    // The touch is written in the background; poll a bounded number of times.
+    let mut updated = false;
+    for _ in 0..50 {
+        let now: Value = app
+            .get_auth("/api/v1/auth/me", &account.access)
+            .await
+            .json()
+            .await
+            .unwrap();
+        if last_seen(&now) != last_seen(&first) {
+            updated = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(updated, "lastSeenAt advanced after the interval");
+}

@@ -162,7 +162,8 @@ pub(crate) async fn revoke_session(
     AuthUser(caller): AuthUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let id = LoginSessionId::parse(&id).map_err(|_| ApiError::from(delegate_core::Error::NotFound("session")))?;
+    let id = LoginSessionId::parse(&id)
+        .map_err(|_| ApiError::from(delegate_core::Error::NotFound("session")))?;
     delegate.sessions().revoke(caller.user_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

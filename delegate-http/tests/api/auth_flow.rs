@@ -68,7 +68,10 @@ async fn register_login_me_refresh_logout_walkthrough() {
         assert_error(res, StatusCode::UNAUTHORIZED, "token_revoked").await;
     }
     let res = app
-        .post("/api/v1/auth/refresh", json!({"refreshToken": fresh["refreshToken"]}))
+        .post(
+            "/api/v1/auth/refresh",
+            json!({"refreshToken": fresh["refreshToken"]}),
+        )
         .await;
     assert_error(res, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
 
@@ -94,7 +97,10 @@ async fn logout_all_kills_every_device() {
         let res = app.get_auth("/api/v1/auth/me", &account.access).await;
         assert_error(res, StatusCode::UNAUTHORIZED, "token_revoked").await;
         let res = app
-            .post("/api/v1/auth/refresh", json!({"refreshToken": account.refresh}))
+            .post(
+                "/api/v1/auth/refresh",
+                json!({"refreshToken": account.refresh}),
+            )
             .await;
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     }
@@ -154,11 +160,26 @@ async fn registration_rules_are_enforced_with_422_and_409() {
     assert_error(res, StatusCode::CONFLICT, "email_taken").await;
     for (body, field) in [
         (json!({"email": "nope", "password": PASSWORD}), "email"),
-        (json!({"email": "e@example.com", "password": "short"}), "password"),
-        (json!({"email": "e@example.com", "password": "Password1"}), "password"),
-        (json!({"email": "e@example.com", "password": "x".repeat(129)}), "password"),
-        (json!({"email": "e@example.com", "password": PASSWORD, "name": "n".repeat(101)}), "name"),
-        (json!({"email": "e@example.com", "password": PASSWORD, "device": {"name": "d".repeat(201)}}), "device.name"),
+        (
+            json!({"email": "e@example.com", "password": "short"}),
+            "password",
+        ),
+        (
+            json!({"email": "e@example.com", "password": "Password1"}),
+            "password",
+        ),
+        (
+            json!({"email": "e@example.com", "password": "x".repeat(129)}),
+            "password",
+        ),
+        (
+            json!({"email": "e@example.com", "password": PASSWORD, "name": "n".repeat(101)}),
+            "name",
+        ),
+        (
+            json!({"email": "e@example.com", "password": PASSWORD, "device": {"name": "d".repeat(201)}}),
+            "device.name",
+        ),
     ] {
         let res = app.post("/api/v1/auth/register", body.clone()).await;
         let err = assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await;
@@ -168,11 +189,17 @@ async fn registration_rules_are_enforced_with_422_and_409() {
     // does not log in.
     let long = "y".repeat(127) + "z";
     let res = app
-        .post("/api/v1/auth/register", json!({"email": "long@example.com", "password": long}))
+        .post(
+            "/api/v1/auth/register",
+            json!({"email": "long@example.com", "password": long}),
+        )
         .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let res = app
-        .post("/api/v1/auth/login", json!({"email": "long@example.com", "password": &long[..127]}))
+        .post(
+            "/api/v1/auth/login",
+            json!({"email": "long@example.com", "password": &long[..127]}),
+        )
         .await;
     assert_error(res, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
 }

@@ -17,15 +17,48 @@ async fn malformed_oversized_and_wrongly_typed_bodies_get_json_4xx() {
     };
     let json_ct = Some("application/json");
     let cases = [
-        (send(b"{not json".to_vec(), json_ct).await, StatusCode::BAD_REQUEST, "malformed_json"),
-        (send(Vec::new(), json_ct).await, StatusCode::BAD_REQUEST, "malformed_json"),
-        (send(b"{}".to_vec(), Some("text/plain")).await, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
-        (send(b"{}".to_vec(), None).await, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
-        (send(b"{\"email\": 5, \"password\": true}".to_vec(), json_ct).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
-        (send(b"{\"password\": \"x\"}".to_vec(), json_ct).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
-        (send(b"[1,2,3]".to_vec(), json_ct).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
         (
-            send(serde_json::to_vec(&json!({"email": "a@b.io", "password": "x".repeat(200_000)})).unwrap(), json_ct).await,
+            send(b"{not json".to_vec(), json_ct).await,
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            send(Vec::new(), json_ct).await,
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            send(b"{}".to_vec(), Some("text/plain")).await,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            send(b"{}".to_vec(), None).await,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            send(b"{\"email\": 5, \"password\": true}".to_vec(), json_ct).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        (
+            send(b"{\"password\": \"x\"}".to_vec(), json_ct).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        (
+            send(b"[1,2,3]".to_vec(), json_ct).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        (
+            send(
+                serde_json::to_vec(&json!({"email": "a@b.io", "password": "x".repeat(200_000)}))
+                    .unwrap(),
+                json_ct,
+            )
+            .await,
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
         ),
@@ -39,9 +72,19 @@ async fn malformed_oversized_and_wrongly_typed_bodies_get_json_4xx() {
 #[tokio::test]
 async fn unknown_routes_and_methods_get_json_errors() {
     let app = spawn_app().await;
-    let res = app.client.get(app.url("/api/v1/nothing")).send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/api/v1/nothing"))
+        .send()
+        .await
+        .unwrap();
     assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
-    let res = app.client.get(app.url("/api/v1/auth/login")).send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/api/v1/auth/login"))
+        .send()
+        .await
+        .unwrap();
     assert_error(res, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
 }
 

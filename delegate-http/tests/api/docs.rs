@@ -7,7 +7,12 @@ use serde_json::Value;
 #[tokio::test]
 async fn openapi_describes_every_route_with_errors_and_bearer_security() {
     let app = spawn_app().await;
-    let res = app.client.get(app.url("/openapi.json")).send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let doc: Value = res.json().await.unwrap();
     let paths = doc["paths"].as_object().unwrap();
@@ -27,7 +32,10 @@ async fn openapi_describes_every_route_with_errors_and_bearer_security() {
         let responses = op["responses"].as_object().unwrap();
         if path != "/health" {
             assert!(responses.len() >= 2, "{path}: errors described");
-            assert!(responses.keys().any(|s| s.starts_with('4')), "{path}: 4xx described");
+            assert!(
+                responses.keys().any(|s| s.starts_with('4')),
+                "{path}: 4xx described"
+            );
         }
     }
     assert_eq!(

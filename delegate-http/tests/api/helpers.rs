@@ -1,10 +1,10 @@
 //! Spawning the app on a fresh SQLite database, and small request helpers.
 
 use delegate_core::{Config, Delegate, ManualClock, Secret};
-use std::sync::Arc;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use tempfile::TempDir;
 
 /// The signing key every test app uses, so tests can forge tokens.
@@ -29,8 +29,10 @@ pub async fn spawn_app() -> TestApp {
 /// Like [`spawn_app`], with the config adjusted first.
 pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = Config::default();
-    config.database_url = format!("sqlite://{}", dir.path().join("delegate.db").display());
+    let mut config = Config {
+        database_url: format!("sqlite://{}", dir.path().join("delegate.db").display()),
+        ..Config::default()
+    };
     config.auth.jwt_secret = Some(Secret::new(JWT_SECRET));
     config.auth.jwt_refresh_secret = Some(Secret::new("test-refresh-secret-0123456789abcdef-0123"));
     adjust(&mut config);
@@ -133,9 +135,18 @@ impl TestApp {
 
 async fn account(body: Value) -> Account {
     Account {
-        access: body["accessToken"].as_str().expect("accessToken").to_owned(),
-        refresh: body["refreshToken"].as_str().expect("refreshToken").to_owned(),
-        session_id: body["session"]["id"].as_str().expect("session.id").to_owned(),
+        access: body["accessToken"]
+            .as_str()
+            .expect("accessToken")
+            .to_owned(),
+        refresh: body["refreshToken"]
+            .as_str()
+            .expect("refreshToken")
+            .to_owned(),
+        session_id: body["session"]["id"]
+            .as_str()
+            .expect("session.id")
+            .to_owned(),
     }
 }
 
@@ -148,7 +159,10 @@ pub async fn assert_error(res: Response, status: StatusCode, code: &str) -> Valu
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    assert!(content_type.starts_with("application/json"), "{content_type}");
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
     let body: Value = res.json().await.expect("json error body");
     assert_eq!(body["error"]["code"], code, "{body}");
     assert!(body["error"]["message"].is_string(), "{body}");

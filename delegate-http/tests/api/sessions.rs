@@ -24,11 +24,17 @@ async fn sessions_list_flags_current_and_revoke_kills_that_device() {
             assert!(t.ends_with('Z'), "{field}: {t}");
         }
         let text = item.to_string();
-        assert!(!text.contains(&laptop.refresh) && !text.contains("jti"), "{text}");
+        assert!(
+            !text.contains(&laptop.refresh) && !text.contains("jti"),
+            "{text}"
+        );
     }
 
     let res = app
-        .delete_auth(&format!("/api/v1/auth/sessions/{}", laptop.session_id), &phone.access)
+        .delete_auth(
+            &format!("/api/v1/auth/sessions/{}", laptop.session_id),
+            &phone.access,
+        )
         .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     let res = app.get_auth("/api/v1/auth/me", &laptop.access).await;
@@ -38,7 +44,10 @@ async fn sessions_list_flags_current_and_revoke_kills_that_device() {
     assert_eq!(body["items"].as_array().unwrap().len(), 1);
     // Revoking it again is like revoking an unknown id.
     let res = app
-        .delete_auth(&format!("/api/v1/auth/sessions/{}", laptop.session_id), &phone.access)
+        .delete_auth(
+            &format!("/api/v1/auth/sessions/{}", laptop.session_id),
+            &phone.access,
+        )
         .await;
     assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
 }
@@ -59,7 +68,10 @@ async fn a_user_can_neither_see_nor_revoke_another_users_sessions() {
     assert_eq!(ids, vec![a.session_id.as_str()]);
 
     let foreign = app
-        .delete_auth(&format!("/api/v1/auth/sessions/{}", b.session_id), &a.access)
+        .delete_auth(
+            &format!("/api/v1/auth/sessions/{}", b.session_id),
+            &a.access,
+        )
         .await;
     let unknown = app
         .delete_auth(
@@ -70,7 +82,11 @@ async fn a_user_can_neither_see_nor_revoke_another_users_sessions() {
     let (fs, us) = (foreign.status(), unknown.status());
     let (fb, ub): (Value, Value) = (foreign.json().await.unwrap(), unknown.json().await.unwrap());
     assert_eq!(fs, StatusCode::NOT_FOUND);
-    assert_eq!((fs, &fb), (us, &ub), "foreign id answers exactly like an unknown id");
+    assert_eq!(
+        (fs, &fb),
+        (us, &ub),
+        "foreign id answers exactly like an unknown id"
+    );
     let malformed = app
         .delete_auth("/api/v1/auth/sessions/not-a-uuid", &a.access)
         .await;
@@ -107,7 +123,11 @@ async fn last_seen_is_updated_but_throttled() {
         .json()
         .await
         .unwrap();
-    assert_eq!(last_seen(&first), last_seen(&within), "no write within a minute");
+    assert_eq!(
+        last_seen(&first),
+        last_seen(&within),
+        "no write within a minute"
+    );
     app.clock.advance(std::time::Duration::from_secs(31));
     app.get_auth("/api/v1/auth/me", &account.access).await;
     // The touch is written in the background; poll a bounded number of times.

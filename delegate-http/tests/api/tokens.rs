@@ -13,8 +13,12 @@ fn payload(token: &str) -> Value {
 }
 
 fn sign(alg: Algorithm, claims: &Value, key: &str) -> String {
-    jsonwebtoken::encode(&Header::new(alg), claims, &EncodingKey::from_secret(key.as_bytes()))
-        .expect("sign")
+    jsonwebtoken::encode(
+        &Header::new(alg),
+        claims,
+        &EncodingKey::from_secret(key.as_bytes()),
+    )
+    .expect("sign")
 }
 
 fn now() -> i64 {
@@ -31,7 +35,9 @@ async fn tokens_breaking_any_rule_are_refused() {
     let claims = payload(&account.access);
     assert_eq!(claims["typ"], "access");
     assert_eq!(claims["sid"], account.session_id.as_str());
-    for field in ["sub", "sid", "jti", "iat", "nbf", "exp", "iss", "aud", "tier", "role"] {
+    for field in [
+        "sub", "sid", "jti", "iat", "nbf", "exp", "iss", "aud", "tier", "role",
+    ] {
         assert!(claims.get(field).is_some(), "claim {field} missing");
     }
     // Re-signing the genuine claims with the genuine key works: the cases below differ in
@@ -66,7 +72,14 @@ async fn tokens_breaking_any_rule_are_refused() {
         ("alg none", format!("{header_none}.{body}.")),
         ("HS384", sign(Algorithm::HS384, &claims, JWT_SECRET)),
         ("HS512", sign(Algorithm::HS512, &claims, JWT_SECRET)),
-        ("other key", sign(Algorithm::HS256, &claims, "another-secret-another-secret-0123456789")),
+        (
+            "other key",
+            sign(
+                Algorithm::HS256,
+                &claims,
+                "another-secret-another-secret-0123456789",
+            ),
+        ),
         ("tampered payload", tampered),
         ("expired", with("exp", json!(now() - 60))),
         ("not yet valid", with("nbf", json!(now() + 600))),
@@ -102,7 +115,14 @@ async fn tokens_breaking_any_rule_are_refused() {
 fn uuid_v4() -> String {
     let bytes: [u8; 16] = std::array::from_fn(|i| (i as u8).wrapping_mul(37).wrapping_add(11));
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}-{}-4{}-8{}-{}", &hex[0..8], &hex[8..12], &hex[13..16], &hex[17..20], &hex[20..32])
+    format!(
+        "{}-{}-4{}-8{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[13..16],
+        &hex[17..20],
+        &hex[20..32]
+    )
 }
 
 #[tokio::test]
@@ -111,7 +131,10 @@ async fn a_replayed_refresh_token_kills_its_family_and_session() {
     let account = app.register("frank@example.com").await;
     let other_device = app.login("frank@example.com", "phone").await;
     let res = app
-        .post("/api/v1/auth/refresh", json!({"refreshToken": account.refresh}))
+        .post(
+            "/api/v1/auth/refresh",
+            json!({"refreshToken": account.refresh}),
+        )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let child: Value = res.json().await.unwrap();
@@ -119,7 +142,10 @@ async fn a_replayed_refresh_token_kills_its_family_and_session() {
     // A replay within the grace window (10 s) is taken for a concurrent duplicate: it gets
     // no tokens, and the family lives on.
     let res = app
-        .post("/api/v1/auth/refresh", json!({"refreshToken": account.refresh}))
+        .post(
+            "/api/v1/auth/refresh",
+            json!({"refreshToken": account.refresh}),
+        )
         .await;
     assert_error(res, StatusCode::CONFLICT, "refresh_conflict").await;
     let child_access = child["accessToken"].as_str().unwrap();
@@ -131,11 +157,17 @@ async fn a_replayed_refresh_token_kills_its_family_and_session() {
     // Past the window, a replay is theft: the family and its login session die.
     app.clock.advance(std::time::Duration::from_secs(11));
     let res = app
-        .post("/api/v1/auth/refresh", json!({"refreshToken": account.refresh}))
+        .post(
+            "/api/v1/auth/refresh",
+            json!({"refreshToken": account.refresh}),
+        )
         .await;
     assert_error(res, StatusCode::UNAUTHORIZED, "refresh_token_reused").await;
     let res = app
-        .post("/api/v1/auth/refresh", json!({"refreshToken": child["refreshToken"]}))
+        .post(
+            "/api/v1/auth/refresh",
+            json!({"refreshToken": child["refreshToken"]}),
+        )
         .await;
     assert_error(res, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
     for token in [account.access.as_str(), child_access] {
@@ -155,19 +187,27 @@ async fn a_replayed_refresh_token_kills_its_family_and_session() {
 async fn access_tokens_expire_and_sessions_end_absolutely() {
     let app = spawn_app().await;
     let account = app.register("hank@example.com").await;
-    app.clock.advance(std::time::Duration::from_secs(15 * 60 + 6));
+    app.clock
+        .advance(std::time::Duration::from_secs(15 * 60 + 6));
     let res = app.get_auth("/api/v1/auth/me", &account.access).await;
     assert_error(res, StatusCode::UNAUTHORIZED, "token_expired").await;
     // The refresh token still works within the family's 30 days…
     let res = app
-        .post("/api/v1/auth/refresh", json!({"refreshToken": account.refresh}))
+        .post(
+            "/api/v1/auth/refresh",
+            json!({"refreshToken": account.refresh}),
+        )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let child: Value = res.json().await.unwrap();
     // …but not after them.
-    app.clock.advance(std::time::Duration::from_secs(30 * 24 * 3600));
+    app.clock
+        .advance(std::time::Duration::from_secs(30 * 24 * 3600));
     let res = app
-        .post("/api/v1/auth/refresh", json!({"refreshToken": child["refreshToken"]}))
+        .post(
+            "/api/v1/auth/refresh",
+            json!({"refreshToken": child["refreshToken"]}),
+        )
         .await;
     assert_error(res, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
 }
@@ -197,7 +237,10 @@ async fn concurrent_refreshes_of_one_token_leave_exactly_one_live_child() {
     let child = &children[0];
     // The one child is live and rotates on.
     let res = app
-        .post("/api/v1/auth/refresh", json!({"refreshToken": child["refreshToken"]}))
+        .post(
+            "/api/v1/auth/refresh",
+            json!({"refreshToken": child["refreshToken"]}),
+        )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(

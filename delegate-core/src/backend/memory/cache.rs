@@ -9,10 +9,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// A cached value and when it expires.
+type Entry = (Vec<u8>, DateTime<Utc>);
+
 /// A cache in process memory. Expired entries are dropped when read or when the map grows.
 pub struct MemoryCache {
     clock: Arc<dyn Clock>,
-    entries: Mutex<HashMap<String, (Vec<u8>, DateTime<Utc>)>>,
+    entries: Mutex<HashMap<String, Entry>>,
     max_entries: usize,
 }
 

@@ -1,0 +1,19 @@
+//! `delegate serve` and `delegate migrate`: the server and the schema.
+
+use crate::views::{MigratedView, Output};
+use delegate_core::{Config, Error, Result};
+
+/// Runs the HTTP server until SIGINT/SIGTERM, exactly as the `delegate-server` binary does.
+pub async fn serve(config: Config) -> Result<()> {
+    delegate_http::init_tracing();
+    let delegate = super::connect(config).await?;
+    delegate_http::run(delegate)
+        .await
+        .map_err(|e| Error::internal(format!("the server stopped: {e}")))
+}
+
+/// Applies pending migrations to `config.database_url`.
+pub async fn migrate(config: &Config) -> Result<Output> {
+    let applied = delegate_core::backend::migrate(&config.database_url).await?;
+    Ok(Output::Migrated(MigratedView { applied }))
+}

@@ -142,8 +142,13 @@ impl DelegateBuilder {
         for (jti, expires_at) in stores.denylist.active(now).await? {
             guard.deny(&jti, expires_at, now);
         }
+        let hasher = PasswordHasher::new(&config.auth.password)?;
+        // Compute the dummy hash now, so the first unknown-email login costs what any other
+        // failed login costs.
+        let warm = hasher.clone();
+        tokio::spawn(async move { warm.verify_dummy("warm-up").await });
         let core = Arc::new(AuthCore {
-            hasher: PasswordHasher::new(&config.auth.password)?,
+            hasher,
             signer: TokenSigner::new(&secrets.jwt, &config.auth),
             refresh_key: secrets.refresh,
             config: config.auth.clone(),

@@ -4,5 +4,6 @@ mod auth_flow;
 mod bodies;
 mod docs;
 mod helpers;
+mod server;
 mod sessions;
 mod tokens;

@@ -1,0 +1,89 @@
+//! The `delegate-server` binary: embedded start-up, graceful shutdown on SIGTERM, and the
+//! production refusal to start without secrets.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn server(dir: &tempfile::TempDir, port: u16) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_delegate-server"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PORT", port.to_string())
+        .env("HOST", "127.0.0.1")
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("d.db").display()),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+#[tokio::test]
+async fn the_server_starts_embedded_and_stops_gracefully_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = server(&dir, port).spawn().expect("server starts");
+    let client = reqwest::Client::new();
+    let mut healthy = false;
+    for _ in 0..300 {
+        if let Ok(res) = client
+            .get(format!("http://127.0.0.1:{port}/health"))
+            .send()
+            .await
+        {
+            healthy = res.status() == 200;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(healthy, "server answered /health");
+    assert!(dir.path().join("d.db").exists(), "SQLite database created");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut exited = None;
+    for _ in 0..200 {
+        if let Some(code) = child.try_wait().unwrap() {
+            exited = Some(code);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let code = exited.unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("server did not stop on SIGTERM")
+    });
+    assert!(code.success(), "clean exit: {code:?}");
+}
+
+#[test]
+fn production_without_secrets_refuses_to_start_and_names_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = server(&dir, free_port())
+        .env("NODE_ENV", "production")
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("JWT_SECRET"), "{stderr}");
+
+    let output = server(&dir, free_port())
+        .env("NODE_ENV", "production")
+        .env("JWT_SECRET", "too-short")
+        .env("JWT_REFRESH_SECRET", "x".repeat(40))
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("at least 32 bytes"), "{stderr}");
+}

@@ -15,10 +15,11 @@ pub const PASSWORD: &str = "correct horse battery staple";
 /// A running server on its own database.
 pub struct TestApp {
     pub addr: SocketAddr,
+    pub shutdown: tokio::sync::oneshot::Sender<()>,
     pub client: Client,
     /// The app's clock: starts at the real time and moves only when advanced.
     pub clock: ManualClock,
-    _dir: TempDir,
+    pub dir: TempDir,
 }
 
 /// Starts Delegate on a fresh SQLite file and a random port.
@@ -28,7 +29,11 @@ pub async fn spawn_app() -> TestApp {
 
 /// Like [`spawn_app`], with the config adjusted first.
 pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
+    spawn_in(tempfile::tempdir().expect("temp dir"), adjust).await
+}
+
+/// Starts Delegate on the database in `dir` (a restart when an app already used it).
+pub async fn spawn_in(dir: TempDir, adjust: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config {
         database_url: format!("sqlite://{}", dir.path().join("delegate.db").display()),
         ..Config::default()
@@ -46,16 +51,16 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    tokio::spawn(delegate_http::serve(
-        delegate,
-        listener,
-        std::future::pending(),
-    ));
+    let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(delegate_http::serve(delegate, listener, async {
+        let _ = stop.await;
+    }));
     TestApp {
         addr,
         client: Client::new(),
         clock,
-        _dir: dir,
+        shutdown,
+        dir,
     }
 }
 

@@ -147,3 +147,40 @@ async fn last_seen_is_updated_but_throttled() {
     }
     assert!(updated, "lastSeenAt advanced after the interval");
 }
+
+#[tokio::test]
+async fn revocations_and_sessions_survive_a_restart() {
+    let app = crate::helpers::spawn_app().await;
+    let kept = app.register("kim@example.com").await;
+    let dropped = app.login("kim@example.com", "phone").await;
+    let res = app.post_auth("/api/v1/auth/logout", &dropped.access).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let crate::helpers::TestApp { dir, shutdown, .. } = app;
+    let _ = shutdown.send(());
+
+    let restarted = crate::helpers::spawn_in(dir, |_| {}).await;
+    assert_eq!(
+        restarted
+            .get_auth("/api/v1/auth/me", &kept.access)
+            .await
+            .status(),
+        StatusCode::OK,
+        "nobody is logged out by a restart"
+    );
+    let res = restarted.get_auth("/api/v1/auth/me", &dropped.access).await;
+    assert_error(res, StatusCode::UNAUTHORIZED, "token_revoked").await;
+    let res = restarted
+        .post(
+            "/api/v1/auth/refresh",
+            serde_json::json!({"refreshToken": dropped.refresh}),
+        )
+        .await;
+    assert_error(res, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
+    let res = restarted
+        .post(
+            "/api/v1/auth/refresh",
+            serde_json::json!({"refreshToken": kept.refresh}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+}

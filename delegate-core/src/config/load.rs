@@ -62,6 +62,7 @@ fn legacy_target(key: &str) -> Option<&'static str> {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closures return its own large error.
 mod tests {
     use super::*;
     use crate::config::Environment;

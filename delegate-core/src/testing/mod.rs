@@ -1,1 +1,48 @@
 //! Conformance suites for backend implementations (feature `testing`).
+//!
+//! Every backend trait has one suite, and every backend runs it: that is how a new
+//! backend (PostgreSQL, Redis, your own) proves it behaves like the ones it replaces.
+//!
+//! * Each submodule is one suite; each of its `pub async fn`s is one test case. A case
+//!   takes the backend under test and panics when the backend breaks the trait's contract.
+//! * Relational suites ([`users`], [`sessions`], [`refresh`], [`denylist`]) take a
+//!   [`Stores`](crate::Stores). The [`cache`] and [`ratelimit`] suites take the backend plus
+//!   the [`ManualClock`](crate::ManualClock) that drives it, so expiry and windows are tested
+//!   by advancing the clock, never by sleeping. The [`bus`] suite takes an
+//!   `Arc<dyn EventBus>`.
+//! * The macros [`store_conformance!`](crate::store_conformance),
+//!   [`cache_conformance!`](crate::cache_conformance),
+//!   [`limiter_conformance!`](crate::limiter_conformance) and
+//!   [`bus_conformance!`](crate::bus_conformance) instantiate every case of a suite as a
+//!   multi-threaded `#[tokio::test]`, given a backend name and an async factory. The factory
+//!   runs once per test, so each test gets a fresh backend (its own database, schema or key
+//!   prefix); it returns a fixture (see [`StoreFixture`] and friends) that may hold a guard
+//!   living as long as the test.
+//!
+//! ```text
+//! // tests/conformance.rs of a backend crate (the caller must depend on tokio).
+//! mod stores {
+//!     use super::*;
+//!     delegate_core::store_conformance!(memory, async {
+//!         Stores::from_backend(Arc::new(MemoryStore::new()))
+//!     });
+//! }
+//! ```
+//!
+//! Invoke each macro inside a module of its own per suite kind (`stores`, `cache`, …): it
+//! expands to a child module named after the backend, which glob-imports its parent, so
+//! the factory expression may use anything in scope there. A case added to a suite must
+//! also be listed in its macro (see `macros.rs`).
+
+pub mod bus;
+pub mod cache;
+pub mod denylist;
+mod fixture;
+mod macros;
+pub mod ratelimit;
+pub mod refresh;
+pub mod sessions;
+mod support;
+pub mod users;
+
+pub use fixture::{BusFixture, CacheFixture, LimiterFixture, StoreFixture};

@@ -4,7 +4,7 @@ mod service;
 mod store;
 
 pub use service::UsersService;
-pub use store::{UserCredentials, UserStore};
+pub use store::{UserCredentials, UserStore, email_taken};
 
 use crate::error::{Error, Result};
 use crate::ids::UserId;

@@ -1,7 +1,7 @@
 //! The `UserStore` backend trait.
 
 use super::{Role, Tier, User};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ids::UserId;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -31,4 +31,12 @@ pub trait UserStore: Send + Sync + 'static {
     async fn set_tier(&self, id: UserId, tier: Tier, now: DateTime<Utc>) -> Result<bool>;
     /// Sets the role; false if no such user.
     async fn set_role(&self, id: UserId, role: Role, now: DateTime<Utc>) -> Result<bool>;
+}
+
+/// The conflict every user store reports for a taken email.
+pub fn email_taken() -> Error {
+    Error::Conflict {
+        code: "email_taken",
+        message: "an account with this email already exists".to_owned(),
+    }
 }

@@ -10,4 +10,3 @@ pub use bus::MemoryBus;
 pub use cache::MemoryCache;
 pub use ratelimit::MemoryRateLimiter;
 pub use store::MemoryStore;
-pub(crate) use store::email_taken;

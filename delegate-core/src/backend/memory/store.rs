@@ -4,9 +4,9 @@
 use crate::auth::{
     LoginSession, LoginSessionStore, RefreshTokenRecord, RefreshTokenStore, Rotation, TokenDenylist,
 };
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ids::{LoginSessionId, UserId};
-use crate::users::{Role, Tier, User, UserCredentials, UserStore};
+use crate::users::{Role, Tier, User, UserCredentials, UserStore, email_taken};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
@@ -52,7 +52,7 @@ impl MemoryStore {
 impl UserStore for MemoryStore {
     async fn insert(&self, user: &User, password_hash: &str) -> Result<()> {
         let mut state = self.state();
-        if state.emails.contains_key(&user.email) {
+        if state.emails.contains_key(&user.email) || state.users.contains_key(&user.id) {
             return Err(email_taken());
         }
         state.emails.insert(user.email.clone(), user.id);
@@ -101,14 +101,6 @@ impl UserStore for MemoryStore {
             u.role = role;
             u.updated_at = now;
         }))
-    }
-}
-
-/// The conflict every user store reports for a taken email.
-pub(crate) fn email_taken() -> Error {
-    Error::Conflict {
-        code: "email_taken",
-        message: "an account with this email already exists".to_owned(),
     }
 }
 
@@ -168,7 +160,12 @@ impl LoginSessionStore for MemoryStore {
         let mut state = self.state();
         let before = state.sessions.len();
         state.sessions.retain(|_, s| s.is_alive(now));
-        Ok((before - state.sessions.len()) as u64)
+        // Like the relational stores' cascade: a purged session takes its tokens along.
+        let State {
+            sessions, refresh, ..
+        } = &mut *state;
+        refresh.retain(|_, r| sessions.contains_key(&r.session_id));
+        Ok((before - sessions.len()) as u64)
     }
 }
 

@@ -1,10 +1,9 @@
 //! `UserStore` on SQLite.
 
 use super::{SqliteStore, db_error, from_millis, millis, parse_uuid};
-use crate::backend::memory::email_taken;
 use crate::error::{Error, Result};
 use crate::ids::UserId;
-use crate::users::{Role, Tier, User, UserCredentials, UserStore};
+use crate::users::{Role, Tier, User, UserCredentials, UserStore, email_taken};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;

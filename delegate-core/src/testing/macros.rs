@@ -1,0 +1,200 @@
+//! The macros that instantiate the conformance suites as `#[tokio::test]`s per backend.
+//!
+//! Each list below names every case of its suite; a case added to a suite module must be
+//! added here too, or no backend runs it.
+
+/// Instantiates the relational suites ([`users`](crate::testing::users),
+/// [`sessions`](crate::testing::sessions), [`refresh`](crate::testing::refresh),
+/// [`denylist`](crate::testing::denylist)) for one backend.
+///
+/// `store_conformance!(name, factory)` expands to `mod name { mod users { … } … }` with one
+/// multi-threaded `#[tokio::test]` per case. `factory` is an expression evaluating to a
+/// future whose output converts into a [`StoreFixture`](crate::testing::StoreFixture)
+/// (a [`Stores`](crate::Stores) does); it is evaluated afresh for every test, inside
+/// `mod name`, which glob-imports the invoking module. The caller must depend on `tokio`.
+#[macro_export]
+macro_rules! store_conformance {
+    ($backend:ident, $factory:expr $(,)?) => {
+        mod $backend {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn __fixture() -> $crate::testing::StoreFixture {
+                ::core::convert::Into::into($factory.await)
+            }
+
+            mod users {
+                use super::__fixture;
+                $crate::__conformance_cases!(stores, users: [
+                    insert_then_get_round_trips,
+                    duplicate_email_is_conflict,
+                    credentials_by_email_returns_the_hash,
+                    list_pages_in_id_order,
+                    set_tier_and_role_update_only_known_users,
+                ]);
+            }
+
+            mod sessions {
+                use super::__fixture;
+                $crate::__conformance_cases!(stores, sessions: [
+                    insert_then_get_round_trips,
+                    list_alive_excludes_dead_sessions_newest_first,
+                    touch_never_moves_backwards,
+                    revoke_succeeds_once,
+                    revoke_all_returns_exactly_the_unrevoked_ids,
+                    purge_deletes_dead_sessions_and_counts,
+                ]);
+            }
+
+            mod refresh {
+                use super::__fixture;
+                $crate::__conformance_cases!(stores, refresh: [
+                    rotate_then_reuse_then_unknown,
+                    child_rotates_in_the_same_family,
+                    concurrent_rotations_have_exactly_one_winner,
+                    count_unused_is_per_family,
+                    delete_families_counts_tokens,
+                    purge_issued_before_counts_tokens,
+                ]);
+            }
+
+            mod denylist {
+                use super::__fixture;
+                $crate::__conformance_cases!(stores, denylist: [
+                    deny_twice_is_fine,
+                    active_excludes_ended_denials,
+                    purge_deletes_ended_denials_and_counts,
+                ]);
+            }
+        }
+    };
+}
+
+/// Instantiates the [`cache`](crate::testing::cache) suite for one backend.
+///
+/// `factory` evaluates to a future whose output converts into a
+/// [`CacheFixture`](crate::testing::CacheFixture) (an `(Arc<dyn Cache>, ManualClock)` pair
+/// does), where the clock drives the cache's expiry. Otherwise as
+/// [`store_conformance!`](crate::store_conformance).
+#[macro_export]
+macro_rules! cache_conformance {
+    ($backend:ident, $factory:expr $(,)?) => {
+        mod $backend {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn __fixture() -> $crate::testing::CacheFixture {
+                ::core::convert::Into::into($factory.await)
+            }
+
+            $crate::__conformance_cases!(cache, cache: [
+                set_then_get_round_trips,
+                delete_reports_presence,
+                entries_expire_after_their_ttl,
+                set_replaces_the_ttl,
+                clear_removes_matching_keys,
+                clear_ignores_expired_entries,
+            ]);
+        }
+    };
+}
+
+/// Instantiates the [`ratelimit`](crate::testing::ratelimit) suite for one backend.
+///
+/// `factory` evaluates to a future whose output converts into a
+/// [`LimiterFixture`](crate::testing::LimiterFixture) (an
+/// `(Arc<dyn RateLimiter>, ManualClock)` pair does), where the clock moves the limiter's
+/// windows. Otherwise as [`store_conformance!`](crate::store_conformance).
+#[macro_export]
+macro_rules! limiter_conformance {
+    ($backend:ident, $factory:expr $(,)?) => {
+        mod $backend {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn __fixture() -> $crate::testing::LimiterFixture {
+                ::core::convert::Into::into($factory.await)
+            }
+
+            $crate::__conformance_cases!(limiter, ratelimit: [
+                admits_exactly_the_limit,
+                window_slides_with_the_clock,
+                readmits_after_the_window,
+                refusals_are_not_counted,
+                keys_are_independent,
+                concurrent_checks_admit_exactly_the_limit,
+            ]);
+        }
+    };
+}
+
+/// Instantiates the [`bus`](crate::testing::bus) suite for one backend.
+///
+/// `factory` evaluates to a future whose output converts into a
+/// [`BusFixture`](crate::testing::BusFixture) (an `Arc<dyn EventBus>` does). Otherwise as
+/// [`store_conformance!`](crate::store_conformance).
+#[macro_export]
+macro_rules! bus_conformance {
+    ($backend:ident, $factory:expr $(,)?) => {
+        mod $backend {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn __fixture() -> $crate::testing::BusFixture {
+                ::core::convert::Into::into($factory.await)
+            }
+
+            $crate::__conformance_cases!(bus, bus: [
+                delivers_to_every_subscriber_in_order,
+                topics_are_isolated,
+                publish_without_subscribers_is_fine,
+                payloads_arrive_byte_for_byte,
+                dropped_subscriber_does_not_affect_others,
+                concurrent_publishers_are_all_delivered,
+            ]);
+        }
+    };
+}
+
+/// One `#[tokio::test]` per listed case of `$suite`, fed from `__fixture()` in scope.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_cases {
+    (stores, $suite:ident: [$($case:ident),* $(,)?]) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let fixture = __fixture().await;
+                $crate::testing::$suite::$case(fixture.stores.clone()).await;
+            }
+        )*
+    };
+    (cache, $suite:ident: [$($case:ident),* $(,)?]) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let fixture = __fixture().await;
+                $crate::testing::$suite::$case(fixture.cache.clone(), fixture.clock.clone()).await;
+            }
+        )*
+    };
+    (limiter, $suite:ident: [$($case:ident),* $(,)?]) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let fixture = __fixture().await;
+                $crate::testing::$suite::$case(fixture.limiter.clone(), fixture.clock.clone())
+                    .await;
+            }
+        )*
+    };
+    (bus, $suite:ident: [$($case:ident),* $(,)?]) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let fixture = __fixture().await;
+                $crate::testing::$suite::$case(fixture.bus.clone()).await;
+            }
+        )*
+    };
+}

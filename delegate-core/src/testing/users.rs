@@ -1,0 +1,218 @@
+//! The `UserStore` suite: inserts, lookups, the taken-email conflict, paging, tier and role.
+
+use super::support::{at, t0};
+use crate::Stores;
+use crate::error::ErrorKind;
+use crate::ids::UserId;
+use crate::users::{Role, Tier, User};
+
+fn user(email: &str) -> User {
+    User::new(email, "Test User", t0())
+}
+
+/// An inserted user reads back field for field by id; an unknown id is `None`.
+pub async fn insert_then_get_round_trips(stores: Stores) {
+    let mut ada = User::new("ada@example.test", "Ada Lovelace", at(10))
+        .with_tier(Tier::Pro)
+        .with_role(Role::Admin);
+    ada.preferences = serde_json::json!({"theme": "dark", "voice": {"speed": 1.5}});
+    ada.avatar_url = Some("https://example.test/ada.png".to_owned());
+    ada.updated_at = at(20);
+    stores.users.insert(&ada, "$argon2id$ada").await.unwrap();
+
+    let plain = user("plain@example.test");
+    stores
+        .users
+        .insert(&plain, "$argon2id$plain")
+        .await
+        .unwrap();
+
+    assert_eq!(stores.users.get(ada.id).await.unwrap(), Some(ada));
+    assert_eq!(stores.users.get(plain.id).await.unwrap(), Some(plain));
+    assert_eq!(stores.users.get(UserId::new()).await.unwrap(), None);
+}
+
+/// A second account with a taken email is a `Conflict` with code `email_taken`, and the
+/// first account is left as it was.
+pub async fn duplicate_email_is_conflict(stores: Stores) {
+    let first = user("taken@example.test");
+    stores
+        .users
+        .insert(&first, "$argon2id$first")
+        .await
+        .unwrap();
+
+    let second = User::new("taken@example.test", "Impostor", at(5));
+    let err = stores
+        .users
+        .insert(&second, "$argon2id$second")
+        .await
+        .expect_err("a taken email must be refused");
+    assert_eq!(err.kind(), ErrorKind::Conflict);
+    assert_eq!(err.code(), "email_taken");
+
+    assert_eq!(stores.users.get(second.id).await.unwrap(), None);
+    let creds = stores
+        .users
+        .credentials_by_email("taken@example.test")
+        .await
+        .unwrap()
+        .expect("the first account is still there");
+    assert_eq!(creds.user, first);
+    assert_eq!(creds.password_hash, "$argon2id$first");
+
+    // Another email is fine.
+    stores
+        .users
+        .insert(&user("free@example.test"), "$argon2id$free")
+        .await
+        .unwrap();
+}
+
+/// Lookup by email returns the account with its password hash; an unknown email is `None`.
+pub async fn credentials_by_email_returns_the_hash(stores: Stores) {
+    let ada = user("ada@example.test");
+    let bob = user("bob@example.test");
+    stores.users.insert(&ada, "$argon2id$ada").await.unwrap();
+    stores.users.insert(&bob, "$argon2id$bob").await.unwrap();
+
+    let creds = stores
+        .users
+        .credentials_by_email("bob@example.test")
+        .await
+        .unwrap()
+        .expect("bob exists");
+    assert_eq!(creds.user, bob);
+    assert_eq!(creds.password_hash, "$argon2id$bob");
+
+    let creds = stores
+        .users
+        .credentials_by_email("ada@example.test")
+        .await
+        .unwrap()
+        .expect("ada exists");
+    assert_eq!(creds.user, ada);
+    assert_eq!(creds.password_hash, "$argon2id$ada");
+
+    let missing = stores
+        .users
+        .credentials_by_email("nobody@example.test")
+        .await
+        .unwrap();
+    assert!(missing.is_none());
+}
+
+/// `list` returns accounts in id order, at most `limit`, strictly after `after`.
+pub async fn list_pages_in_id_order(stores: Stores) {
+    assert!(stores.users.list(None, 10).await.unwrap().is_empty());
+
+    let mut users: Vec<User> = (0..5)
+        .map(|i| user(&format!("user{i}@example.test")))
+        .collect();
+    // Insert out of id order so a store returning insertion order fails.
+    for i in [3, 0, 4, 1, 2] {
+        stores.users.insert(&users[i], "$argon2id$x").await.unwrap();
+    }
+    users.sort_by_key(|u| u.id);
+    let ids = |page: &[User]| page.iter().map(|u| u.id).collect::<Vec<_>>();
+    let all = ids(&users);
+
+    assert_eq!(ids(&stores.users.list(None, 10).await.unwrap()), all);
+    assert_eq!(stores.users.list(None, 10).await.unwrap(), users);
+    assert_eq!(ids(&stores.users.list(None, 2).await.unwrap()), all[..2]);
+    assert_eq!(
+        ids(&stores.users.list(Some(all[1]), 2).await.unwrap()),
+        all[2..4]
+    );
+    assert_eq!(
+        ids(&stores.users.list(Some(all[3]), 2).await.unwrap()),
+        all[4..]
+    );
+    assert!(
+        stores
+            .users
+            .list(Some(all[4]), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(stores.users.list(None, 0).await.unwrap().is_empty());
+
+    // `after` need not be a stored id: it is a position in id order.
+    let before_all = UserId::from_uuid(uuid::Uuid::nil());
+    assert_eq!(
+        ids(&stores.users.list(Some(before_all), 10).await.unwrap()),
+        all
+    );
+    let after_all = UserId::from_uuid(uuid::Uuid::from_u128(u128::MAX));
+    assert!(
+        stores
+            .users
+            .list(Some(after_all), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// `set_tier` and `set_role` change only the named account (and its `updated_at`); they
+/// answer false for an unknown id.
+pub async fn set_tier_and_role_update_only_known_users(stores: Stores) {
+    let ada = user("ada@example.test");
+    let bob = user("bob@example.test");
+    stores.users.insert(&ada, "$argon2id$ada").await.unwrap();
+    stores.users.insert(&bob, "$argon2id$bob").await.unwrap();
+
+    assert!(
+        stores
+            .users
+            .set_tier(ada.id, Tier::Enterprise, at(60))
+            .await
+            .unwrap()
+    );
+    let got = stores.users.get(ada.id).await.unwrap().unwrap();
+    assert_eq!(got.tier, Tier::Enterprise);
+    assert_eq!(got.role, Role::User);
+    assert_eq!(got.updated_at, at(60));
+    assert_eq!(got.created_at, ada.created_at);
+
+    assert!(
+        stores
+            .users
+            .set_role(ada.id, Role::Admin, at(120))
+            .await
+            .unwrap()
+    );
+    let got = stores.users.get(ada.id).await.unwrap().unwrap();
+    assert_eq!(got.tier, Tier::Enterprise);
+    assert_eq!(got.role, Role::Admin);
+    assert_eq!(got.updated_at, at(120));
+    let creds = stores
+        .users
+        .credentials_by_email("ada@example.test")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(creds.user, got);
+    assert_eq!(creds.password_hash, "$argon2id$ada");
+
+    assert_eq!(stores.users.get(bob.id).await.unwrap(), Some(bob));
+
+    let ghost = UserId::new();
+    assert!(
+        !stores
+            .users
+            .set_tier(ghost, Tier::Pro, at(60))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !stores
+            .users
+            .set_role(ghost, Role::Admin, at(60))
+            .await
+            .unwrap()
+    );
+    assert_eq!(stores.users.get(ghost).await.unwrap(), None);
+    assert_eq!(stores.users.list(None, 10).await.unwrap().len(), 2);
+}

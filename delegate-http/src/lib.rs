@@ -1,6 +1,7 @@
 //! Delegate's REST server: [`router`] for hosts that mount Delegate in their own axum app,
 //! [`serve`] and [`run`] for the bundled server, and the [`AuthUser`] extractor.
 
+mod cors;
 mod error;
 mod extract;
 mod openapi;

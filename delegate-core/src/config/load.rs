@@ -16,6 +16,7 @@ const LEGACY_ENV: &[(&str, &str)] = &[
     ("JWT_SECRET", "auth.jwt_secret"),
     ("JWT_REFRESH_SECRET", "auth.jwt_refresh_secret"),
     ("NODE_ENV", "environment"),
+    ("CORS_ORIGIN", "server.cors_origin"),
 ];
 
 impl Config {

@@ -63,6 +63,9 @@ pub struct ServerConfig {
     pub port: u16,
     /// Largest accepted request body, in bytes (`DELEGATE_SERVER__BODY_LIMIT_BYTES`).
     pub body_limit_bytes: usize,
+    /// Browser origins allowed by CORS, comma-separated, or `*` for any (`CORS_ORIGIN`).
+    /// Tokens travel in the Authorization header, never in cookies, so no credentials mode.
+    pub cors_origin: String,
 }
 
 impl Default for ServerConfig {
@@ -71,6 +74,7 @@ impl Default for ServerConfig {
             host: "0.0.0.0".to_owned(),
             port: 3001,
             body_limit_bytes: 64 * 1024,
+            cors_origin: "*".to_owned(),
         }
     }
 }

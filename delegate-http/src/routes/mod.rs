@@ -20,6 +20,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// `x-request-id` (the client's, or a fresh UUID).
 pub fn router(delegate: Delegate) -> Router {
     let body_limit = delegate.config().server.body_limit_bytes;
+    let cors = crate::cors::layer(&delegate.config().server.cors_origin);
     Router::new()
         .merge(health::routes())
         .nest("/api/v1/auth", auth::routes())
@@ -28,6 +29,7 @@ pub fn router(delegate: Delegate) -> Router {
         .with_state(delegate)
         .merge(openapi::routes())
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(cors)
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))

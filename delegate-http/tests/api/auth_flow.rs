@@ -44,12 +44,7 @@ async fn register_login_me_refresh_logout_walkthrough() {
     assert_eq!(me["session"]["id"], login["session"]["id"]);
     assert_eq!(me["session"]["device"]["name"], "phone");
 
-    let res = app
-        .post(
-            "/api/v1/auth/refresh",
-            json!({"refreshToken": login["refreshToken"]}),
-        )
-        .await;
+    let res = app.refresh(&login["refreshToken"]).await;
     assert_eq!(res.status(), StatusCode::OK);
     let fresh: Value = res.json().await.unwrap();
     assert_ne!(fresh["refreshToken"], login["refreshToken"]);
@@ -67,12 +62,7 @@ async fn register_login_me_refresh_logout_walkthrough() {
         let res = app.get_auth("/api/v1/auth/me", token).await;
         assert_error(res, StatusCode::UNAUTHORIZED, "token_revoked").await;
     }
-    let res = app
-        .post(
-            "/api/v1/auth/refresh",
-            json!({"refreshToken": fresh["refreshToken"]}),
-        )
-        .await;
+    let res = app.refresh(&fresh["refreshToken"]).await;
     assert_error(res, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
 
     // The first device's session is untouched.
@@ -96,12 +86,7 @@ async fn logout_all_kills_every_device() {
     for account in [&a, &b, &c] {
         let res = app.get_auth("/api/v1/auth/me", &account.access).await;
         assert_error(res, StatusCode::UNAUTHORIZED, "token_revoked").await;
-        let res = app
-            .post(
-                "/api/v1/auth/refresh",
-                json!({"refreshToken": account.refresh}),
-            )
-            .await;
+        let res = app.refresh(&account.refresh).await;
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     }
     // Signing in again works.

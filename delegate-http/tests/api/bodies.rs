@@ -105,3 +105,30 @@ async fn every_response_carries_a_request_id() {
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["status"], "ok");
 }
+
+#[tokio::test]
+async fn cors_lets_configured_browser_origins_call_the_api() {
+    let preflight = |app: &crate::helpers::TestApp, origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/api/v1/auth/me"))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+            .send()
+    };
+    let open = spawn_app().await;
+    let res = preflight(&open, "https://anywhere.example").await.unwrap();
+    assert!(res.status().is_success());
+    assert_eq!(res.headers()["access-control-allow-origin"], "*");
+
+    let strict =
+        crate::helpers::spawn_with(|c| c.server.cors_origin = "https://app.example.com".into())
+            .await;
+    let res = preflight(&strict, "https://app.example.com").await.unwrap();
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let res = preflight(&strict, "https://evil.example").await.unwrap();
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+}

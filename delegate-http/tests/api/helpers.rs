@@ -112,6 +112,12 @@ impl TestApp {
             .expect("request")
     }
 
+    /// POST /api/v1/auth/refresh with `token` (a string, or a JSON value holding one).
+    pub async fn refresh(&self, token: impl serde::Serialize) -> Response {
+        self.post("/api/v1/auth/refresh", json!({ "refreshToken": token }))
+            .await
+    }
+
     /// Registers `email` from a named device and returns its tokens.
     pub async fn register(&self, email: &str) -> Account {
         let res = self

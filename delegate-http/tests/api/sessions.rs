@@ -169,18 +169,8 @@ async fn revocations_and_sessions_survive_a_restart() {
     );
     let res = restarted.get_auth("/api/v1/auth/me", &dropped.access).await;
     assert_error(res, StatusCode::UNAUTHORIZED, "token_revoked").await;
-    let res = restarted
-        .post(
-            "/api/v1/auth/refresh",
-            serde_json::json!({"refreshToken": dropped.refresh}),
-        )
-        .await;
+    let res = restarted.refresh(&dropped.refresh).await;
     assert_error(res, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
-    let res = restarted
-        .post(
-            "/api/v1/auth/refresh",
-            serde_json::json!({"refreshToken": kept.refresh}),
-        )
-        .await;
+    let res = restarted.refresh(&kept.refresh).await;
     assert_eq!(res.status(), StatusCode::OK);
 }

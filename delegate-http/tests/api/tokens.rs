@@ -130,23 +130,13 @@ async fn a_replayed_refresh_token_kills_its_family_and_session() {
     let app = spawn_app().await;
     let account = app.register("frank@example.com").await;
     let other_device = app.login("frank@example.com", "phone").await;
-    let res = app
-        .post(
-            "/api/v1/auth/refresh",
-            json!({"refreshToken": account.refresh}),
-        )
-        .await;
+    let res = app.refresh(&account.refresh).await;
     assert_eq!(res.status(), StatusCode::OK);
     let child: Value = res.json().await.unwrap();
 
     // A replay within the grace window (10 s) is taken for a concurrent duplicate: it gets
     // no tokens, and the family lives on.
-    let res = app
-        .post(
-            "/api/v1/auth/refresh",
-            json!({"refreshToken": account.refresh}),
-        )
-        .await;
+    let res = app.refresh(&account.refresh).await;
     assert_error(res, StatusCode::CONFLICT, "refresh_conflict").await;
     let child_access = child["accessToken"].as_str().unwrap();
     assert_eq!(
@@ -156,19 +146,9 @@ async fn a_replayed_refresh_token_kills_its_family_and_session() {
 
     // Past the window, a replay is theft: the family and its login session die.
     app.clock.advance(std::time::Duration::from_secs(11));
-    let res = app
-        .post(
-            "/api/v1/auth/refresh",
-            json!({"refreshToken": account.refresh}),
-        )
-        .await;
+    let res = app.refresh(&account.refresh).await;
     assert_error(res, StatusCode::UNAUTHORIZED, "refresh_token_reused").await;
-    let res = app
-        .post(
-            "/api/v1/auth/refresh",
-            json!({"refreshToken": child["refreshToken"]}),
-        )
-        .await;
+    let res = app.refresh(&child["refreshToken"]).await;
     assert_error(res, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
     for token in [account.access.as_str(), child_access] {
         let res = app.get_auth("/api/v1/auth/me", token).await;
@@ -192,23 +172,13 @@ async fn access_tokens_expire_and_sessions_end_absolutely() {
     let res = app.get_auth("/api/v1/auth/me", &account.access).await;
     assert_error(res, StatusCode::UNAUTHORIZED, "token_expired").await;
     // The refresh token still works within the family's 30 days…
-    let res = app
-        .post(
-            "/api/v1/auth/refresh",
-            json!({"refreshToken": account.refresh}),
-        )
-        .await;
+    let res = app.refresh(&account.refresh).await;
     assert_eq!(res.status(), StatusCode::OK);
     let child: Value = res.json().await.unwrap();
     // …but not after them.
     app.clock
         .advance(std::time::Duration::from_secs(30 * 24 * 3600));
-    let res = app
-        .post(
-            "/api/v1/auth/refresh",
-            json!({"refreshToken": child["refreshToken"]}),
-        )
-        .await;
+    let res = app.refresh(&child["refreshToken"]).await;
     assert_error(res, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
 }
 
@@ -236,12 +206,7 @@ async fn concurrent_refreshes_of_one_token_leave_exactly_one_live_child() {
     assert_eq!(children.len(), 1, "exactly one winner");
     let child = &children[0];
     // The one child is live and rotates on.
-    let res = app
-        .post(
-            "/api/v1/auth/refresh",
-            json!({"refreshToken": child["refreshToken"]}),
-        )
-        .await;
+    let res = app.refresh(&child["refreshToken"]).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(
         app.get_auth("/api/v1/auth/me", child["accessToken"].as_str().unwrap())
@@ -255,9 +220,7 @@ async fn concurrent_refreshes_of_one_token_leave_exactly_one_live_child() {
 async fn unknown_and_malformed_refresh_tokens_are_401() {
     let app = spawn_app().await;
     for token in ["", "nope", &"x".repeat(5000)] {
-        let res = app
-            .post("/api/v1/auth/refresh", json!({"refreshToken": token}))
-            .await;
+        let res = app.refresh(&token).await;
         assert_error(res, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
     }
 }

@@ -1,1 +1,342 @@
-//! Benches crate (the benches live beside it).
+//! Shared helpers for Delegate's criterion benches: a fixed config, throwaway SQLite files,
+//! and [`CountingStore`], a store decorator that records every backend call so a bench can
+//! prove a path does no store I/O.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use delegate_core::auth::{
+    LoginSession, LoginSessionStore, RefreshTokenRecord, RefreshTokenStore, Rotation, TokenDenylist,
+};
+use delegate_core::backend::sqlite::SqliteStore;
+use delegate_core::users::{UserCredentials, UserStore};
+use delegate_core::{
+    Clock, Config, Delegate, Error, LoginSessionId, Registration, Result, Role, Secret, SignedIn,
+    Stores, Tier, User, UserId,
+};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tempfile::TempDir;
+
+/// The access-token signing key every bench uses (fixed, so runs are comparable).
+pub const JWT_SECRET: &str = "delegate-benches-access-signing-key-0123456789";
+/// The refresh-token pepper every bench uses.
+pub const REFRESH_SECRET: &str = "delegate-benches-refresh-pepper-key-0123456789";
+/// The password of every bench account (passes the new-password policy).
+pub const PASSWORD: &str = "a quiet bench passphrase, 2026";
+
+/// The default config with fixed signing keys. Benches always inject their stores, so
+/// `database_url` is never opened.
+pub fn bench_config() -> Config {
+    let mut config = Config::default();
+    config.auth.jwt_secret = Some(Secret::new(JWT_SECRET));
+    config.auth.jwt_refresh_secret = Some(Secret::new(REFRESH_SECRET));
+    config.database_url = "memory:".to_owned();
+    config
+}
+
+/// Builds a [`Delegate`] over `stores` with `clock` and [`bench_config`]. Needs a Tokio
+/// runtime.
+pub async fn delegate_with(stores: Stores, clock: Arc<dyn Clock>) -> Result<Delegate> {
+    Delegate::builder(bench_config())
+        .with_clock(clock)
+        .with_stores(stores)
+        .build()
+        .await
+}
+
+/// Registers `email` with [`PASSWORD`]: a user, a live login session and its tokens.
+pub async fn sign_up(delegate: &Delegate, email: &str) -> Result<SignedIn> {
+    delegate
+        .auth()
+        .register(Registration::new(email, PASSWORD))
+        .await
+}
+
+/// A migrated SQLite database file in a fresh temporary directory, removed on drop.
+pub struct TempSqlite {
+    // Declared before `dir` so the pool closes before the directory is removed.
+    store: SqliteStore,
+    path: PathBuf,
+    dir: TempDir,
+}
+
+impl TempSqlite {
+    /// Creates the directory, opens `bench.db` in it and applies the migrations.
+    pub async fn create() -> Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("delegate-bench-")
+            .tempdir()
+            .map_err(|e| Error::internal(format!("could not create a temp dir: {e}")))?;
+        let path = dir.path().join("bench.db");
+        let store = SqliteStore::connect(&format!("sqlite://{}", path.display())).await?;
+        Ok(Self { store, path, dir })
+    }
+
+    /// A handle on the store (clones share the connection pool).
+    pub fn store(&self) -> SqliteStore {
+        self.store.clone()
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The temporary directory holding the database and its WAL files.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// How many times each store method was called, keyed `"Trait::method"`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreCalls(BTreeMap<&'static str, u64>);
+
+impl StoreCalls {
+    /// Calls of every method together.
+    pub fn total(&self) -> u64 {
+        self.0.values().sum()
+    }
+
+    /// Calls of one method, e.g. `"LoginSessionStore::get"`.
+    pub fn count(&self, method: &str) -> u64 {
+        self.0.get(method).copied().unwrap_or(0)
+    }
+
+    /// The calls made after the snapshot `earlier` was taken (methods with none are left
+    /// out).
+    pub fn since(&self, earlier: &StoreCalls) -> StoreCalls {
+        StoreCalls(
+            self.0
+                .iter()
+                .map(|(method, n)| (*method, n - earlier.count(method)))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+        )
+    }
+}
+
+impl fmt::Display for StoreCalls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("no store calls");
+        }
+        let mut first = true;
+        for (method, n) in &self.0 {
+            if !first {
+                f.write_str(", ")?;
+            }
+            first = false;
+            write!(f, "{method} ×{n}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A store decorator: delegates all four relational traits to `S` and counts every call.
+pub struct CountingStore<S> {
+    inner: S,
+    calls: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl<S> CountingStore<S> {
+    /// Wraps `inner`, with every count at zero.
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            calls: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// A snapshot of the counts so far.
+    pub fn calls(&self) -> StoreCalls {
+        StoreCalls(self.calls.lock().expect("call counts lock").clone())
+    }
+
+    fn record(&self, method: &'static str) -> &S {
+        *self
+            .calls
+            .lock()
+            .expect("call counts lock")
+            .entry(method)
+            .or_insert(0) += 1;
+        &self.inner
+    }
+}
+
+#[async_trait]
+impl<S: UserStore> UserStore for CountingStore<S> {
+    async fn insert(&self, user: &User, password_hash: &str) -> Result<()> {
+        self.record("UserStore::insert")
+            .insert(user, password_hash)
+            .await
+    }
+
+    async fn get(&self, id: UserId) -> Result<Option<User>> {
+        self.record("UserStore::get").get(id).await
+    }
+
+    async fn credentials_by_email(&self, email: &str) -> Result<Option<UserCredentials>> {
+        self.record("UserStore::credentials_by_email")
+            .credentials_by_email(email)
+            .await
+    }
+
+    async fn list(&self, after: Option<UserId>, limit: u32) -> Result<Vec<User>> {
+        self.record("UserStore::list").list(after, limit).await
+    }
+
+    async fn set_tier(&self, id: UserId, tier: Tier, now: DateTime<Utc>) -> Result<bool> {
+        self.record("UserStore::set_tier")
+            .set_tier(id, tier, now)
+            .await
+    }
+
+    async fn set_role(&self, id: UserId, role: Role, now: DateTime<Utc>) -> Result<bool> {
+        self.record("UserStore::set_role")
+            .set_role(id, role, now)
+            .await
+    }
+}
+
+#[async_trait]
+impl<S: LoginSessionStore> LoginSessionStore for CountingStore<S> {
+    async fn insert(&self, session: &LoginSession) -> Result<()> {
+        self.record("LoginSessionStore::insert")
+            .insert(session)
+            .await
+    }
+
+    async fn get(&self, id: LoginSessionId) -> Result<Option<LoginSession>> {
+        self.record("LoginSessionStore::get").get(id).await
+    }
+
+    async fn list_alive(&self, user: UserId, now: DateTime<Utc>) -> Result<Vec<LoginSession>> {
+        self.record("LoginSessionStore::list_alive")
+            .list_alive(user, now)
+            .await
+    }
+
+    async fn touch(&self, id: LoginSessionId, at: DateTime<Utc>) -> Result<()> {
+        self.record("LoginSessionStore::touch").touch(id, at).await
+    }
+
+    async fn revoke(&self, id: LoginSessionId, at: DateTime<Utc>) -> Result<bool> {
+        self.record("LoginSessionStore::revoke")
+            .revoke(id, at)
+            .await
+    }
+
+    async fn revoke_all(&self, user: UserId, at: DateTime<Utc>) -> Result<Vec<LoginSessionId>> {
+        self.record("LoginSessionStore::revoke_all")
+            .revoke_all(user, at)
+            .await
+    }
+
+    async fn purge(&self, now: DateTime<Utc>) -> Result<u64> {
+        LoginSessionStore::purge(self.record("LoginSessionStore::purge"), now).await
+    }
+}
+
+#[async_trait]
+impl<S: RefreshTokenStore> RefreshTokenStore for CountingStore<S> {
+    async fn insert(&self, record: &RefreshTokenRecord) -> Result<()> {
+        self.record("RefreshTokenStore::insert")
+            .insert(record)
+            .await
+    }
+
+    async fn rotate(&self, presented: &str, child: &str, at: DateTime<Utc>) -> Result<Rotation> {
+        self.record("RefreshTokenStore::rotate")
+            .rotate(presented, child, at)
+            .await
+    }
+
+    async fn delete_families(&self, sessions: &[LoginSessionId]) -> Result<u64> {
+        self.record("RefreshTokenStore::delete_families")
+            .delete_families(sessions)
+            .await
+    }
+
+    async fn purge_issued_before(&self, before: DateTime<Utc>) -> Result<u64> {
+        self.record("RefreshTokenStore::purge_issued_before")
+            .purge_issued_before(before)
+            .await
+    }
+
+    async fn count_unused(&self, session: LoginSessionId) -> Result<u64> {
+        self.record("RefreshTokenStore::count_unused")
+            .count_unused(session)
+            .await
+    }
+}
+
+#[async_trait]
+impl<S: TokenDenylist> TokenDenylist for CountingStore<S> {
+    async fn deny(&self, jti: &str, expires_at: DateTime<Utc>) -> Result<()> {
+        self.record("TokenDenylist::deny")
+            .deny(jti, expires_at)
+            .await
+    }
+
+    async fn active(&self, now: DateTime<Utc>) -> Result<Vec<(String, DateTime<Utc>)>> {
+        self.record("TokenDenylist::active").active(now).await
+    }
+
+    async fn purge(&self, now: DateTime<Utc>) -> Result<u64> {
+        TokenDenylist::purge(self.record("TokenDenylist::purge"), now).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use delegate_core::ManualClock;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn counts_the_cold_session_read_then_nothing_once_warm() {
+        let db = TempSqlite::create().await.unwrap();
+        assert!(db.path().starts_with(db.dir()));
+        let store = Arc::new(CountingStore::new(db.store()));
+        let delegate = delegate_with(
+            Stores::from_backend(store.clone()),
+            Arc::new(ManualClock::default()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(store.calls().count("TokenDenylist::active"), 1);
+        let signed_in = sign_up(&delegate, "bench@example.com").await.unwrap();
+        let token = signed_in.tokens.access_token;
+
+        let before = store.calls();
+        delegate.auth().authenticate(&token).await.unwrap();
+        let cold = store.calls().since(&before);
+        assert_eq!(cold.count("LoginSessionStore::get"), 1, "{cold}");
+        assert_eq!(cold.total(), 1, "{cold}");
+
+        let warm = store.calls();
+        for _ in 0..100 {
+            delegate.auth().authenticate(&token).await.unwrap();
+        }
+        let during = store.calls().since(&warm);
+        assert_eq!(during, StoreCalls::default(), "{during}");
+        assert_eq!(during.to_string(), "no store calls");
+    }
+
+    #[test]
+    fn since_keeps_only_new_calls() {
+        let store = CountingStore::new(());
+        store.record("A::a");
+        let earlier = store.calls();
+        store.record("A::a");
+        store.record("B::b");
+        let diff = store.calls().since(&earlier);
+        assert_eq!(
+            (diff.count("A::a"), diff.count("B::b"), diff.total()),
+            (1, 1, 2)
+        );
+        assert_eq!(diff.to_string(), "A::a ×1, B::b ×1");
+    }
+}

@@ -133,7 +133,7 @@ impl DelegateBuilder {
         };
         let shared = match self.shared {
             Some(shared) => shared,
-            None => Shared::connect(&config.redis_url, clock.clone()).await?,
+            None => Shared::connect(&config.redis_url, &config.redis_prefix, clock.clone()).await?,
         };
         let guard = SessionGuard::new(Duration::from_secs(
             config.auth.session_cache_ttl_secs.max(1),

@@ -1,7 +1,11 @@
-//! Backends chosen by URL: the relational store (`sqlite:`, `memory:`) and the shared
-//! services (`memory:` cache, rate limiter and bus).
+//! Backends chosen by URL: the relational store (`sqlite:`, `postgres:`, `memory:`) and
+//! the shared services (`memory:`, `redis:`, `redis+cluster:` cache, rate limiter and bus).
 
 pub mod memory;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(feature = "redis")]
+pub mod redis;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
@@ -41,8 +45,8 @@ impl Stores {
         }
     }
 
-    /// Opens the store named by `url` (`sqlite://…`, `sqlite::memory:`, `memory:`) and
-    /// applies its migrations.
+    /// Opens the store named by `url` (`sqlite://…`, `sqlite::memory:`, `postgres://…`,
+    /// `memory:`) and applies its migrations.
     pub async fn connect(url: &str) -> Result<Self> {
         match scheme(url) {
             "memory" => Ok(Self::from_backend(Arc::new(memory::MemoryStore::new()))),
@@ -50,10 +54,17 @@ impl Stores {
             "sqlite" => Ok(Self::from_backend(Arc::new(
                 sqlite::SqliteStore::connect(url).await?,
             ))),
-            other => Err(unsupported("database_url", other, "sqlite:, memory:")),
+            #[cfg(feature = "postgres")]
+            "postgres" | "postgresql" => Ok(Self::from_backend(Arc::new(
+                postgres::PgStore::connect(url).await?,
+            ))),
+            other => Err(unsupported("database_url", other, DATABASE_SCHEMES)),
         }
     }
 }
+
+/// The relational store schemes this build supports.
+const DATABASE_SCHEMES: &str = "sqlite:, postgres:, memory:";
 
 /// Applies pending migrations to the store named by `url`; returns how many were applied.
 pub async fn migrate(url: &str) -> Result<usize> {
@@ -61,7 +72,9 @@ pub async fn migrate(url: &str) -> Result<usize> {
         "memory" => Ok(0),
         #[cfg(feature = "sqlite")]
         "sqlite" => sqlite::SqliteStore::open(url).await?.migrate().await,
-        other => Err(unsupported("database_url", other, "sqlite:, memory:")),
+        #[cfg(feature = "postgres")]
+        "postgres" | "postgresql" => postgres::PgStore::open(url).await?.migrate().await,
+        other => Err(unsupported("database_url", other, DATABASE_SCHEMES)),
     }
 }
 
@@ -86,11 +99,26 @@ impl Shared {
         }
     }
 
-    /// The services named by `url` (`memory:`).
-    pub async fn connect(url: &str, clock: Arc<dyn Clock>) -> Result<Self> {
+    /// The services named by `url` (`memory:`, `redis://…`, `rediss://…`,
+    /// `redis+cluster://host:port,host:port…`); Redis keys start with `prefix`.
+    #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
+    pub async fn connect(url: &str, prefix: &str, clock: Arc<dyn Clock>) -> Result<Self> {
         match scheme(url) {
             "memory" => Ok(Self::memory(clock)),
-            other => Err(unsupported("redis_url", other, "memory:")),
+            #[cfg(feature = "redis")]
+            "redis" | "rediss" | "redis+cluster" => {
+                let backend = redis::RedisBackend::connect(url, prefix).await?;
+                Ok(Self {
+                    cache: Arc::new(backend.cache()),
+                    limiter: Arc::new(backend.limiter()),
+                    bus: Arc::new(backend.bus()),
+                })
+            }
+            other => Err(unsupported(
+                "redis_url",
+                other,
+                "memory:, redis:, rediss:, redis+cluster:",
+            )),
         }
     }
 }

@@ -33,10 +33,14 @@ pub struct Config {
     pub environment: Environment,
     /// HTTP listener settings (used by the server frontends).
     pub server: ServerConfig,
-    /// Relational store URL: `sqlite://path`, `sqlite::memory:` or `memory:` (`DATABASE_URL`).
+    /// Relational store URL: `sqlite://path`, `sqlite::memory:`, `postgres://…` or `memory:`
+    /// (`DATABASE_URL`).
     pub database_url: String,
-    /// Cache, rate-limit and bus URL: `memory:` (`REDIS_URL`).
+    /// Cache, rate-limit and bus URL: `memory:`, `redis://…` or
+    /// `redis+cluster://host:port,host:port` (`REDIS_URL`).
     pub redis_url: String,
+    /// Prefix of every Redis key and channel (`DELEGATE_REDIS_PREFIX`).
+    pub redis_prefix: String,
     /// Token and session settings.
     pub auth: AuthConfig,
 }
@@ -48,6 +52,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             database_url: "sqlite://delegate.db".to_owned(),
             redis_url: "memory:".to_owned(),
+            redis_prefix: "delegate:".to_owned(),
             auth: AuthConfig::default(),
         }
     }

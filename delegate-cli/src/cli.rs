@@ -109,6 +109,9 @@ pub enum SessionsCommand {
         /// The login session id (UUID).
         session_id: String,
     },
+    /// Delete expired and revoked login sessions, expired refresh-token families and ended
+    /// access-token denials.
+    Cleanup,
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use crate::output::{Table, dash};
 use chrono::{DateTime, SecondsFormat, Utc};
-use delegate_core::{LoginSession, LoginSessionId, User};
+use delegate_core::{CleanupReport, LoginSession, LoginSessionId, User};
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -31,6 +31,8 @@ pub enum Output {
     Sessions(SessionListView),
     /// `sessions revoke`.
     Revoked(RevokedView),
+    /// `sessions cleanup`.
+    Cleanup(CleanupView),
 }
 
 impl Output {
@@ -42,6 +44,7 @@ impl Output {
             Output::Users(v) => v.human(),
             Output::Sessions(v) => v.human(),
             Output::Revoked(v) => v.human(),
+            Output::Cleanup(v) => v.human(),
         }
     }
 }
@@ -285,6 +288,40 @@ impl RevokedView {
 
     fn human(&self) -> String {
         format!("revoked session {}", self.id)
+    }
+}
+
+/// What `sessions cleanup` removed.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CleanupView {
+    /// Expired or revoked login sessions deleted.
+    pub sessions: u64,
+    /// Refresh tokens of expired families deleted.
+    pub refresh_tokens: u64,
+    /// Ended access-token denials deleted.
+    pub denials: u64,
+    /// Everything removed.
+    pub removed: u64,
+}
+
+impl From<CleanupReport> for CleanupView {
+    fn from(r: CleanupReport) -> Self {
+        Self {
+            sessions: r.sessions,
+            refresh_tokens: r.refresh_tokens,
+            denials: r.denials,
+            removed: r.total(),
+        }
+    }
+}
+
+impl CleanupView {
+    fn human(&self) -> String {
+        format!(
+            "removed {} login sessions, {} refresh tokens, {} token denials",
+            self.sessions, self.refresh_tokens, self.denials
+        )
     }
 }
 

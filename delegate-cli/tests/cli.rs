@@ -358,6 +358,19 @@ async fn sessions_are_listed_and_revoked() {
         env.fails(&["sessions", "revoke", "nope"])["code"],
         "invalid_field"
     );
+
+    // Cleanup deletes the revoked session (and its refresh family), and only it.
+    let kept = delegate
+        .auth()
+        .login(Credentials::new("ada@example.com", PASSWORD))
+        .await
+        .expect("signs in again");
+    let cleaned = env.ok(&["sessions", "cleanup"]);
+    assert_eq!(cleaned["sessions"], 1, "{cleaned}");
+    assert_eq!(env.ok(&["sessions", "cleanup"])["removed"], 0);
+    let alive = delegate.sessions().list(signed_in.user.id).await.unwrap();
+    assert_eq!(alive.len(), 1);
+    assert_eq!(alive[0].id, kept.session.id);
 }
 
 /// Kills the server when the test ends, passing or not.

@@ -29,7 +29,7 @@ pub enum ErrorKind {
 }
 
 /// Every fallible core operation returns this error.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// See [`ErrorKind::NotFound`].

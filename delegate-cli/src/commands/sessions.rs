@@ -1,4 +1,4 @@
-//! `delegate sessions …`: list a user's devices, revoke one.
+//! `delegate sessions …`: list a user's devices, revoke one, clean up dead ones.
 
 use crate::cli::SessionsCommand;
 use crate::views::{Output, RevokedView, SessionListView};
@@ -18,6 +18,11 @@ pub async fn run(command: SessionsCommand, config: Config) -> Result<Output> {
             let delegate = super::connect(config).await?;
             delegate.sessions().revoke_any(id).await?;
             Ok(Output::Revoked(RevokedView::new(id)))
+        }
+        SessionsCommand::Cleanup => {
+            let delegate = super::connect(config).await?;
+            let report = delegate.sessions().cleanup().await?;
+            Ok(Output::Cleanup(report.into()))
         }
     }
 }

@@ -1,4 +1,10 @@
-//! Caching: the `Cache` backend trait and the glob patterns used to clear it.
+//! Caching: the `Cache` backend trait, the glob patterns used to clear it, namespaces, and
+//! the two-level cache.
+
+pub mod stats;
+mod two_level;
+
+pub use two_level::{CACHE_TOPIC, TwoLevelCache};
 
 use crate::error::Result;
 use async_trait::async_trait;
@@ -16,6 +22,11 @@ pub trait Cache: Send + Sync + 'static {
     /// Removes every key matching `pattern` (`*` matches any run of characters); returns how
     /// many were removed.
     async fn clear(&self, pattern: &str) -> Result<u64>;
+}
+
+/// The namespace of a key: its text before the first `:` (`user` for `user:42`).
+pub fn namespace(key: &str) -> &str {
+    key.split_once(':').map_or(key, |(ns, _)| ns)
 }
 
 /// Whether `key` matches the glob `pattern`, where `*` matches any run of characters.

@@ -1,0 +1,350 @@
+//! The two-level cache: an in-process L1 (moka) in front of a shared L2 (Redis), itself a
+//! [`Cache`]. Writes go to both and tell every other instance, over the event bus, to drop
+//! its L1 copy. [`TwoLevelCache::get_or_load`] runs one loader per key, however many callers
+//! miss at once.
+
+use super::stats::{CacheStats, Layer};
+use super::{Cache, glob_match};
+use crate::bus::EventBus;
+use crate::error::{Error, Result};
+use async_trait::async_trait;
+use futures::StreamExt;
+use moka::Expiry;
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+/// The bus topic of L1 invalidations.
+pub const CACHE_TOPIC: &str = "cache";
+
+#[derive(Clone)]
+struct Entry {
+    value: Arc<Vec<u8>>,
+    ttl: Duration,
+}
+
+struct EntryExpiry;
+
+impl Expiry<String, Entry> for EntryExpiry {
+    fn expire_after_create(&self, _: &String, entry: &Entry, _: Instant) -> Option<Duration> {
+        Some(entry.ttl)
+    }
+
+    fn expire_after_update(
+        &self,
+        _: &String,
+        entry: &Entry,
+        _: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(entry.ttl)
+    }
+}
+
+/// What another instance must drop from its L1.
+#[derive(Debug, Serialize, Deserialize)]
+struct Invalidation {
+    /// The instance that wrote (it has already applied the change).
+    origin: String,
+    /// Keys to drop.
+    #[serde(default)]
+    keys: Vec<String>,
+    /// A glob of keys to drop.
+    #[serde(default)]
+    pattern: Option<String>,
+}
+
+/// L1 + L2, kept coherent across instances over the bus.
+pub struct TwoLevelCache {
+    l1: moka::future::Cache<String, Entry>,
+    l2: Arc<dyn Cache>,
+    bus: Arc<dyn EventBus>,
+    origin: String,
+    l1_max_ttl: Duration,
+    stats: CacheStats,
+    listener: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TwoLevelCache {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+impl TwoLevelCache {
+    /// An L1 of at most `l1_capacity` entries, each kept at most `l1_max_ttl` (which bounds
+    /// how stale an instance can be if an invalidation is lost), in front of `l2`. Starts
+    /// listening for other instances' invalidations; needs a Tokio runtime.
+    pub async fn new(
+        l2: Arc<dyn Cache>,
+        bus: Arc<dyn EventBus>,
+        l1_capacity: u64,
+        l1_max_ttl: Duration,
+    ) -> Result<Arc<Self>> {
+        let events = bus.subscribe(CACHE_TOPIC).await?;
+        Ok(Arc::new_cyclic(|weak: &Weak<Self>| Self {
+            l1: moka::future::Cache::builder()
+                .max_capacity(l1_capacity)
+                .expire_after(EntryExpiry)
+                .build(),
+            l2,
+            bus,
+            origin: uuid::Uuid::now_v7().to_string(),
+            l1_max_ttl,
+            stats: CacheStats::default(),
+            listener: tokio::spawn(listen(weak.clone(), events)),
+        }))
+    }
+
+    /// Hit, miss and size counters per layer and namespace.
+    pub fn stats(&self) -> &CacheStats {
+        &self.stats
+    }
+
+    /// Entries in L1 now, per namespace.
+    pub fn l1_sizes(&self) -> Vec<(String, u64)> {
+        let mut sizes = std::collections::BTreeMap::<String, u64>::new();
+        for (key, _) in self.l1.iter() {
+            *sizes.entry(super::namespace(&key).to_owned()).or_default() += 1;
+        }
+        sizes.into_iter().collect()
+    }
+
+    /// The value under `key`, or what `load` produces (stored in both levels for `ttl`).
+    /// Concurrent misses on one key run `load` once; the others wait for its result.
+    pub async fn get_or_load<F, Fut>(&self, key: &str, ttl: Duration, load: F) -> Result<Vec<u8>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Vec<u8>>>,
+    {
+        if let Some(entry) = self.l1.get(key).await {
+            self.stats.record(key, Layer::L1, true);
+            return Ok(entry.value.to_vec());
+        }
+        self.stats.record(key, Layer::L1, false);
+        let entry = self
+            .l1
+            .try_get_with(key.to_owned(), async {
+                if let Some(value) = self.l2_get(key).await {
+                    return Ok(self.entry(value, ttl));
+                }
+                let value = load().await?;
+                self.l2_set(key, value.clone(), ttl).await;
+                Ok::<_, Error>(self.entry(value, ttl))
+            })
+            .await
+            .map_err(|e: Arc<Error>| (*e).clone())?;
+        Ok(entry.value.to_vec())
+    }
+
+    fn entry(&self, value: Vec<u8>, ttl: Duration) -> Entry {
+        Entry {
+            value: Arc::new(value),
+            ttl: ttl.min(self.l1_max_ttl),
+        }
+    }
+
+    /// L2 read; an L2 outage degrades to a miss (the caller loads from the source of truth).
+    async fn l2_get(&self, key: &str) -> Option<Vec<u8>> {
+        match self.l2.get(key).await {
+            Ok(found) => {
+                self.stats.record(key, Layer::L2, found.is_some());
+                found
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "L2 cache read failed; treating as a miss");
+                self.stats.record(key, Layer::L2, false);
+                None
+            }
+        }
+    }
+
+    async fn l2_set(&self, key: &str, value: Vec<u8>, ttl: Duration) {
+        if let Err(e) = self.l2.set(key, value, ttl).await {
+            tracing::warn!(error = %e, "L2 cache write failed; serving from L1 only");
+        }
+    }
+
+    async fn announce(&self, keys: Vec<String>, pattern: Option<String>) {
+        let message = Invalidation {
+            origin: self.origin.clone(),
+            keys,
+            pattern,
+        };
+        let payload = serde_json::to_vec(&message).expect("invalidations serialise");
+        if let Err(e) = self.bus.publish(CACHE_TOPIC, payload).await {
+            tracing::warn!(error = %e, "could not announce a cache invalidation");
+        }
+    }
+
+    async fn apply(&self, message: Invalidation) {
+        if message.origin == self.origin {
+            return;
+        }
+        for key in &message.keys {
+            self.l1.invalidate(key).await;
+        }
+        if let Some(pattern) = message.pattern {
+            self.drop_l1_matching(&pattern).await;
+        }
+    }
+
+    async fn drop_l1_matching(&self, pattern: &str) -> u64 {
+        let keys: Vec<String> = self
+            .l1
+            .iter()
+            .filter(|(key, _)| glob_match(pattern, key))
+            .map(|(key, _)| key.as_ref().clone())
+            .collect();
+        for key in &keys {
+            self.l1.invalidate(key).await;
+        }
+        keys.len() as u64
+    }
+}
+
+#[async_trait]
+impl Cache for TwoLevelCache {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        if let Some(entry) = self.l1.get(key).await {
+            self.stats.record(key, Layer::L1, true);
+            return Ok(Some(entry.value.to_vec()));
+        }
+        self.stats.record(key, Layer::L1, false);
+        let found = self.l2.get(key).await;
+        self.stats
+            .record(key, Layer::L2, matches!(found, Ok(Some(_))));
+        let found = found?;
+        if let Some(value) = &found {
+            // The L2 entry's remaining TTL is unknown here; L1 keeps it for its maximum.
+            let entry = self.entry(value.clone(), self.l1_max_ttl);
+            self.l1.insert(key.to_owned(), entry).await;
+        }
+        Ok(found)
+    }
+
+    async fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<()> {
+        self.l2.set(key, value.clone(), ttl).await?;
+        self.l1.insert(key.to_owned(), self.entry(value, ttl)).await;
+        self.announce(vec![key.to_owned()], None).await;
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool> {
+        self.l1.invalidate(key).await;
+        let existed = self.l2.delete(key).await?;
+        self.announce(vec![key.to_owned()], None).await;
+        Ok(existed)
+    }
+
+    async fn clear(&self, pattern: &str) -> Result<u64> {
+        let in_l1 = self.drop_l1_matching(pattern).await;
+        let in_l2 = self.l2.clear(pattern).await?;
+        self.announce(Vec::new(), Some(pattern.to_owned())).await;
+        Ok(in_l2.max(in_l1))
+    }
+}
+
+/// Applies other instances' invalidations until the bus or the cache goes away.
+async fn listen(cache: Weak<TwoLevelCache>, mut events: crate::bus::Subscription) {
+    while let Some(payload) = events.next().await {
+        let Some(cache) = cache.upgrade() else { return };
+        match serde_json::from_slice::<Invalidation>(&payload) {
+            Ok(message) => cache.apply(message).await,
+            Err(e) => tracing::warn!(error = %e, "ignored a malformed cache invalidation"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::memory::{MemoryBus, MemoryCache};
+    use crate::clock::ManualClock;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const TTL: Duration = Duration::from_secs(60);
+
+    async fn pair() -> (Arc<TwoLevelCache>, Arc<TwoLevelCache>) {
+        let l2: Arc<dyn Cache> = Arc::new(MemoryCache::new(Arc::new(ManualClock::default()), 100));
+        let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::default());
+        let make = || TwoLevelCache::new(l2.clone(), bus.clone(), 100, TTL);
+        (make().await.unwrap(), make().await.unwrap())
+    }
+
+    async fn eventually(check: impl AsyncFn() -> bool) -> bool {
+        for _ in 0..200 {
+            if check().await {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        false
+    }
+
+    #[tokio::test]
+    async fn a_write_on_one_instance_invalidates_the_others_l1() {
+        let (a, b) = pair().await;
+        a.set("user:1", b"v1".to_vec(), TTL).await.unwrap();
+        assert_eq!(b.get("user:1").await.unwrap(), Some(b"v1".to_vec()));
+        // Now in B's L1: a second read is an L1 hit.
+        b.get("user:1").await.unwrap();
+        let stats = b.stats().snapshot();
+        assert_eq!(stats[0].0, "user");
+        assert_eq!(stats[0].1.l1_hits, 1);
+        a.set("user:1", b"v2".to_vec(), TTL).await.unwrap();
+        assert!(
+            eventually(async || b.get("user:1").await.unwrap() == Some(b"v2".to_vec())).await,
+            "B reads the new value"
+        );
+        a.delete("user:1").await.unwrap();
+        assert!(eventually(async || b.get("user:1").await.unwrap().is_none()).await);
+        a.set("user:2", b"x".to_vec(), TTL).await.unwrap();
+        b.get("user:2").await.unwrap();
+        a.clear("user:*").await.unwrap();
+        assert!(eventually(async || b.get("user:2").await.unwrap().is_none()).await);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stampede_runs_one_loader_per_key() {
+        let (cache, _) = pair().await;
+        let calls = Arc::new(AtomicUsize::new(0));
+        let loads = (0..50).map(|_| {
+            let (cache, calls) = (cache.clone(), calls.clone());
+            tokio::spawn(async move {
+                cache
+                    .get_or_load("profile:7", TTL, || async {
+                        calls.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        Ok(b"loaded".to_vec())
+                    })
+                    .await
+            })
+        });
+        for result in futures::future::join_all(loads).await {
+            assert_eq!(result.unwrap().unwrap(), b"loaded");
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        // And it was written through to L2.
+        assert_eq!(
+            cache.l2.get("profile:7").await.unwrap(),
+            Some(b"loaded".to_vec())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_load_is_reported_and_not_cached() {
+        let (cache, _) = pair().await;
+        let err = cache
+            .get_or_load("k:1", TTL, || async { Err(Error::NotFound("thing")) })
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::NotFound);
+        let value = cache
+            .get_or_load("k:1", TTL, || async { Ok(b"now".to_vec()) })
+            .await
+            .unwrap();
+        assert_eq!(value, b"now");
+    }
+}

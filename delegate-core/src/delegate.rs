@@ -9,7 +9,7 @@ use crate::cache::Cache;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::error::Result;
-use crate::ratelimit::RateLimiter;
+use crate::ratelimit::{RateLimiter, RateLimits};
 use crate::users::UsersService;
 use futures::StreamExt;
 use std::sync::{Arc, Weak};
@@ -26,6 +26,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     auth: Arc<AuthCore>,
     users: UsersService,
+    limits: RateLimits,
     shared: Shared,
     listener: tokio::task::JoinHandle<()>,
 }
@@ -73,9 +74,14 @@ impl Delegate {
         self.inner.shared.cache.clone()
     }
 
-    /// The rate limiter.
+    /// The raw shared rate limiter.
     pub fn rate_limiter(&self) -> Arc<dyn RateLimiter> {
         self.inner.shared.limiter.clone()
+    }
+
+    /// The configured request limits (scopes, tiers, outage behaviour).
+    pub fn limits(&self) -> &RateLimits {
+        &self.inner.limits
     }
 
     /// The event bus.
@@ -165,6 +171,11 @@ impl DelegateBuilder {
         Ok(Delegate {
             inner: Arc::new(Inner {
                 users: UsersService::new(stores.users, clock.clone()),
+                limits: RateLimits::new(
+                    config.rate_limit.clone(),
+                    shared.limiter.clone(),
+                    clock.clone(),
+                ),
                 config,
                 clock,
                 auth: core,

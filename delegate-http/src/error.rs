@@ -67,6 +67,12 @@ impl ApiError {
         )
     }
 
+    /// The same error, telling the client when to retry.
+    pub fn with_retry_after(mut self, wait: Duration) -> Self {
+        self.retry_after = Some(wait);
+        self
+    }
+
     /// The HTTP status of this error.
     pub fn status(&self) -> StatusCode {
         self.status

@@ -3,14 +3,14 @@
 
 use crate::error::ApiError;
 use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
-use axum::http::StatusCode;
 use axum::http::header::{AUTHORIZATION, USER_AGENT};
 use axum::http::request::Parts;
+use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use delegate_core::{AuthContext, Delegate};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// A JSON body (request or response) whose rejections use the error envelope.
 #[derive(Debug, Clone, Copy, Default)]
@@ -44,7 +44,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(parts).ok_or_else(|| {
+        let token = bearer_token(&parts.headers).ok_or_else(|| {
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "missing_token",
@@ -56,8 +56,9 @@ where
     }
 }
 
-fn bearer_token(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+/// The token of an `Authorization: Bearer …` header.
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
@@ -72,20 +73,52 @@ pub struct ClientMeta {
     pub ip: Option<String>,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientMeta {
+impl<S> FromRequestParts<S> for ClientMeta
+where
+    Delegate: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let delegate = Delegate::from_ref(state);
+        let trusted = &delegate.config().server.trusted_proxies;
         Ok(Self {
             user_agent: parts
                 .headers
                 .get(USER_AGENT)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
-            ip: parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| addr.ip().to_string()),
+            ip: client_ip(&parts.headers, &parts.extensions, trusted),
         })
     }
+}
+
+/// The client's IP: the connection's peer, unless the peer is one of the `trusted`
+/// proxies (comma-separated IPs), in which case the right-most `X-Forwarded-For` address
+/// that is not itself a trusted proxy.
+pub(crate) fn client_ip(
+    headers: &HeaderMap,
+    extensions: &Extensions,
+    trusted: &str,
+) -> Option<String> {
+    let peer = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())?;
+    let trusted: Vec<IpAddr> = trusted
+        .split(',')
+        .filter_map(|ip| ip.trim().parse().ok())
+        .collect();
+    if !trusted.contains(&peer) {
+        return Some(peer.to_string());
+    }
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|ip| ip.trim().parse::<IpAddr>().ok())
+        .collect::<Vec<_>>();
+    let client = forwarded.into_iter().rev().find(|ip| !trusted.contains(ip));
+    Some(client.unwrap_or(peer).to_string())
 }

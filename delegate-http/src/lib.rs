@@ -5,6 +5,7 @@ mod cors;
 mod error;
 mod extract;
 mod openapi;
+mod ratelimit;
 mod routes;
 mod server;
 mod wire;

@@ -17,6 +17,16 @@ const LEGACY_ENV: &[(&str, &str)] = &[
     ("JWT_REFRESH_SECRET", "auth.jwt_refresh_secret"),
     ("NODE_ENV", "environment"),
     ("CORS_ORIGIN", "server.cors_origin"),
+    ("RATE_LIMIT_MAX_REQUESTS", "rate_limit.max_requests"),
+    ("RATE_LIMIT_WINDOW_MS", "rate_limit.window_ms"),
+    (
+        "RATE_LIMIT_AUTH_MAX_REQUESTS",
+        "rate_limit.auth_max_requests",
+    ),
+    ("RATE_LIMIT_AUTH_WINDOW_MS", "rate_limit.auth_window_ms"),
+    ("CACHE_TTL_SHORT", "cache.ttl_short_secs"),
+    ("CACHE_TTL_MEDIUM", "cache.ttl_medium_secs"),
+    ("CACHE_TTL_LONG", "cache.ttl_long_secs"),
 ];
 
 impl Config {
@@ -80,6 +90,8 @@ mod tests {
             jail.set_env("NODE_ENV", "production");
             jail.set_env("DELEGATE_AUTH__REFRESH_TTL_DAYS", "7");
             jail.set_env("JWT_SECRET", "x".repeat(40));
+            jail.set_env("RATE_LIMIT_WINDOW_MS", "60000");
+            jail.set_env("CACHE_TTL_SHORT", "30");
             let config = Config::load(Some(Path::new("delegate.toml"))).expect("loads");
             assert_eq!(config.server.port, 4000);
             assert_eq!(config.environment, Environment::Production);
@@ -87,6 +99,8 @@ mod tests {
             assert_eq!(config.auth.access_ttl_secs, 60);
             assert_eq!(config.auth.refresh_ttl_days, 7);
             assert_eq!(config.auth.jwt_secret.as_ref().map(|s| s.len()), Some(40));
+            assert_eq!(config.rate_limit.window_ms, 60_000);
+            assert_eq!(config.cache.ttl_short_secs, 30);
             Ok(())
         });
     }

@@ -43,6 +43,10 @@ pub struct Config {
     pub redis_prefix: String,
     /// Token and session settings.
     pub auth: AuthConfig,
+    /// Request rate limits.
+    pub rate_limit: RateLimitConfig,
+    /// Cache TTLs and the in-process cache level.
+    pub cache: CacheConfig,
 }
 
 impl Default for Config {
@@ -54,6 +58,88 @@ impl Default for Config {
             redis_url: "memory:".to_owned(),
             redis_prefix: "delegate:".to_owned(),
             auth: AuthConfig::default(),
+            rate_limit: RateLimitConfig::default(),
+            cache: CacheConfig::default(),
+        }
+    }
+}
+
+/// Sliding-window request limits. Every limit is per client: the user when a valid access
+/// token is presented, else the client IP.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct RateLimitConfig {
+    /// Requests per window per client (`RATE_LIMIT_MAX_REQUESTS`).
+    pub max_requests: u32,
+    /// The window in milliseconds (`RATE_LIMIT_WINDOW_MS`).
+    pub window_ms: u64,
+    /// Login, register and refresh requests per window per IP
+    /// (`RATE_LIMIT_AUTH_MAX_REQUESTS`).
+    pub auth_max_requests: u32,
+    /// The auth window in milliseconds (`RATE_LIMIT_AUTH_WINDOW_MS`).
+    pub auth_window_ms: u64,
+    /// Requests per window across all clients of all instances; 0 turns it off
+    /// (`DELEGATE_RATE_LIMIT__GLOBAL_MAX_REQUESTS`).
+    pub global_max_requests: u32,
+    /// Multiplier of `max_requests` for pro users (`DELEGATE_RATE_LIMIT__PRO_MULTIPLIER`).
+    pub pro_multiplier: u32,
+    /// Multiplier of `max_requests` for enterprise users
+    /// (`DELEGATE_RATE_LIMIT__ENTERPRISE_MULTIPLIER`).
+    pub enterprise_multiplier: u32,
+    /// Per-route limits on top of the per-client one, keyed by route (`"GET /api/v1/auth/me"`);
+    /// set in the TOML file under `[rate_limit.routes."…"]`.
+    pub routes: std::collections::BTreeMap<String, RouteLimit>,
+}
+
+/// A per-route limit.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct RouteLimit {
+    /// Requests per window per client on this route.
+    pub max_requests: u32,
+    /// The window in milliseconds.
+    pub window_ms: u64,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            max_requests: 100,
+            window_ms: 15 * 60 * 1000,
+            auth_max_requests: 20,
+            auth_window_ms: 15 * 60 * 1000,
+            global_max_requests: 0,
+            pro_multiplier: 5,
+            enterprise_multiplier: 20,
+            routes: Default::default(),
+        }
+    }
+}
+
+/// Cache TTLs by namespace class and the in-process level's bounds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct CacheConfig {
+    /// Short TTL in seconds (`CACHE_TTL_SHORT`): volatile lists.
+    pub ttl_short_secs: u64,
+    /// Medium TTL in seconds (`CACHE_TTL_MEDIUM`): profiles.
+    pub ttl_medium_secs: u64,
+    /// Long TTL in seconds (`CACHE_TTL_LONG`): rarely changing data.
+    pub ttl_long_secs: u64,
+    /// Most entries in the in-process level (`DELEGATE_CACHE__L1_CAPACITY`).
+    pub l1_capacity: u64,
+    /// Longest an entry stays in the in-process level, in seconds; bounds staleness if an
+    /// invalidation is lost (`DELEGATE_CACHE__L1_MAX_TTL_SECS`).
+    pub l1_max_ttl_secs: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            ttl_short_secs: 300,
+            ttl_medium_secs: 1800,
+            ttl_long_secs: 3600,
+            l1_capacity: 100_000,
+            l1_max_ttl_secs: 60,
         }
     }
 }
@@ -68,6 +154,9 @@ pub struct ServerConfig {
     pub port: u16,
     /// Largest accepted request body, in bytes (`DELEGATE_SERVER__BODY_LIMIT_BYTES`).
     pub body_limit_bytes: usize,
+    /// Proxies whose `X-Forwarded-For` is believed, comma-separated IPs
+    /// (`DELEGATE_SERVER__TRUSTED_PROXIES`); from anyone else the peer address is the client.
+    pub trusted_proxies: String,
     /// Browser origins allowed by CORS, comma-separated, or `*` for any (`CORS_ORIGIN`).
     /// Tokens travel in the Authorization header, never in cookies, so no credentials mode.
     pub cors_origin: String,
@@ -79,6 +168,7 @@ impl Default for ServerConfig {
             host: "0.0.0.0".to_owned(),
             port: 3001,
             body_limit_bytes: 64 * 1024,
+            trusted_proxies: String::new(),
             cors_origin: "*".to_owned(),
         }
     }

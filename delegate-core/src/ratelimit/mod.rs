@@ -1,4 +1,9 @@
-//! Rate limiting: the `RateLimiter` backend trait and its decision type.
+//! Rate limiting: the `RateLimiter` backend trait, its decision type, and the policy
+//! service that applies the configured scopes.
+
+mod service;
+
+pub use service::{RateClient, RateLimits, RouteClass};
 
 use crate::error::Result;
 use async_trait::async_trait;

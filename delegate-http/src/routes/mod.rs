@@ -22,8 +22,12 @@ pub fn router(delegate: Delegate) -> Router {
     let body_limit = delegate.config().server.body_limit_bytes;
     let cors = crate::cors::layer(&delegate.config().server.cors_origin);
     Router::new()
-        .merge(health::routes())
         .nest("/api/v1/auth", auth::routes())
+        .route_layer(axum::middleware::from_fn_with_state(
+            delegate.clone(),
+            crate::ratelimit::limit,
+        ))
+        .merge(health::routes())
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .with_state(delegate)

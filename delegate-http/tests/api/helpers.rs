@@ -1,6 +1,6 @@
 //! Spawning the app on a fresh SQLite database, and small request helpers.
 
-use delegate_core::{Config, Delegate, ManualClock, Secret};
+use delegate_core::{Config, Delegate, ManualClock, Secret, Shared};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -34,6 +34,15 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
 
 /// Starts Delegate on the database in `dir` (a restart when an app already used it).
 pub async fn spawn_in(dir: TempDir, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_full(dir, adjust, None).await
+}
+
+/// Starts Delegate on the database in `dir` with the given cache, limiter and bus.
+pub async fn spawn_full(
+    dir: TempDir,
+    adjust: impl FnOnce(&mut Config),
+    shared: Option<Shared>,
+) -> TestApp {
     let mut config = Config {
         database_url: format!("sqlite://{}", dir.path().join("delegate.db").display()),
         ..Config::default()
@@ -42,11 +51,11 @@ pub async fn spawn_in(dir: TempDir, adjust: impl FnOnce(&mut Config)) -> TestApp
     config.auth.jwt_refresh_secret = Some(Secret::new("test-refresh-secret-0123456789abcdef-0123"));
     adjust(&mut config);
     let clock = ManualClock::default();
-    let delegate = Delegate::builder(config)
-        .with_clock(Arc::new(clock.clone()))
-        .build()
-        .await
-        .expect("delegate starts");
+    let mut builder = Delegate::builder(config).with_clock(Arc::new(clock.clone()));
+    if let Some(shared) = shared {
+        builder = builder.with_shared(shared);
+    }
+    let delegate = builder.build().await.expect("delegate starts");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

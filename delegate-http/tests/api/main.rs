@@ -4,6 +4,7 @@ mod auth_flow;
 mod bodies;
 mod docs;
 mod helpers;
+mod limits;
 mod server;
 mod sessions;
 mod tokens;

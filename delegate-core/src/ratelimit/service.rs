@@ -1,0 +1,273 @@
+//! The rate-limit policy: which scopes a request is counted in (global, per client — the
+//! user, or the IP before auth — per route, per tier) and what happens when the shared
+//! limiter is down (auth and AI routes fail closed; everything else falls back to an
+//! in-process limiter, never unlimited).
+
+use super::{RateDecision, RateLimiter};
+use crate::backend::memory::MemoryRateLimiter;
+use crate::clock::Clock;
+use crate::config::RateLimitConfig;
+use crate::error::{Error, ErrorKind, Result};
+use crate::ids::UserId;
+use crate::users::Tier;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Who a request is counted against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RateClient {
+    /// A signed-in user, with the tier from their token.
+    User(UserId, Tier),
+    /// An anonymous client by IP.
+    Ip(String),
+}
+
+impl RateClient {
+    fn key(&self) -> String {
+        match self {
+            RateClient::User(id, _) => format!("user:{id}"),
+            RateClient::Ip(ip) => format!("ip:{ip}"),
+        }
+    }
+}
+
+/// How a route behaves when the shared limiter is unavailable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteClass {
+    /// Login, register, refresh: stricter limits; fail closed.
+    Auth,
+    /// Routes that call the AI provider: fail closed.
+    Ai,
+    /// Everything else: falls back to an in-process limiter.
+    Standard,
+}
+
+/// Applies [`RateLimitConfig`] with the shared limiter.
+#[derive(Clone)]
+pub struct RateLimits {
+    config: RateLimitConfig,
+    shared: Arc<dyn RateLimiter>,
+    fallback: Arc<MemoryRateLimiter>,
+}
+
+impl RateLimits {
+    pub(crate) fn new(
+        config: RateLimitConfig,
+        shared: Arc<dyn RateLimiter>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            config,
+            shared,
+            fallback: Arc::new(MemoryRateLimiter::new(clock)),
+        }
+    }
+
+    /// Counts one request of `client` on `route` (e.g. `"GET /api/v1/auth/me"`). Returns the
+    /// tightest decision over every scope that applies: check `allowed`. Errors only when the
+    /// shared limiter is down on a fail-closed route ([`Error::Unavailable`]).
+    pub async fn check(
+        &self,
+        client: &RateClient,
+        route: &str,
+        class: RouteClass,
+    ) -> Result<RateDecision> {
+        let c = &self.config;
+        let mut scopes: Vec<(String, u32, u64)> = Vec::with_capacity(3);
+        if c.global_max_requests > 0 {
+            scopes.push(("global".to_owned(), c.global_max_requests, c.window_ms));
+        }
+        let client_key = client.key();
+        match class {
+            RouteClass::Auth => scopes.push((
+                format!("auth:{client_key}"),
+                c.auth_max_requests,
+                c.auth_window_ms,
+            )),
+            RouteClass::Ai | RouteClass::Standard => {
+                let multiplier = match client {
+                    RateClient::User(_, Tier::Pro) => c.pro_multiplier,
+                    RateClient::User(_, Tier::Enterprise) => c.enterprise_multiplier,
+                    _ => 1,
+                };
+                scopes.push((
+                    client_key.clone(),
+                    c.max_requests.saturating_mul(multiplier.max(1)),
+                    c.window_ms,
+                ));
+            }
+        }
+        if let Some(limit) = c.routes.get(route) {
+            scopes.push((
+                format!("route:{route}:{client_key}"),
+                limit.max_requests,
+                limit.window_ms,
+            ));
+        }
+        let mut tightest: Option<RateDecision> = None;
+        for (key, limit, window_ms) in scopes {
+            let decision = self
+                .count(&key, limit, Duration::from_millis(window_ms), class)
+                .await?;
+            let tighter = tightest.is_none_or(|t| {
+                (!decision.allowed && t.allowed)
+                    || (decision.allowed == t.allowed && decision.remaining < t.remaining)
+            });
+            if tighter {
+                tightest = Some(decision);
+            }
+            if !decision.allowed {
+                break;
+            }
+        }
+        Ok(tightest.expect("at least the client scope applies"))
+    }
+
+    async fn count(
+        &self,
+        key: &str,
+        limit: u32,
+        window: Duration,
+        class: RouteClass,
+    ) -> Result<RateDecision> {
+        match self.shared.check(key, limit, window).await {
+            Err(e) if e.kind() == ErrorKind::Unavailable => match class {
+                RouteClass::Auth | RouteClass::Ai => Err(Error::Unavailable {
+                    what: "rate limiter",
+                    retry_after: e.retry_after().unwrap_or(Duration::from_secs(1)),
+                }),
+                RouteClass::Standard => {
+                    tracing::warn!(error = %e, "shared rate limiter down; limiting in-process");
+                    self.fallback.check(key, limit, window).await
+                }
+            },
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use async_trait::async_trait;
+
+    struct Down;
+
+    #[async_trait]
+    impl RateLimiter for Down {
+        async fn check(&self, _: &str, _: u32, _: Duration) -> Result<RateDecision> {
+            Err(Error::Unavailable {
+                what: "redis",
+                retry_after: Duration::from_secs(1),
+            })
+        }
+    }
+
+    fn limits(config: RateLimitConfig, shared: Arc<dyn RateLimiter>) -> RateLimits {
+        RateLimits::new(config, shared, Arc::new(ManualClock::default()))
+    }
+
+    fn memory() -> Arc<dyn RateLimiter> {
+        Arc::new(MemoryRateLimiter::new(Arc::new(ManualClock::default())))
+    }
+
+    #[tokio::test]
+    async fn tiers_multiply_the_per_user_limit_and_users_are_independent() {
+        let config = RateLimitConfig {
+            max_requests: 2,
+            ..RateLimitConfig::default()
+        };
+        let limits = limits(config, memory());
+        let free = RateClient::User(UserId::new(), Tier::Free);
+        let pro = RateClient::User(UserId::new(), Tier::Pro);
+        let route = "GET /x";
+        let mut admitted = (0, 0);
+        for _ in 0..20 {
+            admitted.0 += u32::from(
+                limits
+                    .check(&free, route, RouteClass::Standard)
+                    .await
+                    .unwrap()
+                    .allowed,
+            );
+            admitted.1 += u32::from(
+                limits
+                    .check(&pro, route, RouteClass::Standard)
+                    .await
+                    .unwrap()
+                    .allowed,
+            );
+        }
+        assert_eq!(admitted, (2, 10));
+    }
+
+    #[tokio::test]
+    async fn route_overrides_and_the_global_scope_tighten_limits() {
+        let mut config = RateLimitConfig {
+            global_max_requests: 5,
+            ..RateLimitConfig::default()
+        };
+        config.routes.insert(
+            "POST /slow".to_owned(),
+            crate::config::RouteLimit {
+                max_requests: 1,
+                window_ms: 60_000,
+            },
+        );
+        let limits = limits(config, memory());
+        let a = RateClient::Ip("10.0.0.1".into());
+        let b = RateClient::Ip("10.0.0.2".into());
+        assert!(
+            limits
+                .check(&a, "POST /slow", RouteClass::Standard)
+                .await
+                .unwrap()
+                .allowed
+        );
+        let second = limits
+            .check(&a, "POST /slow", RouteClass::Standard)
+            .await
+            .unwrap();
+        assert!(!second.allowed && second.retry_after > Duration::ZERO);
+        let mut admitted = 0;
+        for _ in 0..10 {
+            admitted += u32::from(
+                limits
+                    .check(&b, "GET /y", RouteClass::Standard)
+                    .await
+                    .unwrap()
+                    .allowed,
+            );
+        }
+        // Five in all over both clients (one admitted and one refused request of `a`
+        // counted towards it before `b` ran).
+        assert_eq!(admitted, 3);
+    }
+
+    #[tokio::test]
+    async fn an_outage_fails_closed_on_auth_and_ai_and_falls_back_elsewhere() {
+        let config = RateLimitConfig {
+            max_requests: 3,
+            ..RateLimitConfig::default()
+        };
+        let limits = limits(config, Arc::new(Down));
+        let ip = RateClient::Ip("10.0.0.9".into());
+        for class in [RouteClass::Auth, RouteClass::Ai] {
+            let err = limits.check(&ip, "POST /login", class).await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Unavailable);
+            assert!(err.retry_after().is_some());
+        }
+        let mut admitted = 0;
+        for _ in 0..10 {
+            admitted += u32::from(
+                limits
+                    .check(&ip, "GET /me", RouteClass::Standard)
+                    .await
+                    .unwrap()
+                    .allowed,
+            );
+        }
+        assert_eq!(admitted, 3, "never unlimited");
+    }
+}

@@ -148,6 +148,12 @@ impl DelegateBuilder {
         for (jti, expires_at) in stores.denylist.active(now).await? {
             guard.deny(&jti, expires_at, now);
         }
+        let users = UsersService::new(
+            stores.users.clone(),
+            shared.cache.clone(),
+            Duration::from_secs(config.cache.ttl_medium_secs),
+            clock.clone(),
+        );
         let hasher = PasswordHasher::new(&config.auth.password)?;
         // Compute the dummy hash now, so the first unknown-email login costs what any other
         // failed login costs.
@@ -159,7 +165,8 @@ impl DelegateBuilder {
             refresh_key: secrets.refresh,
             config: config.auth.clone(),
             clock: clock.clone(),
-            users: stores.users.clone(),
+            users: stores.users,
+            profiles: users.clone(),
             sessions: stores.sessions,
             refresh: stores.refresh,
             denylist: stores.denylist,
@@ -170,7 +177,7 @@ impl DelegateBuilder {
         let listener = tokio::spawn(listen(Arc::downgrade(&core), events));
         Ok(Delegate {
             inner: Arc::new(Inner {
-                users: UsersService::new(stores.users, clock.clone()),
+                users,
                 limits: RateLimits::new(
                     config.rate_limit.clone(),
                     shared.limiter.clone(),

@@ -129,6 +129,7 @@ pub(crate) struct AuthCore {
     pub(crate) config: AuthConfig,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) users: Arc<dyn UserStore>,
+    pub(crate) profiles: crate::users::UsersService,
     pub(crate) sessions: Arc<dyn LoginSessionStore>,
     pub(crate) refresh: Arc<dyn RefreshTokenStore>,
     pub(crate) denylist: Arc<dyn TokenDenylist>,
@@ -389,17 +390,15 @@ impl AuthService {
         })
     }
 
-    /// The caller's account and current login session.
+    /// The caller's account (from the profile cache) and current login session.
     pub async fn me(&self, caller: &AuthContext) -> Result<(User, LoginSession)> {
-        let user = self.core.users.get(caller.user_id).await?;
+        let revoked = || Error::unauthenticated("token_revoked", "the access token was revoked");
+        let user = match self.core.profiles.get(caller.user_id).await {
+            Err(e) if e.kind() == crate::ErrorKind::NotFound => return Err(revoked()),
+            other => other?,
+        };
         let session = self.core.sessions.get(caller.session_id).await?;
-        match (user, session) {
-            (Some(user), Some(session)) => Ok((user, session)),
-            _ => Err(Error::unauthenticated(
-                "token_revoked",
-                "the access token was revoked",
-            )),
-        }
+        Ok((user, session.ok_or_else(revoked)?))
     }
 
     /// Ends the caller's login session: its refresh family and this access token die at once.

@@ -8,6 +8,7 @@ pub use two_level::{CACHE_TOPIC, TwoLevelCache};
 
 use crate::error::Result;
 use async_trait::async_trait;
+use futures::future::BoxFuture;
 use std::time::Duration;
 
 /// A key-value cache with per-entry TTL. Values are opaque bytes.
@@ -22,6 +23,23 @@ pub trait Cache: Send + Sync + 'static {
     /// Removes every key matching `pattern` (`*` matches any run of characters); returns how
     /// many were removed.
     async fn clear(&self, pattern: &str) -> Result<u64>;
+
+    /// The value under `key`, or what `load` produces, stored for `ttl`. A failed load is
+    /// returned and not cached. Implementations may guarantee one load per key under
+    /// concurrent misses ([`TwoLevelCache`] does).
+    async fn get_or_load(
+        &self,
+        key: &str,
+        ttl: Duration,
+        load: BoxFuture<'_, Result<Vec<u8>>>,
+    ) -> Result<Vec<u8>> {
+        if let Some(value) = self.get(key).await? {
+            return Ok(value);
+        }
+        let value = load.await?;
+        self.set(key, value.clone(), ttl).await?;
+        Ok(value)
+    }
 }
 
 /// The namespace of a key: its text before the first `:` (`user` for `user:42`).

@@ -9,6 +9,7 @@ use crate::bus::EventBus;
 use crate::error::{Error, Result};
 use async_trait::async_trait;
 use futures::StreamExt;
+use futures::future::BoxFuture;
 use moka::Expiry;
 use serde::{Deserialize, Serialize};
 use std::future::Future;
@@ -113,11 +114,12 @@ impl TwoLevelCache {
 
     /// The value under `key`, or what `load` produces (stored in both levels for `ttl`).
     /// Concurrent misses on one key run `load` once; the others wait for its result.
-    pub async fn get_or_load<F, Fut>(&self, key: &str, ttl: Duration, load: F) -> Result<Vec<u8>>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Vec<u8>>>,
-    {
+    async fn load_once(
+        &self,
+        key: &str,
+        ttl: Duration,
+        load: impl Future<Output = Result<Vec<u8>>>,
+    ) -> Result<Vec<u8>> {
         if let Some(entry) = self.l1.get(key).await {
             self.stats.record(key, Layer::L1, true);
             return Ok(entry.value.to_vec());
@@ -129,7 +131,7 @@ impl TwoLevelCache {
                 if let Some(value) = self.l2_get(key).await {
                     return Ok(self.entry(value, ttl));
                 }
-                let value = load().await?;
+                let value = load.await?;
                 self.l2_set(key, value.clone(), ttl).await;
                 Ok::<_, Error>(self.entry(value, ttl))
             })
@@ -244,6 +246,15 @@ impl Cache for TwoLevelCache {
         self.announce(Vec::new(), Some(pattern.to_owned())).await;
         Ok(in_l2.max(in_l1))
     }
+
+    async fn get_or_load(
+        &self,
+        key: &str,
+        ttl: Duration,
+        load: BoxFuture<'_, Result<Vec<u8>>>,
+    ) -> Result<Vec<u8>> {
+        self.load_once(key, ttl, load).await
+    }
 }
 
 /// Applies other instances' invalidations until the bus or the cache goes away.
@@ -314,11 +325,15 @@ mod tests {
             let (cache, calls) = (cache.clone(), calls.clone());
             tokio::spawn(async move {
                 cache
-                    .get_or_load("profile:7", TTL, || async {
-                        calls.fetch_add(1, Ordering::SeqCst);
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                        Ok(b"loaded".to_vec())
-                    })
+                    .get_or_load(
+                        "profile:7",
+                        TTL,
+                        Box::pin(async move {
+                            calls.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            Ok(b"loaded".to_vec())
+                        }),
+                    )
                     .await
             })
         });
@@ -337,12 +352,16 @@ mod tests {
     async fn a_failed_load_is_reported_and_not_cached() {
         let (cache, _) = pair().await;
         let err = cache
-            .get_or_load("k:1", TTL, || async { Err(Error::NotFound("thing")) })
+            .get_or_load(
+                "k:1",
+                TTL,
+                Box::pin(async { Err(Error::NotFound("thing")) }),
+            )
             .await
             .unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::NotFound);
         let value = cache
-            .get_or_load("k:1", TTL, || async { Ok(b"now".to_vec()) })
+            .get_or_load("k:1", TTL, Box::pin(async { Ok(b"now".to_vec()) }))
             .await
             .unwrap();
         assert_eq!(value, b"now");

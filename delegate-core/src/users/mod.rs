@@ -72,8 +72,9 @@ text_enum!(
 );
 text_enum!(Role, "role", User = "user", Admin = "admin");
 
-/// A user account, as every frontend sees it (never carries the password hash).
-#[derive(Debug, Clone, PartialEq)]
+/// A user account, as every frontend sees it (never carries the password hash). The serde
+/// form is the cache format (`user:{id}`), not a wire type.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct User {
     /// The account id.
     pub id: UserId,

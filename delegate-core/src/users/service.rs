@@ -1,26 +1,62 @@
 //! The users service: read accounts and change what only operators may change.
 
 use super::{Role, Tier, User, UserStore};
+use crate::cache::Cache;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::ids::UserId;
 use std::sync::Arc;
+use std::time::Duration;
 
-/// Account reads and operator-only changes (tier, role).
+/// Account reads (profiles cached under `user:{id}`) and operator-only changes.
 #[derive(Clone)]
 pub struct UsersService {
     store: Arc<dyn UserStore>,
+    cache: Arc<dyn Cache>,
+    ttl: Duration,
     clock: Arc<dyn Clock>,
 }
 
 impl UsersService {
-    pub(crate) fn new(store: Arc<dyn UserStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+    pub(crate) fn new(
+        store: Arc<dyn UserStore>,
+        cache: Arc<dyn Cache>,
+        ttl: Duration,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            cache,
+            ttl,
+            clock,
+        }
     }
 
-    /// The account with this id, or [`Error::NotFound`].
+    /// The account with this id, or [`Error::NotFound`]. Served from the cache; a cache
+    /// outage falls back to the store.
     pub async fn get(&self, id: UserId) -> Result<User> {
-        self.store.get(id).await?.ok_or(Error::NotFound("user"))
+        let key = cache_key(id);
+        let store = self.store.clone();
+        let load = Box::pin(async move {
+            let user = store.get(id).await?.ok_or(Error::NotFound("user"))?;
+            serde_json::to_vec(&user).map_err(Error::internal)
+        });
+        let bytes = match self.cache.get_or_load(&key, self.ttl, load).await {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == crate::ErrorKind::Unavailable => {
+                tracing::warn!(error = %e, "cache unavailable; reading the profile from the store");
+                return self.store.get(id).await?.ok_or(Error::NotFound("user"));
+            }
+            Err(e) => return Err(e),
+        };
+        serde_json::from_slice(&bytes).map_err(Error::internal)
+    }
+
+    /// Drops the cached profile after a change (on every instance, for a two-level cache).
+    async fn forget(&self, id: UserId) {
+        if let Err(e) = self.cache.delete(&cache_key(id)).await {
+            tracing::warn!(error = %e, "could not invalidate a cached profile");
+        }
     }
 
     /// The account with this email (normalised first), or [`Error::NotFound`].
@@ -46,6 +82,7 @@ impl UsersService {
         if !self.store.set_tier(id, tier, self.clock.now()).await? {
             return Err(Error::NotFound("user"));
         }
+        self.forget(id).await;
         self.get(id).await
     }
 
@@ -54,6 +91,64 @@ impl UsersService {
         if !self.store.set_role(id, role, self.clock.now()).await? {
             return Err(Error::NotFound("user"));
         }
+        self.forget(id).await;
         self.get(id).await
+    }
+}
+
+/// The cache key of a user's profile (API.md's `user:{userId}`).
+fn cache_key(id: UserId) -> String {
+    format!("user:{id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::backend::memory::MemoryStore;
+    use crate::users::{Tier, UserStore};
+    use crate::{Config, Delegate, Registration, Secret, Stores};
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn profiles_are_served_from_the_cache_and_invalidated_on_change() {
+        let store = Arc::new(MemoryStore::new());
+        let mut config = Config::default();
+        config.auth.jwt_secret = Some(Secret::random());
+        config.auth.jwt_refresh_secret = Some(Secret::random());
+        config.auth.password.memory_kib = 1024;
+        config.auth.password.iterations = 1;
+        let delegate = Delegate::builder(config)
+            .with_stores(Stores::from_backend(store.clone()))
+            .build()
+            .await
+            .unwrap();
+        let user = delegate
+            .auth()
+            .create_account(Registration::new("cache@example.com", "a long passphrase"))
+            .await
+            .unwrap();
+        assert_eq!(
+            delegate.users().get(user.id).await.unwrap().tier,
+            Tier::Free
+        );
+        // A change behind the service's back is not seen: the profile comes from the cache.
+        store
+            .set_tier(user.id, Tier::Pro, user.created_at)
+            .await
+            .unwrap();
+        assert_eq!(
+            delegate.users().get(user.id).await.unwrap().tier,
+            Tier::Free
+        );
+        // A change through the service invalidates it.
+        let updated = delegate
+            .users()
+            .set_tier(user.id, Tier::Enterprise)
+            .await
+            .unwrap();
+        assert_eq!(updated.tier, Tier::Enterprise);
+        assert_eq!(
+            delegate.users().get(user.id).await.unwrap().tier,
+            Tier::Enterprise
+        );
     }
 }

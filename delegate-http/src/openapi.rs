@@ -1,7 +1,7 @@
 //! The OpenAPI document (/openapi.json) and Swagger UI (/docs), served from the binary.
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::routes::{auth, health};
+use crate::routes::{auth, health, users};
 use crate::wire;
 use axum::Router;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -22,16 +22,20 @@ use utoipa_swagger_ui::SwaggerUi;
         auth::me,
         auth::list_sessions,
         auth::revoke_session,
+        users::profile,
+        users::update_profile,
+        users::update_preferences,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, wire::RegisterRequest, wire::LoginRequest, wire::RefreshRequest,
         wire::DeviceInput, wire::UserBody, wire::DeviceBody, wire::LoginSessionBody,
         wire::TokenBody, wire::AuthResultBody, wire::MeBody, wire::SessionListBody,
-        wire::RevokedBody, wire::HealthBody,
+        wire::RevokedBody, wire::HealthBody, wire::ProfileUpdateRequest,
     )),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Accounts, tokens and login sessions"),
+        (name = "users", description = "The caller's profile and preferences"),
         (name = "operations", description = "Health and documentation"),
     )
 )]

@@ -14,12 +14,11 @@ use crate::clock::Clock;
 use crate::config::{AuthConfig, Secret};
 use crate::error::{Error, Result};
 use crate::ids::{LoginSessionId, UserId};
+use crate::users::service::MAX_NAME_CHARS;
 use crate::users::{Role, Tier, User, UserStore};
 use chrono::{DateTime, TimeDelta, Utc};
 use std::sync::Arc;
 
-/// Longest accepted display name, in characters.
-const MAX_NAME_CHARS: usize = 100;
 /// Longest accepted client-supplied device field, in characters.
 const MAX_DEVICE_FIELD_CHARS: usize = 200;
 /// Longest kept User-Agent, in characters (longer ones are cut).

@@ -1,10 +1,11 @@
-//! The `UserStore` suite: inserts, lookups, the taken-email conflict, paging, tier and role.
+//! The `UserStore` suite: inserts, lookups, the taken-email conflict, paging, tier, role and
+//! profile changes.
 
 use super::support::{at, t0};
 use crate::Stores;
 use crate::error::ErrorKind;
 use crate::ids::UserId;
-use crate::users::{Role, Tier, User};
+use crate::users::{ProfileChange, Role, Tier, User};
 
 fn user(email: &str) -> User {
     User::new(email, "Test User", t0())
@@ -215,4 +216,61 @@ pub async fn set_tier_and_role_update_only_known_users(stores: Stores) {
     );
     assert_eq!(stores.users.get(ghost).await.unwrap(), None);
     assert_eq!(stores.users.list(None, 10).await.unwrap().len(), 2);
+}
+
+/// `update_profile` changes only the fields it names, can clear the avatar, replaces the
+/// preferences object whole, and answers false for an unknown id.
+pub async fn update_profile_changes_only_named_fields(stores: Stores) {
+    let ada = user("ada@example.test");
+    let bob = user("bob@example.test");
+    stores.users.insert(&ada, "$argon2id$ada").await.unwrap();
+    stores.users.insert(&bob, "$argon2id$bob").await.unwrap();
+    let change = ProfileChange {
+        name: Some("Ada L.".to_owned()),
+        avatar_url: Some(Some("https://example.test/a.png".to_owned())),
+        preferences: Some(serde_json::json!({"theme": "dark", "voice": {"speed": 1.5}})),
+    };
+    assert!(
+        stores
+            .users
+            .update_profile(ada.id, &change, at(60))
+            .await
+            .unwrap()
+    );
+    let got = stores.users.get(ada.id).await.unwrap().unwrap();
+    assert_eq!(got.name, "Ada L.");
+    assert_eq!(
+        got.avatar_url.as_deref(),
+        Some("https://example.test/a.png")
+    );
+    assert_eq!(
+        got.preferences,
+        serde_json::json!({"theme": "dark", "voice": {"speed": 1.5}})
+    );
+    assert_eq!(got.updated_at, at(60));
+
+    let only_avatar = ProfileChange {
+        avatar_url: Some(None),
+        ..ProfileChange::default()
+    };
+    assert!(
+        stores
+            .users
+            .update_profile(ada.id, &only_avatar, at(120))
+            .await
+            .unwrap()
+    );
+    let got = stores.users.get(ada.id).await.unwrap().unwrap();
+    assert_eq!(got.name, "Ada L.", "untouched");
+    assert_eq!(got.avatar_url, None, "cleared");
+    assert_eq!(got.preferences["theme"], "dark", "untouched");
+
+    assert_eq!(stores.users.get(bob.id).await.unwrap(), Some(bob));
+    assert!(
+        !stores
+            .users
+            .update_profile(UserId::new(), &change, at(180))
+            .await
+            .unwrap()
+    );
 }

@@ -1,10 +1,10 @@
 //! User accounts: the domain type, tiers and roles, the store trait and the users service.
 
-mod service;
+pub(crate) mod service;
 mod store;
 
-pub use service::UsersService;
-pub use store::{UserCredentials, UserStore, email_taken};
+pub use service::{MAX_PREFERENCES_BYTES, UsersService};
+pub use store::{ProfileChange, UserCredentials, UserStore, email_taken};
 
 use crate::error::{Error, Result};
 use crate::ids::UserId;

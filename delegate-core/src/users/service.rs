@@ -1,6 +1,6 @@
 //! The users service: read accounts and change what only operators may change.
 
-use super::{Role, Tier, User, UserStore};
+use super::{ProfileChange, Role, Tier, User, UserStore};
 use crate::cache::Cache;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
@@ -95,6 +95,97 @@ impl UsersService {
         self.get(id).await
     }
 }
+
+impl UsersService {
+    /// Changes the user's own name and/or avatar URL (`Some(None)` removes the avatar).
+    pub async fn update_profile(
+        &self,
+        id: UserId,
+        name: Option<String>,
+        avatar_url: Option<Option<String>>,
+    ) -> Result<User> {
+        let name = name
+            .map(|n| {
+                let n = n.trim().to_owned();
+                match n.chars().count() {
+                    0 => Err(Error::invalid("name", "must not be empty")),
+                    c if c > MAX_NAME_CHARS => Err(Error::invalid(
+                        "name",
+                        format!("must be at most {MAX_NAME_CHARS} characters"),
+                    )),
+                    _ => Ok(n),
+                }
+            })
+            .transpose()?;
+        if let Some(Some(url)) = &avatar_url {
+            let web = url.starts_with("https://") || url.starts_with("http://");
+            if !web || url.len() > MAX_URL_BYTES || url.chars().any(char::is_whitespace) {
+                return Err(Error::invalid(
+                    "avatarUrl",
+                    format!("must be an http(s) URL of at most {MAX_URL_BYTES} bytes"),
+                ));
+            }
+        }
+        let change = ProfileChange {
+            name,
+            avatar_url,
+            preferences: None,
+        };
+        self.apply(id, &change).await
+    }
+
+    /// Merges `patch` (a JSON object) into the user's preferences: its keys replace the
+    /// stored ones, a `null` value removes a key. The result may be at most
+    /// [`MAX_PREFERENCES_BYTES`] of JSON.
+    pub async fn merge_preferences(&self, id: UserId, patch: serde_json::Value) -> Result<User> {
+        let serde_json::Value::Object(patch) = patch else {
+            return Err(Error::invalid("preferences", "must be a JSON object"));
+        };
+        let current = self.store.get(id).await?.ok_or(Error::NotFound("user"))?;
+        let mut merged = match current.preferences {
+            serde_json::Value::Object(map) => map,
+            _ => serde_json::Map::new(),
+        };
+        for (key, value) in patch {
+            if value.is_null() {
+                merged.remove(&key);
+            } else {
+                merged.insert(key, value);
+            }
+        }
+        let merged = serde_json::Value::Object(merged);
+        if merged.to_string().len() > MAX_PREFERENCES_BYTES {
+            return Err(Error::invalid(
+                "preferences",
+                format!("must be at most {MAX_PREFERENCES_BYTES} bytes of JSON once merged"),
+            ));
+        }
+        let change = ProfileChange {
+            preferences: Some(merged),
+            ..ProfileChange::default()
+        };
+        self.apply(id, &change).await
+    }
+
+    async fn apply(&self, id: UserId, change: &ProfileChange) -> Result<User> {
+        if !self
+            .store
+            .update_profile(id, change, self.clock.now())
+            .await?
+        {
+            return Err(Error::NotFound("user"));
+        }
+        self.forget(id).await;
+        self.get(id).await
+    }
+}
+
+/// Longest display name, in characters.
+pub(crate) const MAX_NAME_CHARS: usize = 100;
+/// Longest avatar URL, in bytes.
+const MAX_URL_BYTES: usize = 2048;
+/// Largest preferences object, in bytes of JSON.
+pub const MAX_PREFERENCES_BYTES: usize = 16 * 1024;
 
 /// The cache key of a user's profile (API.md's `user:{userId}`).
 fn cache_key(id: UserId) -> String {

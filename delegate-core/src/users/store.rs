@@ -15,6 +15,17 @@ pub struct UserCredentials {
     pub password_hash: String,
 }
 
+/// A change to a user's own profile; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProfileChange {
+    /// New display name.
+    pub name: Option<String>,
+    /// New avatar URL; `Some(None)` removes it.
+    pub avatar_url: Option<Option<String>>,
+    /// The whole new preferences object.
+    pub preferences: Option<serde_json::Value>,
+}
+
 /// Durable storage of user accounts.
 #[async_trait]
 pub trait UserStore: Send + Sync + 'static {
@@ -31,6 +42,13 @@ pub trait UserStore: Send + Sync + 'static {
     async fn set_tier(&self, id: UserId, tier: Tier, now: DateTime<Utc>) -> Result<bool>;
     /// Sets the role; false if no such user.
     async fn set_role(&self, id: UserId, role: Role, now: DateTime<Utc>) -> Result<bool>;
+    /// Applies a profile change; false if no such user.
+    async fn update_profile(
+        &self,
+        id: UserId,
+        change: &ProfileChange,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
 }
 
 /// The conflict every user store reports for a taken email.

@@ -2,6 +2,7 @@
 
 pub(crate) mod auth;
 pub(crate) mod health;
+pub(crate) mod users;
 
 use crate::error::ApiError;
 use crate::openapi;
@@ -23,6 +24,7 @@ pub fn router(delegate: Delegate) -> Router {
     let cors = crate::cors::layer(&delegate.config().server.cors_origin);
     Router::new()
         .nest("/api/v1/auth", auth::routes())
+        .nest("/api/v1/users", users::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             delegate.clone(),
             crate::ratelimit::limit,

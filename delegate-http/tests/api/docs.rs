@@ -26,6 +26,9 @@ async fn openapi_describes_every_route_with_errors_and_bearer_security() {
         ("/api/v1/auth/me", "get"),
         ("/api/v1/auth/sessions", "get"),
         ("/api/v1/auth/sessions/{id}", "delete"),
+        ("/api/v1/users/profile", "get"),
+        ("/api/v1/users/profile", "patch"),
+        ("/api/v1/users/preferences", "patch"),
     ] {
         let op = &paths[path][method];
         assert!(op.is_object(), "{method} {path} missing");

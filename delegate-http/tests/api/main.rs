@@ -8,3 +8,4 @@ mod limits;
 mod server;
 mod sessions;
 mod tokens;
+mod users;

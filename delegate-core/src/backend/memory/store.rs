@@ -6,7 +6,7 @@ use crate::auth::{
 };
 use crate::error::Result;
 use crate::ids::{LoginSessionId, UserId};
-use crate::users::{Role, Tier, User, UserCredentials, UserStore, email_taken};
+use crate::users::{ProfileChange, Role, Tier, User, UserCredentials, UserStore, email_taken};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
@@ -99,6 +99,26 @@ impl UserStore for MemoryStore {
     async fn set_role(&self, id: UserId, role: Role, now: DateTime<Utc>) -> Result<bool> {
         Ok(self.update_user(id, |u| {
             u.role = role;
+            u.updated_at = now;
+        }))
+    }
+
+    async fn update_profile(
+        &self,
+        id: UserId,
+        change: &ProfileChange,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        Ok(self.update_user(id, |u| {
+            if let Some(name) = &change.name {
+                u.name = name.clone();
+            }
+            if let Some(avatar_url) = &change.avatar_url {
+                u.avatar_url = avatar_url.clone();
+            }
+            if let Some(preferences) = &change.preferences {
+                u.preferences = preferences.clone();
+            }
             u.updated_at = now;
         }))
     }

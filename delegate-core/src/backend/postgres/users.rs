@@ -3,7 +3,7 @@
 use super::{PgStore, db_error};
 use crate::error::Result;
 use crate::ids::UserId;
-use crate::users::{Role, Tier, User, UserCredentials, UserStore, email_taken};
+use crate::users::{ProfileChange, Role, Tier, User, UserCredentials, UserStore, email_taken};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -145,5 +145,28 @@ impl UserStore for PgStore {
             now,
         )
         .await
+    }
+
+    async fn update_profile(
+        &self,
+        id: UserId,
+        change: &ProfileChange,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE users SET name = COALESCE($1, name), \
+             avatar_url = CASE WHEN $2 THEN $3 ELSE avatar_url END, \
+             preferences = COALESCE($4, preferences), updated_at = $5 WHERE id = $6",
+        )
+        .bind(&change.name)
+        .bind(change.avatar_url.is_some())
+        .bind(change.avatar_url.clone().flatten())
+        .bind(&change.preferences)
+        .bind(now)
+        .bind(id.as_uuid())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(done.rows_affected() == 1)
     }
 }

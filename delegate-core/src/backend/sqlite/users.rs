@@ -3,7 +3,7 @@
 use super::{SqliteStore, db_error, from_millis, millis, parse_uuid};
 use crate::error::{Error, Result};
 use crate::ids::UserId;
-use crate::users::{Role, Tier, User, UserCredentials, UserStore, email_taken};
+use crate::users::{ProfileChange, Role, Tier, User, UserCredentials, UserStore, email_taken};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -135,5 +135,28 @@ impl UserStore for SqliteStore {
             now,
         )
         .await
+    }
+
+    async fn update_profile(
+        &self,
+        id: UserId,
+        change: &ProfileChange,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE users SET name = COALESCE(?, name), \
+             avatar_url = CASE WHEN ? THEN ? ELSE avatar_url END, \
+             preferences = COALESCE(?, preferences), updated_at = ? WHERE id = ?",
+        )
+        .bind(&change.name)
+        .bind(change.avatar_url.is_some())
+        .bind(change.avatar_url.clone().flatten())
+        .bind(change.preferences.as_ref().map(|p| p.to_string()))
+        .bind(millis(now))
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(done.rows_affected() == 1)
     }
 }

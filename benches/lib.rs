@@ -8,7 +8,7 @@ use delegate_core::auth::{
     LoginSession, LoginSessionStore, RefreshTokenRecord, RefreshTokenStore, Rotation, TokenDenylist,
 };
 use delegate_core::backend::sqlite::SqliteStore;
-use delegate_core::users::{UserCredentials, UserStore};
+use delegate_core::users::{ProfileChange, UserCredentials, UserStore};
 use delegate_core::{
     Clock, Config, Delegate, Error, LoginSessionId, Registration, Result, Role, Secret, SignedIn,
     Stores, Tier, User, UserId,
@@ -197,6 +197,17 @@ impl<S: UserStore> UserStore for CountingStore<S> {
     async fn set_role(&self, id: UserId, role: Role, now: DateTime<Utc>) -> Result<bool> {
         self.record("UserStore::set_role")
             .set_role(id, role, now)
+            .await
+    }
+
+    async fn update_profile(
+        &self,
+        id: UserId,
+        change: &ProfileChange,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.record("UserStore::update_profile")
+            .update_profile(id, change, now)
             .await
     }
 }

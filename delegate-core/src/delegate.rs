@@ -4,7 +4,7 @@ use crate::auth::password::PasswordHasher;
 use crate::auth::token::TokenSigner;
 use crate::auth::{AUTH_TOPIC, AuthCore, AuthEvent, AuthService, SessionGuard, SessionsService};
 use crate::backend::{Shared, Stores};
-use crate::bus::EventBus;
+use crate::bus::{Delivery, EventBus};
 use crate::cache::Cache;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -139,7 +139,15 @@ impl DelegateBuilder {
         };
         let shared = match self.shared {
             Some(shared) => shared,
-            None => Shared::connect(&config.redis_url, &config.redis_prefix, clock.clone()).await?,
+            None => {
+                Shared::connect(
+                    &config.redis_url,
+                    &config.redis_prefix,
+                    &config.cache,
+                    clock.clone(),
+                )
+                .await?
+            }
         };
         let guard = SessionGuard::new(Duration::from_secs(
             config.auth.session_cache_ttl_secs.max(1),
@@ -193,13 +201,21 @@ impl DelegateBuilder {
     }
 }
 
-/// Applies auth events from the bus to the guard until the bus or Delegate goes away.
+/// Applies auth events from the bus to the guard until the bus or Delegate goes away; after
+/// a gap (missed events) the guard is resynchronised from the store.
 async fn listen(core: Weak<AuthCore>, mut events: crate::bus::Subscription) {
-    while let Some(payload) = events.next().await {
+    while let Some(delivery) = events.next().await {
         let Some(core) = core.upgrade() else { return };
-        match serde_json::from_slice::<AuthEvent>(&payload) {
-            Ok(event) => core.apply(event),
-            Err(e) => tracing::warn!(error = %e, "ignored a malformed auth event"),
+        match delivery {
+            Delivery::Message(payload) => match serde_json::from_slice::<AuthEvent>(&payload) {
+                Ok(event) => core.apply(event),
+                Err(e) => tracing::warn!(error = %e, "ignored a malformed auth event"),
+            },
+            Delivery::Gap => {
+                if let Err(e) = core.resync().await {
+                    tracing::warn!(error = %e, "could not reload the denylist after a bus gap");
+                }
+            }
         }
     }
 }

@@ -54,6 +54,11 @@ impl SessionGuard {
         }
     }
 
+    /// Forgets every session, so each is re-read from the store on next use.
+    pub(crate) fn forget_sessions(&self) {
+        self.sessions.invalidate_all();
+    }
+
     /// Notes that `lastSeenAt` was written at `at`.
     pub(crate) fn record_touch(&self, id: LoginSessionId, at: DateTime<Utc>) {
         if let Some(Liveness::Alive {

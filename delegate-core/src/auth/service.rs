@@ -174,6 +174,17 @@ impl AuthCore {
         }
     }
 
+    /// After missed bus events: forgets what the guard knows of sessions (they are re-read
+    /// from the store on next use) and reloads the denylist.
+    pub(crate) async fn resync(&self) -> Result<()> {
+        self.guard.forget_sessions();
+        let now = self.clock.now();
+        for (jti, expires_at) in self.denylist.active(now).await? {
+            self.guard.deny(&jti, expires_at, now);
+        }
+        Ok(())
+    }
+
     async fn publish(&self, event: &AuthEvent) {
         let payload = serde_json::to_vec(event).expect("auth events serialise");
         // The store already holds the truth; other instances re-read it after the guard TTL.

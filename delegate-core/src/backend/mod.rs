@@ -13,6 +13,7 @@ use crate::auth::{LoginSessionStore, RefreshTokenStore, TokenDenylist};
 use crate::bus::EventBus;
 use crate::cache::Cache;
 use crate::clock::Clock;
+use crate::config::CacheConfig;
 use crate::error::{Error, Result};
 use crate::ratelimit::RateLimiter;
 use crate::users::UserStore;
@@ -99,19 +100,34 @@ impl Shared {
         }
     }
 
-    /// The services named by `url` (`memory:`, `redis://…`, `rediss://…`,
-    /// `redis+cluster://host:port,host:port…`); Redis keys start with `prefix`.
+    /// The services named by `url` (`memory:`, `redis://…`,
+    /// `redis+cluster://host:port,host:port…`); Redis keys start with `prefix`. Over Redis the
+    /// cache is two-level: an in-process L1 (bounded by `cache`) in front of Redis, kept
+    /// coherent across instances over the Redis bus.
     #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
-    pub async fn connect(url: &str, prefix: &str, clock: Arc<dyn Clock>) -> Result<Self> {
+    pub async fn connect(
+        url: &str,
+        prefix: &str,
+        cache: &CacheConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
         match scheme(url) {
             "memory" => Ok(Self::memory(clock)),
             #[cfg(feature = "redis")]
             "redis" | "rediss" | "redis+cluster" => {
-                let backend = redis::RedisBackend::connect(url, prefix).await?;
+                let backend = redis::RedisBackend::connect(url, prefix, clock).await?;
+                let bus: Arc<dyn EventBus> = Arc::new(backend.bus());
+                let cache = crate::cache::TwoLevelCache::new(
+                    Arc::new(backend.cache()),
+                    bus.clone(),
+                    cache.l1_capacity,
+                    std::time::Duration::from_secs(cache.l1_max_ttl_secs),
+                )
+                .await?;
                 Ok(Self {
-                    cache: Arc::new(backend.cache()),
+                    cache,
                     limiter: Arc::new(backend.limiter()),
-                    bus: Arc::new(backend.bus()),
+                    bus,
                 })
             }
             other => Err(unsupported(

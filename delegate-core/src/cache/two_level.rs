@@ -1,11 +1,12 @@
 //! The two-level cache: an in-process L1 (moka) in front of a shared L2 (Redis), itself a
 //! [`Cache`]. Writes go to both and tell every other instance, over the event bus, to drop
-//! its L1 copy. [`TwoLevelCache::get_or_load`] runs one loader per key, however many callers
-//! miss at once.
+//! its L1 copy. `get_or_load` runs one loader per key, however many callers miss at once.
+//! L2 values carry their expiry time (8 bytes, Unix ms, before the value), so an entry copied
+//! into another instance's L1 expires there when it does in L2.
 
 use super::stats::{CacheStats, Layer};
 use super::{Cache, glob_match};
-use crate::bus::EventBus;
+use crate::bus::{Delivery, EventBus};
 use crate::error::{Error, Result};
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -128,11 +129,13 @@ impl TwoLevelCache {
         let entry = self
             .l1
             .try_get_with(key.to_owned(), async {
-                if let Some(value) = self.l2_get(key).await {
-                    return Ok(self.entry(value, ttl));
+                if let Some(entry) = self.l2_get(key).await {
+                    return Ok(entry);
                 }
                 let value = load.await?;
-                self.l2_set(key, value.clone(), ttl).await;
+                if let Err(e) = self.l2_write(key, &value, ttl).await {
+                    tracing::warn!(error = %e, "L2 cache write failed; serving from L1 only");
+                }
                 Ok::<_, Error>(self.entry(value, ttl))
             })
             .await
@@ -147,25 +150,38 @@ impl TwoLevelCache {
         }
     }
 
-    /// L2 read; an L2 outage degrades to a miss (the caller loads from the source of truth).
-    async fn l2_get(&self, key: &str) -> Option<Vec<u8>> {
-        match self.l2.get(key).await {
-            Ok(found) => {
-                self.stats.record(key, Layer::L2, found.is_some());
-                found
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "L2 cache read failed; treating as a miss");
-                self.stats.record(key, Layer::L2, false);
-                None
-            }
-        }
+    /// Reads L2: a hit becomes an L1 entry for what remains of its TTL.
+    async fn l2_lookup(&self, key: &str) -> Result<Option<Entry>> {
+        let found = self
+            .l2
+            .get(key)
+            .await
+            .map(|v| v.and_then(|v| unwrap_expiry(&v)));
+        self.stats
+            .record(key, Layer::L2, matches!(found, Ok(Some(_))));
+        Ok(found?.map(|(value, ttl)| self.entry(value, ttl)))
     }
 
-    async fn l2_set(&self, key: &str, value: Vec<u8>, ttl: Duration) {
-        if let Err(e) = self.l2.set(key, value, ttl).await {
-            tracing::warn!(error = %e, "L2 cache write failed; serving from L1 only");
+    /// Reads L2 and copies a hit into L1.
+    async fn read_through(&self, key: &str) -> Result<Option<Entry>> {
+        let found = self.l2_lookup(key).await?;
+        if let Some(entry) = &found {
+            self.l1.insert(key.to_owned(), entry.clone()).await;
         }
+        Ok(found)
+    }
+
+    /// L2 read for a loader; an L2 outage degrades to a miss (the caller loads from the
+    /// source of truth).
+    async fn l2_get(&self, key: &str) -> Option<Entry> {
+        self.l2_lookup(key).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "L2 cache read failed; treating as a miss");
+            None
+        })
+    }
+
+    async fn l2_write(&self, key: &str, value: &[u8], ttl: Duration) -> Result<()> {
+        self.l2.set(key, wrap_expiry(value, ttl), ttl).await
     }
 
     async fn announce(&self, keys: Vec<String>, pattern: Option<String>) {
@@ -214,20 +230,11 @@ impl Cache for TwoLevelCache {
             return Ok(Some(entry.value.to_vec()));
         }
         self.stats.record(key, Layer::L1, false);
-        let found = self.l2.get(key).await;
-        self.stats
-            .record(key, Layer::L2, matches!(found, Ok(Some(_))));
-        let found = found?;
-        if let Some(value) = &found {
-            // The L2 entry's remaining TTL is unknown here; L1 keeps it for its maximum.
-            let entry = self.entry(value.clone(), self.l1_max_ttl);
-            self.l1.insert(key.to_owned(), entry).await;
-        }
-        Ok(found)
+        Ok(self.read_through(key).await?.map(|e| e.value.to_vec()))
     }
 
     async fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<()> {
-        self.l2.set(key, value.clone(), ttl).await?;
+        self.l2_write(key, &value, ttl).await?;
         self.l1.insert(key.to_owned(), self.entry(value, ttl)).await;
         self.announce(vec![key.to_owned()], None).await;
         Ok(())
@@ -257,13 +264,39 @@ impl Cache for TwoLevelCache {
     }
 }
 
-/// Applies other instances' invalidations until the bus or the cache goes away.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// `value` prefixed with its expiry time (Unix ms, big-endian).
+fn wrap_expiry(value: &[u8], ttl: Duration) -> Vec<u8> {
+    let expires = now_ms().saturating_add(ttl.as_millis() as u64);
+    let mut out = Vec::with_capacity(8 + value.len());
+    out.extend_from_slice(&expires.to_be_bytes());
+    out.extend_from_slice(value);
+    out
+}
+
+/// The value and its remaining TTL; `None` when expired or not written by this cache.
+fn unwrap_expiry(stored: &[u8]) -> Option<(Vec<u8>, Duration)> {
+    let (head, value) = stored.split_first_chunk::<8>()?;
+    let remaining = u64::from_be_bytes(*head).checked_sub(now_ms())?;
+    (remaining > 0).then(|| (value.to_vec(), Duration::from_millis(remaining)))
+}
+
+/// Applies other instances' invalidations until the bus or the cache goes away; after a gap
+/// (missed invalidations) the whole L1 is dropped.
 async fn listen(cache: Weak<TwoLevelCache>, mut events: crate::bus::Subscription) {
-    while let Some(payload) = events.next().await {
+    while let Some(delivery) = events.next().await {
         let Some(cache) = cache.upgrade() else { return };
-        match serde_json::from_slice::<Invalidation>(&payload) {
-            Ok(message) => cache.apply(message).await,
-            Err(e) => tracing::warn!(error = %e, "ignored a malformed cache invalidation"),
+        match delivery {
+            Delivery::Message(payload) => match serde_json::from_slice::<Invalidation>(&payload) {
+                Ok(message) => cache.apply(message).await,
+                Err(e) => tracing::warn!(error = %e, "ignored a malformed cache invalidation"),
+            },
+            Delivery::Gap => cache.l1.invalidate_all(),
         }
     }
 }
@@ -341,11 +374,9 @@ mod tests {
             assert_eq!(result.unwrap().unwrap(), b"loaded");
         }
         assert_eq!(calls.load(Ordering::SeqCst), 1);
-        // And it was written through to L2.
-        assert_eq!(
-            cache.l2.get("profile:7").await.unwrap(),
-            Some(b"loaded".to_vec())
-        );
+        // And it was written through to L2 (with its expiry in front).
+        let stored = cache.l2.get("profile:7").await.unwrap().unwrap();
+        assert_eq!(unwrap_expiry(&stored).unwrap().0, b"loaded");
     }
 
     #[tokio::test]

@@ -2,7 +2,7 @@
 //! payloads and subscribers that come and go. Topics carry a random suffix so runs sharing
 //! one bus (a Redis server) do not see each other.
 
-use crate::bus::{EventBus, Subscription};
+use crate::bus::{Delivery, EventBus, Subscription};
 use futures::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,10 +16,14 @@ fn topic(name: &str) -> String {
 }
 
 async fn next(sub: &mut Subscription) -> Vec<u8> {
-    tokio::time::timeout(DELIVERY_TIMEOUT, sub.next())
+    let delivery = tokio::time::timeout(DELIVERY_TIMEOUT, sub.next())
         .await
         .expect("no payload delivered in time")
-        .expect("subscription ended")
+        .expect("subscription ended");
+    match delivery {
+        Delivery::Message(payload) => payload,
+        Delivery::Gap => panic!("a gap was reported where nothing was lost"),
+    }
 }
 
 async fn next_n(sub: &mut Subscription, n: usize) -> Vec<Vec<u8>> {

@@ -5,6 +5,7 @@ use crate::bus::EventBus;
 use crate::cache::Cache;
 use crate::clock::ManualClock;
 use crate::ratelimit::RateLimiter;
+use crate::testing::cache::CacheTime;
 use std::any::Any;
 use std::sync::Arc;
 
@@ -41,21 +42,31 @@ impl From<Stores> for StoreFixture {
     }
 }
 
-/// A cache under test and the clock that decides its expiry.
+/// A cache under test and how its time moves.
 pub struct CacheFixture {
     /// The cache the cases run against.
     pub cache: Arc<dyn Cache>,
-    /// The clock the cache reads; cases advance it.
-    pub clock: ManualClock,
+    /// What drives the cache's expiry: a manual clock it reads, or real time.
+    pub time: CacheTime,
     guard: Guard,
 }
 
 impl CacheFixture {
-    /// A fixture over `cache`, driven by `clock`.
+    /// A fixture over `cache`, whose expiry reads `clock`; cases advance it.
     pub fn new(cache: Arc<dyn Cache>, clock: ManualClock) -> Self {
         Self {
             cache,
-            clock,
+            time: CacheTime::Manual(clock),
+            guard: None,
+        }
+    }
+
+    /// A fixture over `cache`, whose entries expire in real time (on a server's clock, as
+    /// Redis TTLs do); the expiry cases sleep through short TTLs.
+    pub fn real_time(cache: Arc<dyn Cache>) -> Self {
+        Self {
+            cache,
+            time: CacheTime::Real,
             guard: None,
         }
     }

@@ -75,7 +75,8 @@ macro_rules! store_conformance {
 ///
 /// `factory` evaluates to a future whose output converts into a
 /// [`CacheFixture`](crate::testing::CacheFixture) (an `(Arc<dyn Cache>, ManualClock)` pair
-/// does), where the clock drives the cache's expiry. Otherwise as
+/// does, where the clock drives the cache's expiry; `CacheFixture::real_time` is for caches
+/// that expire on a server's clock). Otherwise as
 /// [`store_conformance!`](crate::store_conformance).
 #[macro_export]
 macro_rules! cache_conformance {
@@ -94,6 +95,7 @@ macro_rules! cache_conformance {
                 entries_expire_after_their_ttl,
                 set_replaces_the_ttl,
                 clear_removes_matching_keys,
+                clear_treats_only_star_as_a_wildcard,
                 clear_ignores_expired_entries,
             ]);
         }
@@ -175,7 +177,7 @@ macro_rules! __conformance_cases {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
                 let fixture = __fixture().await;
-                $crate::testing::$suite::$case(fixture.cache.clone(), fixture.clock.clone()).await;
+                $crate::testing::$suite::$case(fixture.cache.clone(), fixture.time.clone()).await;
             }
         )*
     };

@@ -6,10 +6,11 @@
 //! * Each submodule is one suite; each of its `pub async fn`s is one test case. A case
 //!   takes the backend under test and panics when the backend breaks the trait's contract.
 //! * Relational suites ([`users`], [`sessions`], [`refresh`], [`denylist`]) take a
-//!   [`Stores`](crate::Stores). The [`cache`] and [`ratelimit`] suites take the backend plus
-//!   the [`ManualClock`](crate::ManualClock) that drives it, so expiry and windows are tested
-//!   by advancing the clock, never by sleeping. The [`bus`] suite takes an
-//!   `Arc<dyn EventBus>`.
+//!   [`Stores`](crate::Stores). The [`ratelimit`] suite takes the limiter plus the
+//!   [`ManualClock`](crate::ManualClock) that drives it, so windows are tested by advancing
+//!   the clock. The [`cache`] suite takes the cache plus a [`cache::CacheTime`]: the manual
+//!   clock for in-process caches, or real time (short TTLs slept through) for caches that
+//!   expire on a server's clock, like Redis. The [`bus`] suite takes an `Arc<dyn EventBus>`.
 //! * The macros [`store_conformance!`](crate::store_conformance),
 //!   [`cache_conformance!`](crate::cache_conformance),
 //!   [`limiter_conformance!`](crate::limiter_conformance) and

@@ -1,5 +1,6 @@
-//! Spawning the app on a fresh SQLite database, and small request helpers.
+//! Spawning the app (embedded, or scale-out on PostgreSQL + Redis), and request helpers.
 
+use delegate_core::backend::postgres::TestSchema;
 use delegate_core::{Config, Delegate, ManualClock, Secret, Shared};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
@@ -12,41 +13,124 @@ pub const JWT_SECRET: &str = "test-jwt-secret-0123456789abcdef-0123456789";
 /// A password that passes the policy.
 pub const PASSWORD: &str = "correct horse battery staple";
 
-/// A running server on its own database.
+/// A running server.
 pub struct TestApp {
     pub addr: SocketAddr,
     pub shutdown: tokio::sync::oneshot::Sender<()>,
     pub client: Client,
     /// The app's clock: starts at the real time and moves only when advanced.
     pub clock: ManualClock,
-    pub dir: TempDir,
+    /// Where its state lives; another app spawned on it shares that state.
+    pub backing: Backing,
 }
 
-/// Starts Delegate on a fresh SQLite file and a random port.
+/// Where apps keep state: a fresh SQLite file (embedded mode, the default), or a fresh
+/// PostgreSQL schema and Redis key prefix (scale-out mode: `DELEGATE_TEST_MODE=scaleout`, with
+/// `DELEGATE_TEST_DATABASE_URL` and `DELEGATE_TEST_REDIS_URL`). Apps spawned on one backing
+/// share its state: a restart, or a second instance.
+#[derive(Clone)]
+pub struct Backing(Arc<BackingInner>);
+
+struct BackingInner {
+    dir: TempDir,
+    scaleout: Option<ScaleOut>,
+}
+
+struct ScaleOut {
+    database_url: String,
+    redis_url: String,
+    prefix: String,
+    _schema: TestSchema,
+}
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set; ./scripts/test sets it (it starts PostgreSQL and Redis)")
+    })
+}
+
+impl Backing {
+    /// A fresh backing in the mode `DELEGATE_TEST_MODE` selects.
+    pub async fn new() -> Self {
+        match std::env::var("DELEGATE_TEST_MODE").as_deref() {
+            Ok("scaleout") => Self::scaleout(&env("DELEGATE_TEST_REDIS_URL")).await,
+            Ok("embedded") | Err(_) => Self::embedded(),
+            Ok(other) => panic!("DELEGATE_TEST_MODE={other}: expected embedded or scaleout"),
+        }
+    }
+
+    /// A fresh SQLite file and in-process cache, limiter and bus.
+    pub fn embedded() -> Self {
+        Self(Arc::new(BackingInner {
+            dir: tempfile::tempdir().expect("temp dir"),
+            scaleout: None,
+        }))
+    }
+
+    /// A fresh PostgreSQL schema and a fresh key prefix on the Redis at `redis_url`.
+    pub async fn scaleout(redis_url: &str) -> Self {
+        let base = env("DELEGATE_TEST_DATABASE_URL");
+        let (_, schema) = TestSchema::create(&base, "api").await.expect("test schema");
+        let joiner = if base.contains('?') { '&' } else { '?' };
+        let database_url = format!("{base}{joiner}options=-c%20search_path%3D{}", schema.name());
+        Self(Arc::new(BackingInner {
+            dir: tempfile::tempdir().expect("temp dir"),
+            scaleout: Some(ScaleOut {
+                database_url,
+                redis_url: redis_url.to_owned(),
+                prefix: format!("api-test:{}:", uuid_simple()),
+                _schema: schema,
+            }),
+        }))
+    }
+
+    fn config(&self) -> Config {
+        match &self.0.scaleout {
+            None => Config {
+                database_url: format!(
+                    "sqlite://{}",
+                    self.0.dir.path().join("delegate.db").display()
+                ),
+                ..Config::default()
+            },
+            Some(s) => Config {
+                database_url: s.database_url.clone(),
+                redis_url: s.redis_url.clone(),
+                redis_prefix: s.prefix.clone(),
+                ..Config::default()
+            },
+        }
+    }
+}
+
+fn uuid_simple() -> String {
+    format!(
+        "{:032x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
+
+/// Starts Delegate on a fresh backing and a random port.
 pub async fn spawn_app() -> TestApp {
     spawn_with(|_| {}).await
 }
 
 /// Like [`spawn_app`], with the config adjusted first.
 pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
-    spawn_in(tempfile::tempdir().expect("temp dir"), adjust).await
+    spawn_on(&Backing::new().await, adjust, None).await
 }
 
-/// Starts Delegate on the database in `dir` (a restart when an app already used it).
-pub async fn spawn_in(dir: TempDir, adjust: impl FnOnce(&mut Config)) -> TestApp {
-    spawn_full(dir, adjust, None).await
-}
-
-/// Starts Delegate on the database in `dir` with the given cache, limiter and bus.
-pub async fn spawn_full(
-    dir: TempDir,
+/// Starts Delegate on `backing` (sharing its state), optionally with the given cache,
+/// limiter and bus.
+pub async fn spawn_on(
+    backing: &Backing,
     adjust: impl FnOnce(&mut Config),
     shared: Option<Shared>,
 ) -> TestApp {
-    let mut config = Config {
-        database_url: format!("sqlite://{}", dir.path().join("delegate.db").display()),
-        ..Config::default()
-    };
+    let mut config = backing.config();
     config.auth.jwt_secret = Some(Secret::new(JWT_SECRET));
     config.auth.jwt_refresh_secret = Some(Secret::new("test-refresh-secret-0123456789abcdef-0123"));
     adjust(&mut config);
@@ -69,7 +153,7 @@ pub async fn spawn_full(
         client: Client::new(),
         clock,
         shutdown,
-        dir,
+        backing: backing.clone(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Rate limits through HTTP: stricter auth limits, per-user limits, headers, trusted
 //! proxies, and failing closed when the shared limiter is down.
 
-use crate::helpers::{PASSWORD, assert_error, spawn_full, spawn_with};
+use crate::helpers::{Backing, PASSWORD, assert_error, spawn_on, spawn_with};
 use async_trait::async_trait;
 use delegate_core::ratelimit::{RateDecision, RateLimiter};
 use delegate_core::{Error, ManualClock, Shared};
@@ -155,8 +155,8 @@ async fn with_the_limiter_down_auth_fails_closed_and_reads_fall_back() {
         inner: shared.limiter.clone(),
         down: down.clone(),
     });
-    let app = spawn_full(
-        tempfile::tempdir().unwrap(),
+    let app = spawn_on(
+        &Backing::new().await,
         |c| c.rate_limit.max_requests = 5,
         Some(shared),
     )

@@ -5,6 +5,8 @@ mod bodies;
 mod docs;
 mod helpers;
 mod limits;
+mod redis_server;
+mod scaleout;
 mod server;
 mod sessions;
 mod tokens;

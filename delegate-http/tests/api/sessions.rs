@@ -155,10 +155,12 @@ async fn revocations_and_sessions_survive_a_restart() {
     let dropped = app.login("kim@example.com", "phone").await;
     let res = app.post_auth("/api/v1/auth/logout", &dropped.access).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    let crate::helpers::TestApp { dir, shutdown, .. } = app;
+    let crate::helpers::TestApp {
+        backing, shutdown, ..
+    } = app;
     let _ = shutdown.send(());
 
-    let restarted = crate::helpers::spawn_in(dir, |_| {}).await;
+    let restarted = crate::helpers::spawn_on(&backing, |_| {}, None).await;
     assert_eq!(
         restarted
             .get_auth("/api/v1/auth/me", &kept.access)

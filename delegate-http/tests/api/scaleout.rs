@@ -1,0 +1,193 @@
+//! Scale-out mode: two instances over one PostgreSQL and one Redis share state, and losing
+//! Redis neither logs anybody out nor revives anything revoked.
+
+use crate::helpers::{Backing, PASSWORD, TestApp, assert_error, spawn_on};
+use crate::redis_server::RedisServer;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+fn redis_url() -> String {
+    std::env::var("DELEGATE_TEST_REDIS_URL")
+        .unwrap_or_else(|_| panic!("DELEGATE_TEST_REDIS_URL is not set; ./scripts/test sets it"))
+}
+
+async fn pair(backing: &Backing, adjust: fn(&mut delegate_core::Config)) -> (TestApp, TestApp) {
+    (
+        spawn_on(backing, adjust, None).await,
+        spawn_on(backing, adjust, None).await,
+    )
+}
+
+/// Polls `check` every 5 ms for up to 3 s; returns how long it took to hold.
+async fn within(check: impl AsyncFn() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(3) {
+        if check().await {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    None
+}
+
+#[tokio::test]
+async fn a_logout_on_one_instance_is_refused_on_the_other_at_once() {
+    let backing = Backing::scaleout(&redis_url()).await;
+    let (a, b) = pair(&backing, |_| {}).await;
+    let account = a.register("two@example.com").await;
+    assert_eq!(
+        b.get_auth("/api/v1/auth/me", &account.access)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        a.post_auth("/api/v1/auth/logout", &account.access)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    let took = within(async || {
+        b.get_auth("/api/v1/auth/me", &account.access)
+            .await
+            .status()
+            == StatusCode::UNAUTHORIZED
+    })
+    .await
+    .expect("B refuses the token");
+    eprintln!("logout on A refused on B after {took:?}");
+    let res = b.get_auth("/api/v1/auth/me", &account.access).await;
+    assert_error(res, StatusCode::UNAUTHORIZED, "token_revoked").await;
+}
+
+#[tokio::test]
+async fn rate_limits_hold_across_instances() {
+    let backing = Backing::scaleout(&redis_url()).await;
+    let (a, b) = pair(&backing, |c| c.rate_limit.max_requests = 10).await;
+    let account = a.register("limits@example.com").await;
+    let requests = (0..40).map(|i| {
+        let app = if i % 2 == 0 { &a } else { &b };
+        app.get_auth("/api/v1/auth/me", &account.access)
+    });
+    let statuses: Vec<StatusCode> = futures::future::join_all(requests)
+        .await
+        .iter()
+        .map(|r| r.status())
+        .collect();
+    let admitted = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((admitted, refused), (10, 30), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn a_profile_updated_on_one_instance_is_read_fresh_on_the_other() {
+    let backing = Backing::scaleout(&redis_url()).await;
+    let (a, b) = pair(&backing, |_| {}).await;
+    let account = a.register("fresh@example.com").await;
+    let name = async |app: &TestApp| -> Value {
+        let res = app.get_auth("/api/v1/users/profile", &account.access).await;
+        res.json::<Value>().await.unwrap()["name"].clone()
+    };
+    assert_eq!(name(&b).await, "Test", "now cached in B");
+    let res = a
+        .patch_auth(
+            "/api/v1/users/profile",
+            &account.access,
+            json!({"name": "Renamed"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let took = within(async || name(&b).await == "Renamed")
+        .await
+        .expect("B reads the new name");
+    eprintln!("profile change on A read on B after {took:?}");
+}
+
+#[tokio::test]
+async fn losing_redis_logs_nobody_out_and_revives_nothing() {
+    let mut redis = RedisServer::start().await;
+    let backing = Backing::scaleout(&redis.url()).await;
+    let (a, b) = pair(&backing, |_| {}).await;
+    let kept = a.register("keep@example.com").await;
+    let dropped = a.login("keep@example.com", "phone").await;
+    assert_eq!(
+        a.post_auth("/api/v1/auth/logout", &dropped.access)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+
+    assert_eq!(redis.command("FLUSHALL").as_deref(), Some("+OK"));
+    // And a restart, which also drops every connection and subscription.
+    redis.restart().await;
+    let fresh = spawn_on(&backing, |_| {}, None).await;
+    for app in [&a, &b, &fresh] {
+        assert_eq!(
+            app.get_auth("/api/v1/auth/me", &kept.access).await.status(),
+            StatusCode::OK,
+            "nobody is logged out"
+        );
+        let res = app.get_auth("/api/v1/auth/me", &dropped.access).await;
+        assert_error(res, StatusCode::UNAUTHORIZED, "token_revoked").await;
+        let res = app.refresh(&dropped.refresh).await;
+        assert_eq!(
+            res.status(),
+            StatusCode::UNAUTHORIZED,
+            "no revoked family comes back"
+        );
+    }
+    assert_eq!(fresh.refresh(&kept.refresh).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn with_redis_stopped_auth_fails_closed_reads_keep_working_and_it_recovers() {
+    let mut redis = RedisServer::start().await;
+    let backing = Backing::scaleout(&redis.url()).await;
+    let (a, b) = pair(&backing, |_| {}).await;
+    let account = a.register("outage@example.com").await;
+    redis.stop();
+
+    let login = || {
+        a.post(
+            "/api/v1/auth/login",
+            json!({"email": "outage@example.com", "password": PASSWORD}),
+        )
+    };
+    let res = login().await;
+    assert!(res.headers().get("retry-after").is_some());
+    assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "service_unavailable").await;
+    // A valid token for a live session keeps working from durable state and the in-process
+    // guard; limits fall back to in-process.
+    for app in [&a, &b] {
+        let res = app.get_auth("/api/v1/auth/me", &account.access).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let res = app.get_auth("/api/v1/users/profile", &account.access).await;
+        assert_eq!(res.status(), StatusCode::OK, "profile read from the store");
+    }
+
+    redis.restart().await;
+    within(async || login().await.status() == StatusCode::OK)
+        .await
+        .expect("login works again once Redis is back");
+    // The bus has resubscribed: a logout on A reaches B again.
+    let session = a.login("outage@example.com", "again").await;
+    assert_eq!(
+        b.get_auth("/api/v1/auth/me", &session.access)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let took = within(async || {
+        let _ = a.post_auth("/api/v1/auth/logout", &session.access).await;
+        b.get_auth("/api/v1/auth/me", &session.access)
+            .await
+            .status()
+            == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    assert!(took.is_some(), "revocations propagate after recovery");
+}

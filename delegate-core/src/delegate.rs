@@ -135,7 +135,7 @@ impl DelegateBuilder {
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let stores = match self.stores {
             Some(stores) => stores,
-            None => Stores::connect(&config.database_url).await?,
+            None => Stores::connect(&config.database_url, config.migrate_on_start).await?,
         };
         let shared = match self.shared {
             Some(shared) => shared,
@@ -180,6 +180,12 @@ impl DelegateBuilder {
             denylist: stores.denylist,
             bus: shared.bus.clone(),
             guard,
+            backoff: crate::auth::LoginBackoff::new(
+                config.auth.login_backoff.clone(),
+                shared.limiter.clone(),
+                shared.cache.clone(),
+                clock.clone(),
+            ),
         });
         let events = shared.bus.subscribe(AUTH_TOPIC).await?;
         let listener = tokio::spawn(listen(Arc::downgrade(&core), events));

@@ -1,5 +1,6 @@
 //! Authentication: passwords, access tokens, refresh-token rotation and login sessions.
 
+mod backoff;
 mod denylist;
 mod events;
 mod guard;
@@ -12,6 +13,7 @@ mod session;
 mod sessions_service;
 pub mod token;
 
+pub(crate) use backoff::LoginBackoff;
 pub use denylist::TokenDenylist;
 pub use events::{AUTH_TOPIC, AuthEvent};
 pub(crate) use guard::SessionGuard;

@@ -134,6 +134,7 @@ pub(crate) struct AuthCore {
     pub(crate) denylist: Arc<dyn TokenDenylist>,
     pub(crate) bus: Arc<dyn EventBus>,
     pub(crate) guard: SessionGuard,
+    pub(crate) backoff: super::LoginBackoff,
     pub(crate) hasher: PasswordHasher,
     pub(crate) signer: TokenSigner,
     pub(crate) refresh_key: Secret,
@@ -244,16 +245,36 @@ impl AuthService {
     }
 
     /// Signs in with email and password. Every failure, unknown email included, answers the
-    /// same `invalid_credentials` after the same hashing work.
+    /// same `invalid_credentials` after the same hashing work. After repeated failures the
+    /// account's logins are refused for a growing, bounded delay ([`Error::RateLimited`]),
+    /// known accounts and unknown emails alike.
     pub async fn login(&self, credentials: Credentials) -> Result<SignedIn> {
         let Credentials {
             email,
             password,
             device,
         } = credentials;
-        policy::check_presented_password(&password)?;
+        let account = email.trim().to_lowercase();
+        self.core.backoff.check(&account).await?;
         let device = check_device(device)?;
-        let found = match policy::normalize_email(&email) {
+        let result = self.verify_login(&account, &password).await;
+        match result {
+            Ok(user) => {
+                self.core.backoff.succeeded(&account).await?;
+                self.sign_in(user, device).await
+            }
+            Err(e) => {
+                if e.code() == "invalid_credentials" {
+                    self.core.backoff.failed(&account).await?;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn verify_login(&self, email: &str, password: &str) -> Result<User> {
+        policy::check_presented_password(password)?;
+        let found = match policy::normalize_email(email) {
             Ok(email) => self.core.users.credentials_by_email(&email).await?,
             Err(_) => None,
         };
@@ -261,13 +282,13 @@ impl AuthService {
             Some(creds) => {
                 self.core
                     .hasher
-                    .verify(&password, &creds.password_hash)
+                    .verify(password, &creds.password_hash)
                     .await?
             }
-            None => self.core.hasher.verify_dummy(&password).await?,
+            None => self.core.hasher.verify_dummy(password).await?,
         };
         match found {
-            Some(creds) if verified => self.sign_in(creds.user, device).await,
+            Some(creds) if verified => Ok(creds.user),
             _ => Err(Error::unauthenticated(
                 "invalid_credentials",
                 "invalid email or password",

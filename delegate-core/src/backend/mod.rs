@@ -47,21 +47,46 @@ impl Stores {
     }
 
     /// Opens the store named by `url` (`sqlite://…`, `sqlite::memory:`, `postgres://…`,
-    /// `memory:`) and applies its migrations.
-    pub async fn connect(url: &str) -> Result<Self> {
+    /// `memory:`), applying its pending migrations if `migrate` is set.
+    pub async fn connect(url: &str, migrate: bool) -> Result<Self> {
         match scheme(url) {
             "memory" => Ok(Self::from_backend(Arc::new(memory::MemoryStore::new()))),
             #[cfg(feature = "sqlite")]
-            "sqlite" => Ok(Self::from_backend(Arc::new(
-                sqlite::SqliteStore::connect(url).await?,
-            ))),
+            "sqlite" => {
+                let store = sqlite::SqliteStore::open(url).await?;
+                if migrate {
+                    store.migrate().await?;
+                }
+                require_migrated(store.pending().await?)?;
+                Ok(Self::from_backend(Arc::new(store)))
+            }
             #[cfg(feature = "postgres")]
-            "postgres" | "postgresql" => Ok(Self::from_backend(Arc::new(
-                postgres::PgStore::connect(url).await?,
-            ))),
+            "postgres" | "postgresql" => {
+                let store = postgres::PgStore::open(url).await?;
+                if migrate {
+                    store.migrate().await?;
+                }
+                require_migrated(store.pending().await?)?;
+                Ok(Self::from_backend(Arc::new(store)))
+            }
             other => Err(unsupported("database_url", other, DATABASE_SCHEMES)),
         }
     }
+}
+
+/// Refuses to run on a schema with pending migrations.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn require_migrated(pending: usize) -> Result<()> {
+    if pending > 0 {
+        return Err(Error::invalid(
+            "database_url",
+            format!(
+                "the database has {pending} pending migration(s); run `delegate migrate` \
+                 (or start with DELEGATE_MIGRATE_ON_START=true)"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The relational store schemes this build supports.

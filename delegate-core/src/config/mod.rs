@@ -36,6 +36,9 @@ pub struct Config {
     /// Relational store URL: `sqlite://path`, `sqlite::memory:`, `postgres://…` or `memory:`
     /// (`DATABASE_URL`).
     pub database_url: String,
+    /// Apply pending migrations at start (`DELEGATE_MIGRATE_ON_START`); when off, run
+    /// `delegate migrate` before starting a new version.
+    pub migrate_on_start: bool,
     /// Cache, rate-limit and bus URL: `memory:`, `redis://…` or
     /// `redis+cluster://host:port,host:port` (`REDIS_URL`).
     pub redis_url: String,
@@ -55,6 +58,7 @@ impl Default for Config {
             environment: Environment::Development,
             server: ServerConfig::default(),
             database_url: "sqlite://delegate.db".to_owned(),
+            migrate_on_start: true,
             redis_url: "memory:".to_owned(),
             redis_prefix: "delegate:".to_owned(),
             auth: AuthConfig::default(),
@@ -203,6 +207,36 @@ pub struct AuthConfig {
     pub session_cache_ttl_secs: u64,
     /// Password hashing parameters and pool size.
     pub password: PasswordConfig,
+    /// Per-account delays after failed logins.
+    pub login_backoff: LoginBackoffConfig,
+}
+
+/// Per-account login backoff: after `free_failures` failed logins within `window_secs`
+/// (counted across instances), each further failure locks the account's logins for
+/// `base_delay_ms`, doubling each time up to `max_delay_secs`. The bound keeps an attacker
+/// from locking a victim out for good; a successful login clears the count.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct LoginBackoffConfig {
+    /// Failures allowed before any delay.
+    pub free_failures: u32,
+    /// The first delay, in milliseconds.
+    pub base_delay_ms: u64,
+    /// The longest delay, in seconds.
+    pub max_delay_secs: u64,
+    /// How long a failure counts, in seconds.
+    pub window_secs: u64,
+}
+
+impl Default for LoginBackoffConfig {
+    fn default() -> Self {
+        Self {
+            free_failures: 5,
+            base_delay_ms: 1000,
+            max_delay_secs: 30,
+            window_secs: 15 * 60,
+        }
+    }
 }
 
 impl Default for AuthConfig {
@@ -219,6 +253,7 @@ impl Default for AuthConfig {
             leeway_secs: 5,
             session_cache_ttl_secs: 60,
             password: PasswordConfig::default(),
+            login_backoff: LoginBackoffConfig::default(),
         }
     }
 }

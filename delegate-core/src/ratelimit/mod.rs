@@ -29,4 +29,6 @@ pub struct RateDecision {
 pub trait RateLimiter: Send + Sync + 'static {
     /// Counts a request for `key` if it fits, and says whether it did.
     async fn check(&self, key: &str, limit: u32, window: Duration) -> Result<RateDecision>;
+    /// Forgets everything counted for `key`.
+    async fn reset(&self, key: &str) -> Result<()>;
 }

@@ -154,13 +154,21 @@ mod tests {
 
     struct Down;
 
+    fn down() -> Error {
+        Error::Unavailable {
+            what: "redis",
+            retry_after: Duration::from_secs(1),
+        }
+    }
+
     #[async_trait]
     impl RateLimiter for Down {
         async fn check(&self, _: &str, _: u32, _: Duration) -> Result<RateDecision> {
-            Err(Error::Unavailable {
-                what: "redis",
-                retry_after: Duration::from_secs(1),
-            })
+            Err(down())
+        }
+
+        async fn reset(&self, _: &str) -> Result<()> {
+            Err(down())
         }
     }
 

@@ -126,6 +126,7 @@ macro_rules! limiter_conformance {
                 refusals_are_not_counted,
                 keys_are_independent,
                 concurrent_checks_admit_exactly_the_limit,
+                reset_forgets_one_key,
             ]);
         }
     };

@@ -1,5 +1,5 @@
 //! The `RateLimiter` suite: exact admission counts, remaining and retry times, the sliding
-//! window (moved by the clock), independent keys and concurrent checks.
+//! window (moved by the clock), independent keys, concurrent checks and resets.
 
 use crate::clock::ManualClock;
 use crate::ratelimit::{RateDecision, RateLimiter};
@@ -159,4 +159,24 @@ pub async fn concurrent_checks_admit_exactly_the_limit(
     remaining.sort_unstable();
     assert_eq!(remaining, [0, 1, 2, 3, 4]);
     assert!(!check(&limiter, "shared", 5, MINUTE).await.allowed);
+}
+
+/// `reset` forgets what was counted for one key, and only that key.
+pub async fn reset_forgets_one_key(limiter: Arc<dyn RateLimiter>, _clock: ManualClock) {
+    let (a, b) = ("reset-a", "reset-b");
+    for k in [a, b] {
+        for _ in 0..2 {
+            assert!(limiter.check(k, 2, MINUTE).await.unwrap().allowed);
+        }
+        assert!(!limiter.check(k, 2, MINUTE).await.unwrap().allowed);
+    }
+    limiter.reset(a).await.unwrap();
+    limiter.reset("never-used").await.unwrap();
+    let fresh = limiter.check(a, 2, MINUTE).await.unwrap();
+    assert!(fresh.allowed);
+    assert_eq!(fresh.remaining, 1);
+    assert!(
+        !limiter.check(b, 2, MINUTE).await.unwrap().allowed,
+        "other keys keep counting"
+    );
 }

@@ -144,6 +144,10 @@ impl RateLimiter for Flaky {
         }
         self.inner.check(key, limit, window).await
     }
+
+    async fn reset(&self, key: &str) -> delegate_core::Result<()> {
+        self.inner.reset(key).await
+    }
 }
 
 #[tokio::test]
@@ -204,4 +208,62 @@ async fn with_the_limiter_down_auth_fails_closed_and_reads_fall_back() {
         StatusCode::OK,
         "recovers when the limiter returns"
     );
+}
+
+#[tokio::test]
+async fn failed_logins_back_off_per_account_with_a_bounded_delay() {
+    let app = spawn_with(|c| {
+        c.auth.login_backoff.free_failures = 2;
+        c.auth.login_backoff.base_delay_ms = 1000;
+        c.auth.login_backoff.max_delay_secs = 4;
+        c.rate_limit.auth_max_requests = 1000;
+    })
+    .await;
+    app.register("victim@example.com").await;
+    let login = |password: &'static str| {
+        app.post(
+            "/api/v1/auth/login",
+            json!({"email": "Victim@example.com", "password": password}),
+        )
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            login("wrong password").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // Locked for 1 s, even with the right password.
+    let res = login(PASSWORD).await;
+    assert_eq!(header(&res, "retry-after"), "1");
+    assert_error(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    // The delay doubles, and stops at the bound.
+    let mut delays = Vec::new();
+    for _ in 0..4 {
+        app.clock.advance(Duration::from_secs(5));
+        assert_eq!(
+            login("wrong password").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+        delays.push(header(&login(PASSWORD).await, "retry-after"));
+    }
+    assert_eq!(delays, ["2", "4", "4", "4"]);
+    // Once the lock passes, the right password works and clears the count.
+    app.clock.advance(Duration::from_secs(4));
+    assert_eq!(login(PASSWORD).await.status(), StatusCode::OK);
+    assert_eq!(
+        login("wrong password").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(login(PASSWORD).await.status(), StatusCode::OK);
+    // Unknown emails back off the same way: a lock says nothing about existence.
+    let ghost = || {
+        app.post(
+            "/api/v1/auth/login",
+            json!({"email": "ghost@example.com", "password": "wrong password"}),
+        )
+    };
+    for _ in 0..3 {
+        assert_eq!(ghost().await.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(ghost().await.status(), StatusCode::TOO_MANY_REQUESTS);
 }

@@ -87,3 +87,15 @@ fn production_without_secrets_refuses_to_start_and_names_the_variable() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("at least 32 bytes"), "{stderr}");
 }
+
+#[test]
+fn without_migrate_on_start_an_unmigrated_database_is_refused_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = server(&dir, free_port())
+        .env("DELEGATE_MIGRATE_ON_START", "false")
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("delegate migrate"), "{stderr}");
+}

@@ -55,4 +55,9 @@ impl RateLimiter for MemoryRateLimiter {
             reset_after: log.back().map(until).unwrap_or_default(),
         })
     }
+
+    async fn reset(&self, key: &str) -> Result<()> {
+        self.windows.lock().expect("limiter lock").remove(key);
+        Ok(())
+    }
 }

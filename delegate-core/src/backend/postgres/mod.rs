@@ -124,6 +124,12 @@ impl PgStore {
         Ok(usize::try_from(count).unwrap_or(0))
     }
 
+    /// How many migrations are not applied yet.
+    pub async fn pending(&self) -> Result<usize> {
+        let known = sqlx::migrate!("./migrations/postgres").iter().count();
+        Ok(known.saturating_sub(self.applied().await?))
+    }
+
     /// A cheap round trip, for health checks.
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1")

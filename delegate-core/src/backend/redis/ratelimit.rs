@@ -104,4 +104,12 @@ impl RateLimiter for RedisRateLimiter {
             },
         })
     }
+
+    async fn reset(&self, key: &str) -> Result<()> {
+        redis::cmd("DEL")
+            .arg(format!("{}rate_limit:{key}", self.prefix))
+            .query_async::<()>(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)
+    }
 }

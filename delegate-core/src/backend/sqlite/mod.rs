@@ -58,7 +58,7 @@ impl SqliteStore {
     /// Applies pending migrations; returns how many were applied.
     pub async fn migrate(&self) -> Result<usize> {
         let migrator = sqlx::migrate!("./migrations/sqlite");
-        let before = self.applied().await.unwrap_or(0);
+        let before = self.applied().await?;
         migrator
             .run(&self.pool)
             .await
@@ -67,11 +67,26 @@ impl SqliteStore {
     }
 
     async fn applied(&self) -> Result<usize> {
+        let exists: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error)?;
+        if exists == 0 {
+            return Ok(0);
+        }
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
             .fetch_one(&self.pool)
             .await
             .map_err(db_error)?;
         Ok(count as usize)
+    }
+
+    /// How many migrations are not applied yet.
+    pub async fn pending(&self) -> Result<usize> {
+        let known = sqlx::migrate!("./migrations/sqlite").iter().count();
+        Ok(known.saturating_sub(self.applied().await?))
     }
 
     /// A cheap round trip, for health checks.

@@ -60,6 +60,17 @@ id_type!(
     "sessionId"
 );
 
+id_type!(
+    /// Identifies a chat session (a conversation).
+    ChatSessionId,
+    "sessionId"
+);
+id_type!(
+    /// Identifies a chat message.
+    MessageId,
+    "messageId"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

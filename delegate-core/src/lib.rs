@@ -18,6 +18,7 @@ pub mod auth;
 pub mod backend;
 pub mod bus;
 pub mod cache;
+pub mod chat;
 pub mod clock;
 pub mod config;
 mod delegate;
@@ -26,6 +27,7 @@ pub mod ids;
 pub mod ratelimit;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod usage;
 pub mod users;
 
 pub use auth::{
@@ -37,5 +39,5 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, Environment, Secret};
 pub use delegate::{Delegate, DelegateBuilder};
 pub use error::{Error, ErrorKind, Result};
-pub use ids::{LoginSessionId, UserId};
+pub use ids::{ChatSessionId, LoginSessionId, MessageId, UserId};
 pub use users::{Role, Tier, User, UsersService};

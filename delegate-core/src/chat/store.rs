@@ -1,0 +1,56 @@
+//! The `ConversationStore` backend trait: chat sessions and messages, owner-scoped.
+
+use super::{ChatSession, Message, MessageStatus, TokenUsage};
+use crate::error::Result;
+use crate::ids::{ChatSessionId, MessageId, UserId};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+/// Durable storage of chat sessions and their messages. Every session read or write names
+/// the owner: another user's session behaves exactly like a missing one.
+#[async_trait]
+pub trait ConversationStore: Send + Sync + 'static {
+    /// Stores a new session.
+    async fn create_session(&self, session: &ChatSession) -> Result<()>;
+    /// The session, if it exists and belongs to `user`.
+    async fn get_session(&self, user: UserId, id: ChatSessionId) -> Result<Option<ChatSession>>;
+    /// Up to `limit` of the user's sessions, newest first (by id), strictly older than
+    /// `before` if given.
+    async fn list_sessions(
+        &self,
+        user: UserId,
+        before: Option<ChatSessionId>,
+        limit: u32,
+    ) -> Result<Vec<ChatSession>>;
+    /// Renames the user's session; false if there is no such session of `user`.
+    async fn rename_session(
+        &self,
+        user: UserId,
+        id: ChatSessionId,
+        title: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Deletes the user's session and its messages; false if there is no such session.
+    async fn delete_session(&self, user: UserId, id: ChatSessionId) -> Result<bool>;
+    /// Stores a message in its session and sets the session's `updated_at` to the message's
+    /// `created_at`.
+    async fn add_message(&self, message: &Message) -> Result<()>;
+    /// Sets a message's content, status and usage (an assistant reply when it ends).
+    async fn finish_message(
+        &self,
+        id: MessageId,
+        content: &str,
+        status: MessageStatus,
+        usage: Option<TokenUsage>,
+    ) -> Result<()>;
+    /// Up to `limit` messages of the session, oldest first (by id), strictly newer than
+    /// `after` if given. The caller has checked ownership.
+    async fn list_messages(
+        &self,
+        session: ChatSessionId,
+        after: Option<MessageId>,
+        limit: u32,
+    ) -> Result<Vec<Message>>;
+    /// The session's newest `limit` messages, returned oldest first (the context window).
+    async fn recent_messages(&self, session: ChatSessionId, limit: u32) -> Result<Vec<Message>>;
+}

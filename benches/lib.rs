@@ -8,10 +8,12 @@ use delegate_core::auth::{
     LoginSession, LoginSessionStore, RefreshTokenRecord, RefreshTokenStore, Rotation, TokenDenylist,
 };
 use delegate_core::backend::sqlite::SqliteStore;
+use delegate_core::chat::{ChatSession, ConversationStore, Message, MessageStatus, TokenUsage};
+use delegate_core::usage::{UsageEvent, UsageStore, UsageTotals};
 use delegate_core::users::{ProfileChange, UserCredentials, UserStore};
 use delegate_core::{
-    Clock, Config, Delegate, Error, LoginSessionId, Registration, Result, Role, Secret, SignedIn,
-    Stores, Tier, User, UserId,
+    ChatSessionId, Clock, Config, Delegate, Error, LoginSessionId, MessageId, Registration, Result,
+    Role, Secret, SignedIn, Stores, Tier, User, UserId,
 };
 use std::collections::BTreeMap;
 use std::fmt;
@@ -135,7 +137,7 @@ impl fmt::Display for StoreCalls {
     }
 }
 
-/// A store decorator: delegates all four relational traits to `S` and counts every call.
+/// A store decorator: delegates every relational trait to `S` and counts every call.
 pub struct CountingStore<S> {
     inner: S,
     calls: Mutex<BTreeMap<&'static str, u64>>,
@@ -298,6 +300,98 @@ impl<S: TokenDenylist> TokenDenylist for CountingStore<S> {
 
     async fn purge(&self, now: DateTime<Utc>) -> Result<u64> {
         TokenDenylist::purge(self.record("TokenDenylist::purge"), now).await
+    }
+}
+
+#[async_trait]
+impl<S: ConversationStore> ConversationStore for CountingStore<S> {
+    async fn create_session(&self, session: &ChatSession) -> Result<()> {
+        self.record("ConversationStore::create_session")
+            .create_session(session)
+            .await
+    }
+
+    async fn get_session(&self, user: UserId, id: ChatSessionId) -> Result<Option<ChatSession>> {
+        self.record("ConversationStore::get_session")
+            .get_session(user, id)
+            .await
+    }
+
+    async fn list_sessions(
+        &self,
+        user: UserId,
+        before: Option<ChatSessionId>,
+        limit: u32,
+    ) -> Result<Vec<ChatSession>> {
+        self.record("ConversationStore::list_sessions")
+            .list_sessions(user, before, limit)
+            .await
+    }
+
+    async fn rename_session(
+        &self,
+        user: UserId,
+        id: ChatSessionId,
+        title: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.record("ConversationStore::rename_session")
+            .rename_session(user, id, title, now)
+            .await
+    }
+
+    async fn delete_session(&self, user: UserId, id: ChatSessionId) -> Result<bool> {
+        self.record("ConversationStore::delete_session")
+            .delete_session(user, id)
+            .await
+    }
+
+    async fn add_message(&self, message: &Message) -> Result<()> {
+        self.record("ConversationStore::add_message")
+            .add_message(message)
+            .await
+    }
+
+    async fn finish_message(
+        &self,
+        id: MessageId,
+        content: &str,
+        status: MessageStatus,
+        usage: Option<TokenUsage>,
+    ) -> Result<()> {
+        self.record("ConversationStore::finish_message")
+            .finish_message(id, content, status, usage)
+            .await
+    }
+
+    async fn list_messages(
+        &self,
+        session: ChatSessionId,
+        after: Option<MessageId>,
+        limit: u32,
+    ) -> Result<Vec<Message>> {
+        self.record("ConversationStore::list_messages")
+            .list_messages(session, after, limit)
+            .await
+    }
+
+    async fn recent_messages(&self, session: ChatSessionId, limit: u32) -> Result<Vec<Message>> {
+        self.record("ConversationStore::recent_messages")
+            .recent_messages(session, limit)
+            .await
+    }
+}
+
+#[async_trait]
+impl<S: UsageStore> UsageStore for CountingStore<S> {
+    async fn record(&self, event: &UsageEvent) -> Result<()> {
+        UsageStore::record(self.record("UsageStore::record"), event).await
+    }
+
+    async fn totals_since(&self, user: UserId, since: DateTime<Utc>) -> Result<UsageTotals> {
+        self.record("UsageStore::totals_since")
+            .totals_since(user, since)
+            .await
     }
 }
 

@@ -6,10 +6,12 @@ use crate::auth::{AUTH_TOPIC, AuthCore, AuthEvent, AuthService, SessionGuard, Se
 use crate::backend::{Shared, Stores};
 use crate::bus::{Delivery, EventBus};
 use crate::cache::Cache;
+use crate::chat::{ChatModel, ChatService, ChatSettings};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::error::Result;
 use crate::ratelimit::{RateLimiter, RateLimits};
+use crate::usage::UsageService;
 use crate::users::UsersService;
 use futures::StreamExt;
 use std::sync::{Arc, Weak};
@@ -26,6 +28,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     auth: Arc<AuthCore>,
     users: UsersService,
+    chat: ChatService,
+    usage: UsageService,
     limits: RateLimits,
     shared: Shared,
     listener: tokio::task::JoinHandle<()>,
@@ -51,6 +55,7 @@ impl Delegate {
             clock: None,
             stores: None,
             shared: None,
+            model: None,
         }
     }
 
@@ -67,6 +72,16 @@ impl Delegate {
     /// Accounts.
     pub fn users(&self) -> UsersService {
         self.inner.users.clone()
+    }
+
+    /// Chat sessions, messages and AI replies.
+    pub fn chat(&self) -> ChatService {
+        self.inner.chat.clone()
+    }
+
+    /// Usage metering and quotas.
+    pub fn usage(&self) -> UsageService {
+        self.inner.usage.clone()
     }
 
     /// The shared cache.
@@ -106,6 +121,7 @@ pub struct DelegateBuilder {
     clock: Option<Arc<dyn Clock>>,
     stores: Option<Stores>,
     shared: Option<Shared>,
+    model: Option<Arc<dyn ChatModel>>,
 }
 
 impl DelegateBuilder {
@@ -118,6 +134,12 @@ impl DelegateBuilder {
     /// Uses these relational stores instead of `config.database_url`.
     pub fn with_stores(mut self, stores: Stores) -> Self {
         self.stores = Some(stores);
+        self
+    }
+
+    /// Uses this AI provider instead of the one `config.ai` names.
+    pub fn with_model(mut self, model: Arc<dyn ChatModel>) -> Self {
+        self.model = Some(model);
         self
     }
 
@@ -187,11 +209,31 @@ impl DelegateBuilder {
                 clock.clone(),
             ),
         });
+        let usage = UsageService::new(stores.usage.clone(), config.quota, clock.clone());
+        let model = match self.model {
+            Some(model) => Some(model),
+            None => crate::ai::from_config(&config.ai)?,
+        };
+        let chat = ChatService::new(
+            stores.conversations.clone(),
+            usage.clone(),
+            model,
+            shared.cache.clone(),
+            clock.clone(),
+            ChatSettings {
+                default_model: config.ai.model.clone(),
+                reply_timeout: Duration::from_secs(config.ai.timeout_secs),
+                context_budget_tokens: config.ai.context_budget_tokens,
+                list_ttl: Duration::from_secs(config.cache.ttl_short_secs),
+            },
+        );
         let events = shared.bus.subscribe(AUTH_TOPIC).await?;
         let listener = tokio::spawn(listen(Arc::downgrade(&core), events));
         Ok(Delegate {
             inner: Arc::new(Inner {
                 users,
+                chat,
+                usage,
                 limits: RateLimits::new(
                     config.rate_limit.clone(),
                     shared.limiter.clone(),

@@ -69,8 +69,19 @@ pub enum Error {
         retry_after: Duration,
     },
     /// See [`ErrorKind::QuotaExceeded`].
-    #[error("{0}")]
-    QuotaExceeded(String),
+    #[error("{message}")]
+    QuotaExceeded {
+        /// Which quota, and its limit.
+        message: String,
+        /// Time until the quota's period starts again.
+        retry_after: Duration,
+    },
+    /// No AI provider is configured (kind [`ErrorKind::Unavailable`]).
+    #[error(
+        "no AI provider is configured: set OPENAI_API_KEY (and OPENAI_BASE_URL for an \
+         OpenAI-compatible server), or DELEGATE_AI_PROVIDER=echo for the offline demo provider"
+    )]
+    AiNotConfigured,
     /// See [`ErrorKind::Upstream`].
     #[error("upstream failure: {0}")]
     Upstream(String),
@@ -97,7 +108,8 @@ impl Error {
             Error::Unauthenticated { .. } => ErrorKind::Unauthenticated,
             Error::Forbidden(_) => ErrorKind::Forbidden,
             Error::RateLimited { .. } => ErrorKind::RateLimited,
-            Error::QuotaExceeded(_) => ErrorKind::QuotaExceeded,
+            Error::QuotaExceeded { .. } => ErrorKind::QuotaExceeded,
+            Error::AiNotConfigured => ErrorKind::Unavailable,
             Error::Upstream(_) => ErrorKind::Upstream,
             Error::Unavailable { .. } => ErrorKind::Unavailable,
             Error::Internal(_) => ErrorKind::Internal,
@@ -112,7 +124,8 @@ impl Error {
             Error::Invalid { .. } => "invalid_field",
             Error::Forbidden(_) => "forbidden",
             Error::RateLimited { .. } => "rate_limited",
-            Error::QuotaExceeded(_) => "quota_exceeded",
+            Error::QuotaExceeded { .. } => "quota_exceeded",
+            Error::AiNotConfigured => "ai_not_configured",
             Error::Upstream(_) => "upstream_error",
             Error::Unavailable { .. } => "service_unavailable",
             Error::Internal(_) => "internal_error",
@@ -131,9 +144,10 @@ impl Error {
     /// How long a client should wait before retrying, where that is known.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Error::RateLimited { retry_after } | Error::Unavailable { retry_after, .. } => {
-                Some(*retry_after)
-            }
+            Error::RateLimited { retry_after }
+            | Error::Unavailable { retry_after, .. }
+            | Error::QuotaExceeded { retry_after, .. } => Some(*retry_after),
+            Error::AiNotConfigured => Some(Duration::from_secs(60)),
             _ => None,
         }
     }

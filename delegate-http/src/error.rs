@@ -149,14 +149,20 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
+impl From<&ApiError> for ErrorDetail {
+    fn from(e: &ApiError) -> Self {
+        Self {
+            code: e.code.to_string(),
+            message: e.message.clone(),
+            field: e.field.map(str::to_owned),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.code.into_owned(),
-                message: self.message,
-                field: self.field.map(str::to_owned),
-            },
+            error: ErrorDetail::from(&self),
         };
         let mut response = (self.status, Json(body)).into_response();
         let headers = response.headers_mut();

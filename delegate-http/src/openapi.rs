@@ -1,7 +1,7 @@
 //! The OpenAPI document (/openapi.json) and Swagger UI (/docs), served from the binary.
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::routes::{auth, health, users};
+use crate::routes::{auth, chat, health, users};
 use crate::wire;
 use axum::Router;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -25,17 +25,29 @@ use utoipa_swagger_ui::SwaggerUi;
         users::profile,
         users::update_profile,
         users::update_preferences,
+        users::usage,
+        chat::list_sessions,
+        chat::create_session,
+        chat::get_session,
+        chat::rename_session,
+        chat::delete_session,
+        chat::list_messages,
+        chat::send_message,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, wire::RegisterRequest, wire::LoginRequest, wire::RefreshRequest,
         wire::DeviceInput, wire::UserBody, wire::DeviceBody, wire::LoginSessionBody,
         wire::TokenBody, wire::AuthResultBody, wire::MeBody, wire::SessionListBody,
         wire::RevokedBody, wire::HealthBody, wire::ProfileUpdateRequest,
+        wire::CreateSessionRequest, wire::RenameSessionRequest, wire::SendMessageRequest,
+        wire::ChatSessionBody, wire::MessageBody, wire::TokenUsageBody, wire::ChatSessionPage,
+        wire::MessagePage, wire::SentBody, wire::UsageBody, wire::MeteredBody,
     )),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Accounts, tokens and login sessions"),
-        (name = "users", description = "The caller's profile and preferences"),
+        (name = "users", description = "The caller's profile, preferences and usage"),
+        (name = "chat", description = "Chat sessions and messages with streamed AI replies"),
         (name = "operations", description = "Health and documentation"),
     )
 )]

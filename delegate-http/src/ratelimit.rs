@@ -18,6 +18,9 @@ const AUTH_ROUTES: &[&str] = &[
     "/api/v1/auth/refresh",
 ];
 
+/// The route that calls the AI provider (fails closed too).
+const AI_ROUTE: &str = "/api/v1/sessions/{id}/messages";
+
 /// Applies `delegate.limits()` to the request; a refusal is a 429 with `Retry-After`, an
 /// outage on a fail-closed route a 503.
 pub(crate) async fn limit(State(delegate): State<Delegate>, req: Request, next: Next) -> Response {
@@ -28,6 +31,8 @@ pub(crate) async fn limit(State(delegate): State<Delegate>, req: Request, next: 
     let route = format!("{} {path}", req.method());
     let class = if AUTH_ROUTES.contains(&path.as_str()) {
         RouteClass::Auth
+    } else if req.method() == axum::http::Method::POST && path == AI_ROUTE {
+        RouteClass::Ai
     } else {
         RouteClass::Standard
     };

@@ -260,3 +260,214 @@ pub struct HealthBody {
     #[schema(example = "ok")]
     pub status: &'static str,
 }
+
+/// Query of list routes: `?limit=` (default 20, max 100) and `?cursor=`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Page size, 1–100 (default 20).
+    pub limit: Option<u32>,
+    /// The `nextCursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// POST /api/v1/sessions
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateSessionRequest {
+    /// Title (default "New chat").
+    pub title: Option<String>,
+    /// Model (default: the configured one).
+    pub model: Option<String>,
+    /// System prompt.
+    pub system_prompt: Option<String>,
+}
+
+/// PATCH /api/v1/sessions/{id}
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RenameSessionRequest {
+    /// The new title.
+    pub title: Option<String>,
+}
+
+/// POST /api/v1/sessions/{id}/messages
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SendMessageRequest {
+    /// The user's message.
+    pub content: String,
+    /// Stream the reply as server-sent events (also with `Accept: text/event-stream`).
+    #[serde(default)]
+    pub stream: bool,
+}
+
+/// A chat session.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatSessionBody {
+    /// Session id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Model, if set.
+    pub model: Option<String>,
+    /// System prompt, if set.
+    pub system_prompt: Option<String>,
+    /// Creation time.
+    pub created_at: String,
+    /// Last change.
+    pub updated_at: String,
+}
+
+impl From<delegate_core::chat::ChatSession> for ChatSessionBody {
+    fn from(s: delegate_core::chat::ChatSession) -> Self {
+        Self {
+            id: s.id.to_string(),
+            title: s.title,
+            model: s.model,
+            system_prompt: s.system_prompt,
+            created_at: time(s.created_at),
+            updated_at: time(s.updated_at),
+        }
+    }
+}
+
+/// Tokens a reply used.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenUsageBody {
+    /// Prompt tokens.
+    pub prompt_tokens: u32,
+    /// Completion tokens.
+    pub completion_tokens: u32,
+    /// Their sum.
+    pub total_tokens: u32,
+}
+
+impl From<delegate_core::chat::TokenUsage> for TokenUsageBody {
+    fn from(u: delegate_core::chat::TokenUsage) -> Self {
+        Self {
+            prompt_tokens: u.prompt_tokens,
+            completion_tokens: u.completion_tokens,
+            total_tokens: u.prompt_tokens.saturating_add(u.completion_tokens),
+        }
+    }
+}
+
+/// A chat message.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageBody {
+    /// Message id.
+    pub id: String,
+    /// Its session.
+    pub session_id: String,
+    /// `user` or `assistant`.
+    #[schema(example = "assistant")]
+    pub role: &'static str,
+    /// The text.
+    pub content: String,
+    /// `complete`, `partial`, `failed` or `cancelled`.
+    #[schema(example = "complete")]
+    pub status: &'static str,
+    /// Creation time.
+    pub created_at: String,
+    /// Tokens used (assistant messages).
+    pub usage: Option<TokenUsageBody>,
+}
+
+impl From<delegate_core::chat::Message> for MessageBody {
+    fn from(m: delegate_core::chat::Message) -> Self {
+        Self {
+            id: m.id.to_string(),
+            session_id: m.session_id.to_string(),
+            role: m.role.as_str(),
+            content: m.content,
+            status: m.status.as_str(),
+            created_at: time(m.created_at),
+            usage: m.usage.map(Into::into),
+        }
+    }
+}
+
+/// A page of chat sessions.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatSessionPage {
+    /// Newest first.
+    pub items: Vec<ChatSessionBody>,
+    /// The next page's cursor, or null.
+    pub next_cursor: Option<String>,
+}
+
+/// A page of messages.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessagePage {
+    /// Oldest first.
+    pub items: Vec<MessageBody>,
+    /// The next page's cursor, or null.
+    pub next_cursor: Option<String>,
+}
+
+/// The answer to a message sent without streaming.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SentBody {
+    /// The stored user message.
+    pub user_message: MessageBody,
+    /// The stored reply.
+    pub assistant_message: MessageBody,
+    /// Tokens the reply used.
+    pub usage: Option<TokenUsageBody>,
+}
+
+/// Used against a limit (0 = unlimited).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MeteredBody {
+    /// Used this period.
+    pub used: u64,
+    /// The tier's limit for the period (0 = unlimited).
+    pub limit: u64,
+    /// Start of the period.
+    pub period_start: String,
+}
+
+/// GET /api/v1/users/usage
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageBody {
+    /// The caller's tier.
+    #[schema(value_type = String, example = "free")]
+    pub tier: Tier,
+    /// Messages sent today (UTC) against the daily quota.
+    pub messages: MeteredBody,
+    /// Tokens this calendar month against the monthly quota.
+    pub tokens: MeteredBody,
+    /// Prompt tokens this month.
+    pub prompt_tokens: u64,
+    /// Completion tokens this month.
+    pub completion_tokens: u64,
+}
+
+impl From<delegate_core::usage::UsageReport> for UsageBody {
+    fn from(r: delegate_core::usage::UsageReport) -> Self {
+        Self {
+            tier: r.tier,
+            messages: MeteredBody {
+                used: r.messages_today,
+                limit: r.quota.messages_per_day,
+                period_start: time(r.day_start),
+            },
+            tokens: MeteredBody {
+                used: r.month.prompt_tokens + r.month.completion_tokens,
+                limit: r.quota.tokens_per_month,
+                period_start: time(r.month_start),
+            },
+            prompt_tokens: r.month.prompt_tokens,
+            completion_tokens: r.month.completion_tokens,
+        }
+    }
+}

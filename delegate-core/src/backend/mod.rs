@@ -12,10 +12,12 @@ pub mod sqlite;
 use crate::auth::{LoginSessionStore, RefreshTokenStore, TokenDenylist};
 use crate::bus::EventBus;
 use crate::cache::Cache;
+use crate::chat::ConversationStore;
 use crate::clock::Clock;
 use crate::config::CacheConfig;
 use crate::error::{Error, Result};
 use crate::ratelimit::RateLimiter;
+use crate::usage::UsageStore;
 use crate::users::UserStore;
 use std::sync::Arc;
 
@@ -30,19 +32,30 @@ pub struct Stores {
     pub refresh: Arc<dyn RefreshTokenStore>,
     /// Access-token denylist.
     pub denylist: Arc<dyn TokenDenylist>,
+    /// Chat sessions and their messages.
+    pub conversations: Arc<dyn ConversationStore>,
+    /// The usage ledger.
+    pub usage: Arc<dyn UsageStore>,
 }
 
 impl Stores {
     /// All stores served by one backend value.
     pub fn from_backend<T>(backend: Arc<T>) -> Self
     where
-        T: UserStore + LoginSessionStore + RefreshTokenStore + TokenDenylist,
+        T: UserStore
+            + LoginSessionStore
+            + RefreshTokenStore
+            + TokenDenylist
+            + ConversationStore
+            + UsageStore,
     {
         Self {
             users: backend.clone(),
             sessions: backend.clone(),
             refresh: backend.clone(),
-            denylist: backend,
+            denylist: backend.clone(),
+            conversations: backend.clone(),
+            usage: backend,
         }
     }
 

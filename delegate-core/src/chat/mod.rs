@@ -2,9 +2,14 @@
 //! trait, the `ChatModel` provider trait, and the chat service.
 
 mod model;
+mod service;
 mod store;
 
 pub use model::{ChatChunk, ChatModel, ChatRequest, ChatStream, ChatTurn};
+pub use service::{
+    ChatService, ChatSettings, MAX_MESSAGE_CHARS, MAX_PAGE, NewSession, Page, Reply, ReplyEvent,
+    Sent,
+};
 pub use store::ConversationStore;
 
 use crate::error::{Error, Result};

@@ -33,9 +33,11 @@ pub trait ConversationStore: Send + Sync + 'static {
     /// Deletes the user's session and its messages; false if there is no such session.
     async fn delete_session(&self, user: UserId, id: ChatSessionId) -> Result<bool>;
     /// Stores a message in its session and sets the session's `updated_at` to the message's
-    /// `created_at`.
+    /// `created_at`, atomically. A session that does not exist (e.g. deleted since the
+    /// caller checked it) is [`crate::Error::NotFound`], and nothing is stored.
     async fn add_message(&self, message: &Message) -> Result<()>;
-    /// Sets a message's content, status and usage (an assistant reply when it ends).
+    /// Sets a message's content, status and usage (an assistant reply when it ends). An
+    /// unknown id (e.g. its session was deleted while the reply streamed) changes nothing.
     async fn finish_message(
         &self,
         id: MessageId,

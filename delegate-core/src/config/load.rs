@@ -27,6 +27,13 @@ const LEGACY_ENV: &[(&str, &str)] = &[
     ("CACHE_TTL_SHORT", "cache.ttl_short_secs"),
     ("CACHE_TTL_MEDIUM", "cache.ttl_medium_secs"),
     ("CACHE_TTL_LONG", "cache.ttl_long_secs"),
+    ("OPENAI_API_KEY", "ai.api_key"),
+    ("OPENAI_BASE_URL", "ai.base_url"),
+    ("OPENAI_CHAT_MODEL", "ai.model"),
+    ("OPENAI_ORGANIZATION", "ai.organization"),
+    // `DELEGATE_AI_PROVIDER` has one underscore, so the `DELEGATE_*` source would read it as a
+    // top-level `ai_provider`; map it here.
+    ("DELEGATE_AI_PROVIDER", "ai.provider"),
 ];
 
 impl Config {
@@ -112,6 +119,42 @@ mod tests {
             assert_eq!(config.server.port, 3001);
             assert_eq!(config.database_url, "sqlite://delegate.db");
             assert_eq!(config.redis_url, "memory:");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn ai_settings_come_from_the_original_names() {
+        Jail::expect_with(|jail| {
+            let defaults = Config::load(None).expect("loads").ai;
+            assert_eq!(defaults.provider, crate::config::AiProviderKind::OpenAi);
+            assert_eq!(defaults.model, "gpt-4o-mini");
+            assert_eq!(defaults.timeout_secs, 60);
+            assert_eq!(defaults.max_retries, 2);
+            assert_eq!(defaults.context_budget_tokens, 8000);
+            assert!(defaults.api_key.is_none() && defaults.base_url.is_none());
+
+            jail.set_env("OPENAI_API_KEY", "sk-test-key");
+            jail.set_env("OPENAI_BASE_URL", "http://127.0.0.1:11434/v1");
+            jail.set_env("OPENAI_CHAT_MODEL", "llama3");
+            jail.set_env("OPENAI_ORGANIZATION", "org-1");
+            jail.set_env("DELEGATE_AI_PROVIDER", "echo");
+            jail.set_env("DELEGATE_AI__TIMEOUT_SECS", "5");
+            jail.set_env("DELEGATE_AI__MAX_RETRIES", "0");
+            jail.set_env("DELEGATE_AI__CONTEXT_BUDGET_TOKENS", "100");
+            let ai = Config::load(None).expect("loads").ai;
+            assert_eq!(
+                ai.api_key.as_ref().map(|k| k.expose()),
+                Some(&b"sk-test-key"[..])
+            );
+            assert_eq!(ai.base_url.as_deref(), Some("http://127.0.0.1:11434/v1"));
+            assert_eq!(ai.model, "llama3");
+            assert_eq!(ai.organization.as_deref(), Some("org-1"));
+            assert_eq!(ai.provider, crate::config::AiProviderKind::Echo);
+            assert_eq!(ai.timeout_secs, 5);
+            assert_eq!(ai.max_retries, 0);
+            assert_eq!(ai.context_budget_tokens, 100);
+            assert!(!format!("{ai:?}").contains("sk-test-key"));
             Ok(())
         });
     }

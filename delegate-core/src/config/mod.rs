@@ -50,6 +50,11 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     /// Cache TTLs and the in-process cache level.
     pub cache: CacheConfig,
+    /// Usage quotas by tier.
+    pub quota: crate::usage::QuotaConfig,
+    /// The AI chat provider.
+    #[serde(default)]
+    pub ai: AiConfig,
 }
 
 impl Default for Config {
@@ -64,7 +69,71 @@ impl Default for Config {
             auth: AuthConfig::default(),
             rate_limit: RateLimitConfig::default(),
             cache: CacheConfig::default(),
+            quota: crate::usage::QuotaConfig::default(),
+            ai: AiConfig::default(),
         }
+    }
+}
+
+/// Which AI chat provider answers (`DELEGATE_AI_PROVIDER`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AiProviderKind {
+    /// An OpenAI-compatible HTTP API (OpenAI, Azure OpenAI, Ollama, vLLM), used when an API key
+    /// or a base URL is configured.
+    #[default]
+    OpenAi,
+    /// The offline echo provider for demos and tests: it repeats the user's message and is
+    /// labelled as not an AI.
+    Echo,
+}
+
+/// The AI chat provider's settings. With neither an API key, a base URL nor the echo provider,
+/// no provider is configured and chat answers 503 `ai_not_configured`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct AiConfig {
+    /// Which provider answers (`DELEGATE_AI_PROVIDER`: `openai` or `echo`).
+    pub provider: AiProviderKind,
+    /// The provider's API key, sent as a bearer token (`OPENAI_API_KEY`).
+    pub api_key: Option<Secret>,
+    /// The API base URL including the version path, e.g. `https://api.openai.com/v1` (the
+    /// default) or `http://localhost:11434/v1` for Ollama (`OPENAI_BASE_URL`).
+    pub base_url: Option<String>,
+    /// The default chat model (`OPENAI_CHAT_MODEL`).
+    pub model: String,
+    /// The organization header sent to OpenAI, if any (`OPENAI_ORGANIZATION`).
+    pub organization: Option<String>,
+    /// The deadline for a whole reply, retries and streaming included, in seconds
+    /// (`DELEGATE_AI__TIMEOUT_SECS`).
+    pub timeout_secs: u64,
+    /// Retries after a 429, a 5xx or a connection failure, made only before the first token
+    /// (`DELEGATE_AI__MAX_RETRIES`).
+    pub max_retries: u32,
+    /// The most tokens of context (system prompt plus prior messages) sent per request,
+    /// estimated at four characters a token (`DELEGATE_AI__CONTEXT_BUDGET_TOKENS`).
+    pub context_budget_tokens: u32,
+}
+
+impl Default for AiConfig {
+    fn default() -> Self {
+        Self {
+            provider: AiProviderKind::OpenAi,
+            api_key: None,
+            base_url: None,
+            model: "gpt-4o-mini".to_owned(),
+            organization: None,
+            timeout_secs: 60,
+            max_retries: 2,
+            context_budget_tokens: 8000,
+        }
+    }
+}
+
+impl AiConfig {
+    /// The deadline for a whole reply.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs)
     }
 }
 

@@ -5,7 +5,8 @@
 
 /// Instantiates the relational suites ([`users`](crate::testing::users),
 /// [`sessions`](crate::testing::sessions), [`refresh`](crate::testing::refresh),
-/// [`denylist`](crate::testing::denylist)) for one backend.
+/// [`denylist`](crate::testing::denylist), [`chat`](crate::testing::chat),
+/// [`usage`](crate::testing::usage)) for one backend.
 ///
 /// `store_conformance!(name, factory)` expands to `mod name { mod users { … } … }` with one
 /// multi-threaded `#[tokio::test]` per case. `factory` is an expression evaluating to a
@@ -65,6 +66,30 @@ macro_rules! store_conformance {
                     deny_twice_is_fine,
                     active_excludes_ended_denials,
                     purge_deletes_ended_denials_and_counts,
+                ]);
+            }
+
+            mod chat {
+                use super::__fixture;
+                $crate::__conformance_cases!(stores, chat: [
+                    create_then_get_round_trips,
+                    another_users_session_is_unreachable,
+                    list_sessions_pages_newest_first,
+                    rename_changes_title_and_updated_at,
+                    delete_removes_the_session_and_its_messages,
+                    add_message_bumps_updated_at,
+                    list_messages_pages_oldest_first,
+                    recent_messages_returns_the_newest_in_order,
+                    finish_message_updates_content_status_and_usage,
+                ]);
+            }
+
+            mod usage {
+                use super::__fixture;
+                $crate::__conformance_cases!(stores, usage: [
+                    totals_sum_only_the_users_events_since,
+                    totals_exceed_the_event_width,
+                    totals_survive_deleting_the_session,
                 ]);
             }
         }

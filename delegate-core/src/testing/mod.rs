@@ -5,12 +5,13 @@
 //!
 //! * Each submodule is one suite; each of its `pub async fn`s is one test case. A case
 //!   takes the backend under test and panics when the backend breaks the trait's contract.
-//! * Relational suites ([`users`], [`sessions`], [`refresh`], [`denylist`]) take a
-//!   [`Stores`](crate::Stores). The [`ratelimit`] suite takes the limiter plus the
-//!   [`ManualClock`](crate::ManualClock) that drives it, so windows are tested by advancing
-//!   the clock. The [`cache`] suite takes the cache plus a [`cache::CacheTime`]: the manual
-//!   clock for in-process caches, or real time (short TTLs slept through) for caches that
-//!   expire on a server's clock, like Redis. The [`bus`] suite takes an `Arc<dyn EventBus>`.
+//! * Relational suites ([`users`], [`sessions`], [`refresh`], [`denylist`], [`chat`],
+//!   [`usage`]) take a [`Stores`](crate::Stores). The [`ratelimit`] suite takes the limiter
+//!   plus the [`ManualClock`](crate::ManualClock) that drives it, so windows are tested by
+//!   advancing the clock. The [`cache`] suite takes the cache plus a [`cache::CacheTime`]:
+//!   the manual clock for in-process caches, or real time (short TTLs slept through) for
+//!   caches that expire on a server's clock, like Redis. The [`bus`] suite takes an
+//!   `Arc<dyn EventBus>`.
 //! * The macros [`store_conformance!`](crate::store_conformance),
 //!   [`cache_conformance!`](crate::cache_conformance),
 //!   [`limiter_conformance!`](crate::limiter_conformance) and
@@ -37,6 +38,7 @@
 
 pub mod bus;
 pub mod cache;
+pub mod chat;
 pub mod denylist;
 mod fixture;
 mod macros;
@@ -44,6 +46,8 @@ pub mod ratelimit;
 pub mod refresh;
 pub mod sessions;
 mod support;
+pub mod upstream;
+pub mod usage;
 pub mod users;
 
 pub use fixture::{BusFixture, CacheFixture, LimiterFixture, StoreFixture};

@@ -1,5 +1,9 @@
 //! Usage metering: the `UsageStore` ledger (kept when sessions are deleted) and tier quotas.
 
+mod quota;
+
+pub use quota::{QuotaConfig, TierQuota, UsageReport, UsageService};
+
 use crate::error::Result;
 use crate::ids::UserId;
 use async_trait::async_trait;

@@ -1,6 +1,7 @@
 //! The router: every route, the fallbacks, and the middleware stack.
 
 pub(crate) mod auth;
+pub(crate) mod chat;
 pub(crate) mod health;
 pub(crate) mod users;
 
@@ -25,6 +26,7 @@ pub fn router(delegate: Delegate) -> Router {
     Router::new()
         .nest("/api/v1/auth", auth::routes())
         .nest("/api/v1/users", users::routes())
+        .nest("/api/v1/sessions", chat::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             delegate.clone(),
             crate::ratelimit::limit,

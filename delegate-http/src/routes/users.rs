@@ -2,7 +2,7 @@
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, AuthUser};
-use crate::wire::{ProfileUpdateRequest, UserBody};
+use crate::wire::{ProfileUpdateRequest, UsageBody, UserBody};
 use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, patch};
@@ -12,6 +12,23 @@ pub(crate) fn routes() -> Router<Delegate> {
     Router::new()
         .route("/profile", get(profile).patch(update_profile))
         .route("/preferences", patch(update_preferences))
+        .route("/usage", get(usage))
+        .route("/sessions", get(super::chat::list_sessions))
+}
+
+/// The caller's usage this period against the tier's quota.
+#[utoipa::path(get, path = "/api/v1/users/usage", tag = "users", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Messages today and tokens this month vs the quota", body = UsageBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+    ))]
+pub(crate) async fn usage(
+    State(delegate): State<Delegate>,
+    AuthUser(caller): AuthUser,
+) -> Result<ApiJson<UsageBody>, ApiError> {
+    let user = delegate.users().get(caller.user_id).await?;
+    let report = delegate.usage().report(caller.user_id, user.tier).await?;
+    Ok(ApiJson(report.into()))
 }
 
 /// The caller's profile (served from the cache).

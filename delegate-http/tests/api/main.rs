@@ -2,6 +2,7 @@
 
 mod auth_flow;
 mod bodies;
+mod chat;
 mod docs;
 mod helpers;
 mod limits;

@@ -1,11 +1,14 @@
-//! The in-memory relational store: users, login sessions, refresh tokens and denials in one
-//! mutex-guarded state. For tests and throwaway embedded runs (`DATABASE_URL=memory:`).
+//! The in-memory relational store: users, login sessions, refresh tokens, denials, chat
+//! sessions with their messages, and the usage ledger in one mutex-guarded state. For tests
+//! and throwaway embedded runs (`DATABASE_URL=memory:`).
 
 use crate::auth::{
     LoginSession, LoginSessionStore, RefreshTokenRecord, RefreshTokenStore, Rotation, TokenDenylist,
 };
-use crate::error::Result;
-use crate::ids::{LoginSessionId, UserId};
+use crate::chat::{ChatSession, ConversationStore, Message, MessageStatus, TokenUsage};
+use crate::error::{Error, Result};
+use crate::ids::{ChatSessionId, LoginSessionId, MessageId, UserId};
+use crate::usage::{UsageEvent, UsageStore, UsageTotals};
 use crate::users::{ProfileChange, Role, Tier, User, UserCredentials, UserStore, email_taken};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -19,6 +22,16 @@ struct State {
     sessions: HashMap<LoginSessionId, LoginSession>,
     refresh: HashMap<String, RefreshTokenRecord>,
     denied: HashMap<String, DateTime<Utc>>,
+    chats: BTreeMap<ChatSessionId, Chat>,
+    /// Which chat each message is in, for `finish_message`.
+    message_chats: HashMap<MessageId, ChatSessionId>,
+    usage: Vec<UsageEvent>,
+}
+
+/// A chat session and its messages (in id order), which go when it goes.
+struct Chat {
+    session: ChatSession,
+    messages: BTreeMap<MessageId, Message>,
 }
 
 /// Every relational store trait, held in process memory. Nothing survives a restart.
@@ -276,5 +289,186 @@ impl TokenDenylist for MemoryStore {
         let before = state.denied.len();
         state.denied.retain(|_, exp| *exp >= now);
         Ok((before - state.denied.len()) as u64)
+    }
+}
+
+#[async_trait]
+impl ConversationStore for MemoryStore {
+    async fn create_session(&self, session: &ChatSession) -> Result<()> {
+        let mut state = self.state();
+        if state.chats.contains_key(&session.id) {
+            return Err(Error::internal("duplicate chat session id"));
+        }
+        state.chats.insert(
+            session.id,
+            Chat {
+                session: session.clone(),
+                messages: BTreeMap::new(),
+            },
+        );
+        Ok(())
+    }
+
+    async fn get_session(&self, user: UserId, id: ChatSessionId) -> Result<Option<ChatSession>> {
+        Ok(self
+            .state()
+            .chats
+            .get(&id)
+            .filter(|c| c.session.user_id == user)
+            .map(|c| c.session.clone()))
+    }
+
+    async fn list_sessions(
+        &self,
+        user: UserId,
+        before: Option<ChatSessionId>,
+        limit: u32,
+    ) -> Result<Vec<ChatSession>> {
+        let state = self.state();
+        let older = match before {
+            Some(before) => state.chats.range(..before),
+            None => state.chats.range(..),
+        };
+        Ok(older
+            .rev()
+            .map(|(_, c)| &c.session)
+            .filter(|s| s.user_id == user)
+            .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+
+    async fn rename_session(
+        &self,
+        user: UserId,
+        id: ChatSessionId,
+        title: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        Ok(match self.state().chats.get_mut(&id) {
+            Some(c) if c.session.user_id == user => {
+                c.session.title = title.to_owned();
+                c.session.updated_at = now;
+                true
+            }
+            _ => false,
+        })
+    }
+
+    async fn delete_session(&self, user: UserId, id: ChatSessionId) -> Result<bool> {
+        let mut state = self.state();
+        if state
+            .chats
+            .get(&id)
+            .is_none_or(|c| c.session.user_id != user)
+        {
+            return Ok(false);
+        }
+        // Like the relational stores' cascade: the messages go too; the usage ledger stays.
+        if let Some(chat) = state.chats.remove(&id) {
+            for message in chat.messages.keys() {
+                state.message_chats.remove(message);
+            }
+        }
+        Ok(true)
+    }
+
+    async fn add_message(&self, message: &Message) -> Result<()> {
+        let mut state = self.state();
+        if state.message_chats.contains_key(&message.id) {
+            return Err(Error::internal("duplicate message id"));
+        }
+        let Some(chat) = state.chats.get_mut(&message.session_id) else {
+            return Err(Error::NotFound("chat session"));
+        };
+        chat.session.updated_at = message.created_at;
+        chat.messages.insert(message.id, message.clone());
+        state.message_chats.insert(message.id, message.session_id);
+        Ok(())
+    }
+
+    async fn finish_message(
+        &self,
+        id: MessageId,
+        content: &str,
+        status: MessageStatus,
+        usage: Option<TokenUsage>,
+    ) -> Result<()> {
+        let mut state = self.state();
+        let Some(chat) = state.message_chats.get(&id).copied() else {
+            return Ok(());
+        };
+        if let Some(m) = state
+            .chats
+            .get_mut(&chat)
+            .and_then(|c| c.messages.get_mut(&id))
+        {
+            m.content = content.to_owned();
+            m.status = status;
+            m.usage = usage;
+        }
+        Ok(())
+    }
+
+    async fn list_messages(
+        &self,
+        session: ChatSessionId,
+        after: Option<MessageId>,
+        limit: u32,
+    ) -> Result<Vec<Message>> {
+        let state = self.state();
+        let Some(chat) = state.chats.get(&session) else {
+            return Ok(Vec::new());
+        };
+        let newer = match after {
+            Some(after) => chat
+                .messages
+                .range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)),
+            None => chat.messages.range(..),
+        };
+        Ok(newer
+            .map(|(_, m)| m)
+            .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+
+    async fn recent_messages(&self, session: ChatSessionId, limit: u32) -> Result<Vec<Message>> {
+        let state = self.state();
+        let Some(chat) = state.chats.get(&session) else {
+            return Ok(Vec::new());
+        };
+        let mut recent: Vec<Message> = chat
+            .messages
+            .values()
+            .rev()
+            .take(limit as usize)
+            .cloned()
+            .collect();
+        recent.reverse();
+        Ok(recent)
+    }
+}
+
+#[async_trait]
+impl UsageStore for MemoryStore {
+    async fn record(&self, event: &UsageEvent) -> Result<()> {
+        self.state().usage.push(*event);
+        Ok(())
+    }
+
+    async fn totals_since(&self, user: UserId, since: DateTime<Utc>) -> Result<UsageTotals> {
+        let state = self.state();
+        let events = state
+            .usage
+            .iter()
+            .filter(|e| e.user_id == user && e.at >= since);
+        let mut totals = UsageTotals::default();
+        for e in events {
+            totals.messages += u64::from(e.messages);
+            totals.prompt_tokens += u64::from(e.prompt_tokens);
+            totals.completion_tokens += u64::from(e.completion_tokens);
+        }
+        Ok(totals)
     }
 }

@@ -2,8 +2,10 @@
 //! The scale-out counterpart of the SQLite store, with the same semantics.
 
 mod auth;
+mod chat;
 #[cfg(feature = "testing")]
 mod testing;
+mod usage;
 mod users;
 
 #[cfg(feature = "testing")]

@@ -1,6 +1,8 @@
 //! The SQLite relational store: pool, migrations and error mapping. The embedded default.
 
 mod auth;
+mod chat;
+mod usage;
 mod users;
 
 use crate::error::{Error, Result};

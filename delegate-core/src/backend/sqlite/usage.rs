@@ -1,0 +1,51 @@
+//! `UsageStore` on SQLite: the append-only usage ledger.
+
+use super::{SqliteStore, db_error, millis};
+use crate::error::{Error, Result};
+use crate::ids::UserId;
+use crate::usage::{UsageEvent, UsageStore, UsageTotals};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+#[async_trait]
+impl UsageStore for SqliteStore {
+    async fn record(&self, event: &UsageEvent) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO usage_events (user_id, at, messages, prompt_tokens, completion_tokens) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(event.user_id.to_string())
+        .bind(millis(event.at))
+        .bind(i64::from(event.messages))
+        .bind(i64::from(event.prompt_tokens))
+        .bind(i64::from(event.completion_tokens))
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn totals_since(&self, user: UserId, since: DateTime<Utc>) -> Result<UsageTotals> {
+        let row = sqlx::query(
+            "SELECT COALESCE(SUM(messages), 0) AS messages, \
+             COALESCE(SUM(prompt_tokens), 0) AS prompt_tokens, \
+             COALESCE(SUM(completion_tokens), 0) AS completion_tokens \
+             FROM usage_events WHERE user_id = ? AND at >= ?",
+        )
+        .bind(user.to_string())
+        .bind(millis(since))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let total = |col: &str| {
+            let sum: i64 = row.try_get(col).map_err(db_error)?;
+            u64::try_from(sum).map_err(|_| Error::internal("negative usage total"))
+        };
+        Ok(UsageTotals {
+            messages: total("messages")?,
+            prompt_tokens: total("prompt_tokens")?,
+            completion_tokens: total("completion_tokens")?,
+        })
+    }
+}

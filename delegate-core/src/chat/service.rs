@@ -1,0 +1,619 @@
+//! The chat service: sessions and messages for their owner, and sending a message — quota
+//! check, context assembly, the streamed reply, and an assistant message whose status always
+//! says how the reply ended (complete, partial, failed or cancelled).
+
+use super::{
+    ChatChunk, ChatModel, ChatRequest, ChatSession, ChatStream, ChatTurn, ConversationStore,
+    Message, MessageRole, MessageStatus, TokenUsage,
+};
+use crate::ai::{estimate_tokens, fit_to_budget};
+use crate::auth::AuthContext;
+use crate::cache::Cache;
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::ids::{ChatSessionId, MessageId, UserId};
+use crate::usage::UsageService;
+use futures::{Stream, StreamExt};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// Longest title, in characters.
+const MAX_TITLE_CHARS: usize = 200;
+/// Longest system prompt, in characters.
+const MAX_SYSTEM_PROMPT_CHARS: usize = 8_000;
+/// Longest message, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 32_000;
+/// Most messages considered for the context before trimming to the token budget.
+const CONTEXT_MESSAGES: u32 = 100;
+/// The most items a page holds (and what the cache keeps of a first page).
+pub const MAX_PAGE: u32 = 100;
+
+/// How the chat service talks to its model.
+#[derive(Debug, Clone)]
+pub struct ChatSettings {
+    /// The model used when a session names none.
+    pub default_model: String,
+    /// The deadline for a whole reply, from the request to the last token.
+    pub reply_timeout: Duration,
+    /// The context sent is trimmed to about this many tokens (estimated as chars / 4).
+    pub context_budget_tokens: u32,
+    /// How long lists stay cached.
+    pub list_ttl: Duration,
+}
+
+/// A page of a list, and the cursor of the next page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Pass as `cursor` for the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// What a new session may set.
+#[derive(Debug, Clone, Default)]
+pub struct NewSession {
+    /// Title (default "New chat").
+    pub title: Option<String>,
+    /// Model (default: the configured one).
+    pub model: Option<String>,
+    /// System prompt.
+    pub system_prompt: Option<String>,
+}
+
+/// What the reply stream yields.
+#[derive(Debug, Clone)]
+pub enum ReplyEvent {
+    /// More text, as it arrived.
+    Delta(String),
+    /// The reply ended; the stored assistant message (status complete, or partial if the
+    /// upstream stopped without finishing).
+    Done(Message),
+    /// The reply failed; the stored assistant message (partial text kept) and the cause.
+    Failed(Message, Error),
+}
+
+/// A message sent: the stored user message and the reply as it streams. Dropping the reply
+/// before it ends cancels the upstream request and stores the text so far as `cancelled`.
+pub struct Sent {
+    /// The stored user message.
+    pub user_message: Message,
+    /// The assistant's reply.
+    pub reply: Reply,
+}
+
+/// The chat service.
+#[derive(Clone)]
+pub struct ChatService {
+    store: Arc<dyn ConversationStore>,
+    usage: UsageService,
+    model: Option<Arc<dyn ChatModel>>,
+    cache: Arc<dyn Cache>,
+    clock: Arc<dyn Clock>,
+    settings: ChatSettings,
+}
+
+impl ChatService {
+    pub(crate) fn new(
+        store: Arc<dyn ConversationStore>,
+        usage: UsageService,
+        model: Option<Arc<dyn ChatModel>>,
+        cache: Arc<dyn Cache>,
+        clock: Arc<dyn Clock>,
+        settings: ChatSettings,
+    ) -> Self {
+        Self {
+            store,
+            usage,
+            model,
+            cache,
+            clock,
+            settings,
+        }
+    }
+
+    /// The provider's label, or `None` when no provider is configured.
+    pub fn provider(&self) -> Option<&str> {
+        self.model.as_deref().map(ChatModel::name)
+    }
+
+    /// Creates a session for `user`.
+    pub async fn create_session(&self, user: UserId, new: NewSession) -> Result<ChatSession> {
+        let title = match new.title {
+            Some(title) => check_title(&title)?,
+            None => "New chat".to_owned(),
+        };
+        let mut session = ChatSession::new(user, title, self.clock.now());
+        if let Some(model) = new.model {
+            let model = model.trim();
+            if model.is_empty() || model.len() > 100 {
+                return Err(Error::invalid("model", "must be 1 to 100 characters"));
+            }
+            session = session.with_model(model);
+        }
+        if let Some(prompt) = new.system_prompt {
+            if prompt.chars().count() > MAX_SYSTEM_PROMPT_CHARS {
+                return Err(Error::invalid(
+                    "systemPrompt",
+                    format!("must be at most {MAX_SYSTEM_PROMPT_CHARS} characters"),
+                ));
+            }
+            session = session.with_system_prompt(prompt);
+        }
+        self.store.create_session(&session).await?;
+        self.forget_sessions(user).await;
+        Ok(session)
+    }
+
+    /// The user's sessions, newest first. The first page is cached.
+    pub async fn list_sessions(
+        &self,
+        user: UserId,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<ChatSession>> {
+        let limit = check_limit(limit)?;
+        let before = cursor.map(parse_cursor::<ChatSessionId>).transpose()?;
+        let items = match before {
+            Some(before) => self.store.list_sessions(user, Some(before), limit).await?,
+            None => {
+                let load = || {
+                    let store = self.store.clone();
+                    Box::pin(async move {
+                        let page = store.list_sessions(user, None, MAX_PAGE).await?;
+                        serde_json::to_vec(&page).map_err(Error::internal)
+                    }) as futures::future::BoxFuture<'static, _>
+                };
+                let first: Vec<ChatSession> = self.cached(&sessions_key(user), load).await?;
+                first.into_iter().take(limit as usize).collect()
+            }
+        };
+        Ok(page(items, limit, |s| s.id.to_string()))
+    }
+
+    /// The user's session, or [`Error::NotFound`] (also for another user's session).
+    pub async fn get_session(&self, user: UserId, id: ChatSessionId) -> Result<ChatSession> {
+        self.store
+            .get_session(user, id)
+            .await?
+            .ok_or(Error::NotFound("session"))
+    }
+
+    /// Renames the user's session.
+    pub async fn rename_session(
+        &self,
+        user: UserId,
+        id: ChatSessionId,
+        title: &str,
+    ) -> Result<ChatSession> {
+        let title = check_title(title)?;
+        if !self
+            .store
+            .rename_session(user, id, &title, self.clock.now())
+            .await?
+        {
+            return Err(Error::NotFound("session"));
+        }
+        self.forget_sessions(user).await;
+        self.get_session(user, id).await
+    }
+
+    /// Deletes the user's session and its messages (usage already metered stays).
+    pub async fn delete_session(&self, user: UserId, id: ChatSessionId) -> Result<()> {
+        if !self.store.delete_session(user, id).await? {
+            return Err(Error::NotFound("session"));
+        }
+        self.forget_sessions(user).await;
+        self.forget_messages(id).await;
+        Ok(())
+    }
+
+    /// A page of the session's messages, oldest first. The first page is cached.
+    pub async fn list_messages(
+        &self,
+        user: UserId,
+        session: ChatSessionId,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Message>> {
+        let limit = check_limit(limit)?;
+        let after = cursor.map(parse_cursor::<MessageId>).transpose()?;
+        self.get_session(user, session).await?;
+        let items = match after {
+            Some(after) => {
+                self.store
+                    .list_messages(session, Some(after), limit)
+                    .await?
+            }
+            None => {
+                let load = || {
+                    let store = self.store.clone();
+                    Box::pin(async move {
+                        let page = store.list_messages(session, None, MAX_PAGE).await?;
+                        serde_json::to_vec(&page).map_err(Error::internal)
+                    }) as futures::future::BoxFuture<'static, _>
+                };
+                let first: Vec<Message> = self.cached(&messages_key(session), load).await?;
+                first.into_iter().take(limit as usize).collect()
+            }
+        };
+        Ok(page(items, limit, |m| m.id.to_string()))
+    }
+
+    /// Sends `content` to the session: checks the caller's quota before calling the
+    /// provider, stores the user message, and starts the reply. An upstream failure before
+    /// the first token is returned here ([`Error::Upstream`], a 502), after the user message
+    /// and a `failed` assistant message were stored.
+    pub async fn send_message(
+        &self,
+        caller: &AuthContext,
+        session: ChatSessionId,
+        content: &str,
+    ) -> Result<Sent> {
+        let content = content.trim();
+        if content.is_empty() || content.chars().count() > MAX_MESSAGE_CHARS {
+            return Err(Error::invalid(
+                "content",
+                format!("must be 1 to {MAX_MESSAGE_CHARS} characters"),
+            ));
+        }
+        let chat = self.get_session(caller.user_id, session).await?;
+        let model = self.model.clone().ok_or(Error::AiNotConfigured)?;
+        self.usage.check(caller.user_id, caller.tier).await?;
+
+        let now = self.clock.now();
+        let user_message = Message::new(
+            session,
+            MessageRole::User,
+            content,
+            MessageStatus::Complete,
+            now,
+        );
+        self.store.add_message(&user_message).await?;
+        self.usage.message_sent(caller.user_id).await?;
+        let request = self.request(&chat).await?;
+        let assistant = Message::new(
+            session,
+            MessageRole::Assistant,
+            "",
+            MessageStatus::Partial,
+            self.clock.now(),
+        );
+        self.store.add_message(&assistant).await?;
+        self.forget_messages(session).await;
+
+        let deadline = tokio::time::Instant::now() + self.settings.reply_timeout;
+        let prompt_estimate = request
+            .turns
+            .iter()
+            .map(|t| estimate_tokens(&t.content))
+            .sum();
+        let started = tokio::time::timeout_at(deadline, model.stream(request)).await;
+        let finisher = Finisher {
+            service: self.clone(),
+            user: caller.user_id,
+            message: assistant,
+            prompt_estimate,
+        };
+        let upstream = match started {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => {
+                finisher
+                    .finish(String::new(), MessageStatus::Failed, None)
+                    .await;
+                return Err(e);
+            }
+            Err(_) => {
+                finisher
+                    .finish(String::new(), MessageStatus::Failed, None)
+                    .await;
+                return Err(timed_out());
+            }
+        };
+        Ok(Sent {
+            user_message,
+            reply: Reply {
+                upstream: Some(upstream),
+                deadline: Box::pin(tokio::time::sleep_until(deadline)),
+                text: String::new(),
+                usage: None,
+                ending: None,
+                finisher: Some(finisher),
+            },
+        })
+    }
+
+    /// The context: the system prompt, then the newest messages that fit the token budget
+    /// (the new message always), oldest first.
+    async fn request(&self, chat: &ChatSession) -> Result<ChatRequest> {
+        let recent = self
+            .store
+            .recent_messages(chat.id, CONTEXT_MESSAGES)
+            .await?;
+        let system = chat
+            .system_prompt
+            .clone()
+            .filter(|p| !p.trim().is_empty())
+            .map(|content| ChatTurn {
+                role: None,
+                content,
+            });
+        let turns = system
+            .into_iter()
+            .chain(
+                recent
+                    .into_iter()
+                    .filter(|m| !m.content.is_empty())
+                    .map(|m| ChatTurn {
+                        role: Some(m.role),
+                        content: m.content,
+                    }),
+            )
+            .collect();
+        Ok(ChatRequest {
+            model: chat
+                .model
+                .clone()
+                .unwrap_or_else(|| self.settings.default_model.clone()),
+            turns: fit_to_budget(turns, self.settings.context_budget_tokens),
+            temperature: None,
+            max_tokens: None,
+        })
+    }
+
+    /// The list under `key`, loaded by `load` on a miss; straight from `load` when the cache
+    /// is down.
+    async fn cached<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+        load: impl Fn() -> futures::future::BoxFuture<'static, Result<Vec<u8>>>,
+    ) -> Result<T> {
+        let bytes = match self
+            .cache
+            .get_or_load(key, self.settings.list_ttl, load())
+            .await
+        {
+            Err(e) if e.kind() == crate::ErrorKind::Unavailable => {
+                tracing::warn!(error = %e, "cache unavailable; listing from the store");
+                load().await?
+            }
+            other => other?,
+        };
+        serde_json::from_slice(&bytes).map_err(Error::internal)
+    }
+
+    async fn forget_sessions(&self, user: UserId) {
+        self.forget(&sessions_key(user)).await;
+    }
+
+    async fn forget_messages(&self, session: ChatSessionId) {
+        self.forget(&messages_key(session)).await;
+    }
+
+    async fn forget(&self, key: &str) {
+        if let Err(e) = self.cache.delete(key).await {
+            tracing::warn!(error = %e, key, "could not invalidate a cached list");
+        }
+    }
+}
+
+/// Stores how a reply ended, exactly once.
+struct Finisher {
+    service: ChatService,
+    user: UserId,
+    message: Message,
+    prompt_estimate: u32,
+}
+
+impl Finisher {
+    /// Stores the final text, status and usage (estimated when the provider sent none but
+    /// text was produced), meters the tokens, and returns the stored message.
+    async fn finish(
+        self,
+        text: String,
+        status: MessageStatus,
+        usage: Option<TokenUsage>,
+    ) -> Message {
+        let usage = usage.or_else(|| {
+            (!text.is_empty()).then(|| TokenUsage {
+                prompt_tokens: self.prompt_estimate,
+                completion_tokens: estimate_tokens(&text),
+            })
+        });
+        let service = &self.service;
+        if let Err(e) = service
+            .store
+            .finish_message(self.message.id, &text, status, usage)
+            .await
+        {
+            tracing::error!(error = %e, message = %self.message.id, "could not store a reply");
+        }
+        if let Some(usage) = usage
+            && let Err(e) = service.usage.tokens_used(self.user, usage).await
+        {
+            tracing::error!(error = %e, "could not meter a reply's tokens");
+        }
+        service.forget_messages(self.message.session_id).await;
+        Message {
+            content: text,
+            status,
+            usage,
+            ..self.message
+        }
+    }
+}
+
+/// How a reply ended, before it is stored.
+enum Ending {
+    /// The provider finished.
+    Done,
+    /// The provider's stream failed (an upstream error, or a cut connection).
+    Failed(Error),
+    /// The reply's deadline passed.
+    TimedOut,
+}
+
+/// The streamed reply. Yields deltas as they arrive, then one `Done` or `Failed`.
+pub struct Reply {
+    upstream: Option<ChatStream>,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    text: String,
+    usage: Option<TokenUsage>,
+    ending: Option<Pin<Box<dyn std::future::Future<Output = ReplyEvent> + Send>>>,
+    finisher: Option<Finisher>,
+}
+
+impl Reply {
+    /// Drains the reply: the stored assistant message, or the failure with it.
+    pub async fn collect(mut self) -> std::result::Result<Message, (Message, Error)> {
+        while let Some(event) = self.next().await {
+            match event {
+                ReplyEvent::Delta(_) => {}
+                ReplyEvent::Done(message) => return Ok(message),
+                ReplyEvent::Failed(message, error) => return Err((message, error)),
+            }
+        }
+        unreachable!("a reply always ends with Done or Failed")
+    }
+
+    fn end(&mut self, ending: Ending) {
+        let Some(finisher) = self.finisher.take() else {
+            return;
+        };
+        self.upstream = None; // Closes the upstream connection at once.
+        let text = std::mem::take(&mut self.text);
+        let usage = self.usage.take();
+        self.ending = Some(Box::pin(async move {
+            match ending {
+                Ending::Done => {
+                    ReplyEvent::Done(finisher.finish(text, MessageStatus::Complete, usage).await)
+                }
+                Ending::Failed(error) => {
+                    let status = if text.is_empty() {
+                        MessageStatus::Failed
+                    } else {
+                        MessageStatus::Partial
+                    };
+                    ReplyEvent::Failed(finisher.finish(text, status, usage).await, error)
+                }
+                Ending::TimedOut => {
+                    let message = finisher.finish(text, MessageStatus::Failed, usage).await;
+                    ReplyEvent::Failed(message, timed_out())
+                }
+            }
+        }));
+    }
+}
+
+impl Stream for Reply {
+    type Item = ReplyEvent;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<ReplyEvent>> {
+        loop {
+            if let Some(ending) = self.ending.as_mut() {
+                let event = std::task::ready!(ending.as_mut().poll(cx));
+                self.ending = None;
+                return Poll::Ready(Some(event));
+            }
+            let Some(upstream) = self.upstream.as_mut() else {
+                return Poll::Ready(None);
+            };
+            match upstream.poll_next_unpin(cx) {
+                Poll::Ready(Some(Ok(ChatChunk::Delta(text)))) => {
+                    self.text.push_str(&text);
+                    return Poll::Ready(Some(ReplyEvent::Delta(text)));
+                }
+                Poll::Ready(Some(Ok(ChatChunk::Usage(usage)))) => self.usage = Some(usage),
+                Poll::Ready(Some(Err(error))) => self.end(Ending::Failed(error)),
+                Poll::Ready(None) => self.end(Ending::Done),
+                Poll::Pending => {
+                    std::task::ready!(self.deadline.as_mut().poll(cx));
+                    self.end(Ending::TimedOut);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        // Dropped before it ended: the client went away. The upstream request is dropped
+        // with `self`; the text so far is stored as cancelled.
+        if let Some(finisher) = self.finisher.take() {
+            let text = std::mem::take(&mut self.text);
+            let usage = self.usage.take();
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    finisher.finish(text, MessageStatus::Cancelled, usage).await;
+                });
+            }
+        }
+    }
+}
+
+fn timed_out() -> Error {
+    Error::Upstream("the AI provider did not answer in time".into())
+}
+
+fn check_title(title: &str) -> Result<String> {
+    let title = title.trim();
+    match title.chars().count() {
+        0 => Err(Error::invalid("title", "must not be empty")),
+        n if n > MAX_TITLE_CHARS => Err(Error::invalid(
+            "title",
+            format!("must be at most {MAX_TITLE_CHARS} characters"),
+        )),
+        _ => Ok(title.to_owned()),
+    }
+}
+
+fn check_limit(limit: u32) -> Result<u32> {
+    if (1..=MAX_PAGE).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(Error::invalid(
+            "limit",
+            format!("must be between 1 and {MAX_PAGE}"),
+        ))
+    }
+}
+
+fn parse_cursor<T: CursorId>(cursor: &str) -> Result<T> {
+    T::parse_cursor(cursor).map_err(|_| Error::invalid("cursor", "is not a cursor this API gave"))
+}
+
+/// Ids usable as cursors.
+trait CursorId: Sized {
+    fn parse_cursor(text: &str) -> Result<Self>;
+}
+
+impl CursorId for ChatSessionId {
+    fn parse_cursor(text: &str) -> Result<Self> {
+        ChatSessionId::parse(text)
+    }
+}
+
+impl CursorId for MessageId {
+    fn parse_cursor(text: &str) -> Result<Self> {
+        MessageId::parse(text)
+    }
+}
+
+/// A page of `items` (fetched with `limit`): the next cursor is the last item's id when the
+/// page is full.
+fn page<T>(items: Vec<T>, limit: u32, id: impl Fn(&T) -> String) -> Page<T> {
+    let next_cursor = (items.len() == limit as usize)
+        .then(|| items.last().map(id))
+        .flatten();
+    Page { items, next_cursor }
+}
+
+fn sessions_key(user: UserId) -> String {
+    format!("chat_sessions:{user}")
+}
+
+fn messages_key(session: ChatSessionId) -> String {
+    format!("messages:{session}")
+}

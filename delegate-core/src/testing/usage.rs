@@ -1,0 +1,133 @@
+//! The `UsageStore` suite: totals per user and period, large sums, and a ledger that
+//! outlives the chats it metered.
+
+use super::support::{at, seed_user};
+use crate::Stores;
+use crate::chat::{ChatSession, Message, MessageRole, MessageStatus};
+use crate::ids::UserId;
+use crate::usage::{UsageEvent, UsageTotals};
+
+fn event(user: UserId, secs: i64, messages: u32, prompt: u32, completion: u32) -> UsageEvent {
+    UsageEvent {
+        user_id: user,
+        at: at(secs),
+        messages,
+        prompt_tokens: prompt,
+        completion_tokens: completion,
+    }
+}
+
+fn totals(messages: u64, prompt_tokens: u64, completion_tokens: u64) -> UsageTotals {
+    UsageTotals {
+        messages,
+        prompt_tokens,
+        completion_tokens,
+    }
+}
+
+/// `totals_since` sums exactly the user's events at or after `since` (one exactly at
+/// `since` counts); a user with no events has zero totals.
+pub async fn totals_sum_only_the_users_events_since(stores: Stores) {
+    let ada = seed_user(&stores).await;
+    let bob = seed_user(&stores).await;
+    assert_eq!(
+        stores.usage.totals_since(ada.id, at(0)).await.unwrap(),
+        UsageTotals::default()
+    );
+
+    for e in [
+        event(ada.id, -10, 1, 1_000, 2_000),
+        event(ada.id, 0, 1, 0, 0),
+        event(bob.id, 5, 1, 7, 7),
+        event(ada.id, 5, 0, 30, 40),
+        event(ada.id, 100, 1, 500, 600),
+        // Recorded out of time order.
+        event(ada.id, 50, 2, 1, 2),
+    ] {
+        stores.usage.record(&e).await.unwrap();
+    }
+
+    let usage = &stores.usage;
+    assert_eq!(
+        usage.totals_since(ada.id, at(-100)).await.unwrap(),
+        totals(5, 1_531, 2_642)
+    );
+    assert_eq!(
+        usage.totals_since(ada.id, at(0)).await.unwrap(),
+        totals(4, 531, 642)
+    );
+    assert_eq!(
+        usage.totals_since(ada.id, at(1)).await.unwrap(),
+        totals(3, 531, 642)
+    );
+    assert_eq!(
+        usage.totals_since(ada.id, at(100)).await.unwrap(),
+        totals(1, 500, 600)
+    );
+    assert_eq!(
+        usage.totals_since(ada.id, at(101)).await.unwrap(),
+        UsageTotals::default()
+    );
+    assert_eq!(
+        usage.totals_since(bob.id, at(0)).await.unwrap(),
+        totals(1, 7, 7)
+    );
+    assert_eq!(
+        usage.totals_since(UserId::new(), at(-100)).await.unwrap(),
+        UsageTotals::default()
+    );
+}
+
+/// Totals are 64-bit: events at the `u32` maximum add up without wrapping.
+pub async fn totals_exceed_the_event_width(stores: Stores) {
+    let ada = seed_user(&stores).await;
+    for secs in 0..3 {
+        let big = event(ada.id, secs, u32::MAX, u32::MAX, u32::MAX);
+        stores.usage.record(&big).await.unwrap();
+    }
+    let sum = 3 * u64::from(u32::MAX);
+    assert_eq!(
+        stores.usage.totals_since(ada.id, at(0)).await.unwrap(),
+        totals(sum, sum, sum)
+    );
+}
+
+/// Deleting a chat session (and with it its messages) leaves the ledger as it was, so a
+/// deleted chat refunds no quota.
+pub async fn totals_survive_deleting_the_session(stores: Stores) {
+    let ada = seed_user(&stores).await;
+    let chat = ChatSession::new(ada.id, "Metered", at(0));
+    stores.conversations.create_session(&chat).await.unwrap();
+    let question = Message::new(
+        chat.id,
+        MessageRole::User,
+        "hi",
+        MessageStatus::Complete,
+        at(1),
+    );
+    stores.conversations.add_message(&question).await.unwrap();
+    stores
+        .usage
+        .record(&event(ada.id, 1, 1, 0, 0))
+        .await
+        .unwrap();
+    stores
+        .usage
+        .record(&event(ada.id, 2, 0, 12, 34))
+        .await
+        .unwrap();
+    let before = stores.usage.totals_since(ada.id, at(0)).await.unwrap();
+    assert_eq!(before, totals(1, 12, 34));
+
+    assert!(
+        stores
+            .conversations
+            .delete_session(ada.id, chat.id)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        stores.usage.totals_since(ada.id, at(0)).await.unwrap(),
+        before
+    );
+}

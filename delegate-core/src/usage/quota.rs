@@ -1,0 +1,232 @@
+//! Tier quotas (messages per day, tokens per month) and the usage service that checks them
+//! against the ledger.
+
+use super::{UsageEvent, UsageStore, UsageTotals};
+use crate::chat::TokenUsage;
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::ids::UserId;
+use crate::users::Tier;
+use chrono::{DateTime, Datelike, TimeZone, Utc};
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// One tier's limits; 0 means unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct TierQuota {
+    /// Messages a user may send per UTC day.
+    pub messages_per_day: u64,
+    /// Prompt plus completion tokens per UTC calendar month.
+    pub tokens_per_month: u64,
+}
+
+impl Default for TierQuota {
+    fn default() -> Self {
+        QuotaConfig::default().free
+    }
+}
+
+/// Quotas by tier (`DELEGATE_QUOTA__PRO__MESSAGES_PER_DAY`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct QuotaConfig {
+    /// The free tier.
+    pub free: TierQuota,
+    /// The pro tier.
+    pub pro: TierQuota,
+    /// The enterprise tier.
+    pub enterprise: TierQuota,
+}
+
+impl Default for QuotaConfig {
+    fn default() -> Self {
+        Self {
+            free: TierQuota {
+                messages_per_day: 50,
+                tokens_per_month: 200_000,
+            },
+            pro: TierQuota {
+                messages_per_day: 1_000,
+                tokens_per_month: 5_000_000,
+            },
+            enterprise: TierQuota {
+                messages_per_day: 20_000,
+                tokens_per_month: 100_000_000,
+            },
+        }
+    }
+}
+
+impl QuotaConfig {
+    /// The limits of `tier`.
+    pub fn of(&self, tier: Tier) -> TierQuota {
+        match tier {
+            Tier::Free => self.free,
+            Tier::Pro => self.pro,
+            Tier::Enterprise => self.enterprise,
+        }
+    }
+}
+
+/// A user's usage in the current periods, with the tier's limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageReport {
+    /// The tier the limits come from.
+    pub tier: Tier,
+    /// The limits (0 = unlimited).
+    pub quota: TierQuota,
+    /// Start of the current day (UTC).
+    pub day_start: DateTime<Utc>,
+    /// Start of the current month (UTC).
+    pub month_start: DateTime<Utc>,
+    /// Messages sent today.
+    pub messages_today: u64,
+    /// Usage this month.
+    pub month: UsageTotals,
+}
+
+/// Metering and quota checks.
+#[derive(Clone)]
+pub struct UsageService {
+    store: Arc<dyn UsageStore>,
+    quotas: QuotaConfig,
+    clock: Arc<dyn Clock>,
+}
+
+impl UsageService {
+    pub(crate) fn new(
+        store: Arc<dyn UsageStore>,
+        quotas: QuotaConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            quotas,
+            clock,
+        }
+    }
+
+    /// The user's usage this day and month against `tier`'s quota.
+    pub async fn report(&self, user: UserId, tier: Tier) -> Result<UsageReport> {
+        let now = self.clock.now();
+        let (day_start, month_start) = (day_start(now), month_start(now));
+        let month = self.store.totals_since(user, month_start).await?;
+        let today = self.store.totals_since(user, day_start).await?;
+        Ok(UsageReport {
+            tier,
+            quota: self.quotas.of(tier),
+            day_start,
+            month_start,
+            messages_today: today.messages,
+            month,
+        })
+    }
+
+    /// Refuses with [`Error::QuotaExceeded`] when sending one more message would break a
+    /// quota of `tier`.
+    pub async fn check(&self, user: UserId, tier: Tier) -> Result<()> {
+        let report = self.report(user, tier).await?;
+        let quota = report.quota;
+        let now = self.clock.now();
+        if quota.messages_per_day > 0 && report.messages_today >= quota.messages_per_day {
+            return Err(Error::QuotaExceeded {
+                message: format!(
+                    "the {} tier allows {} messages a day",
+                    tier, quota.messages_per_day
+                ),
+                retry_after: (next_day(now) - now).to_std().unwrap_or_default(),
+            });
+        }
+        let tokens = report.month.prompt_tokens + report.month.completion_tokens;
+        if quota.tokens_per_month > 0 && tokens >= quota.tokens_per_month {
+            return Err(Error::QuotaExceeded {
+                message: format!(
+                    "the {} tier allows {} tokens a month",
+                    tier, quota.tokens_per_month
+                ),
+                retry_after: (next_month(now) - now).to_std().unwrap_or_default(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Records a sent message.
+    pub(crate) async fn message_sent(&self, user: UserId) -> Result<()> {
+        self.store
+            .record(&UsageEvent {
+                user_id: user,
+                at: self.clock.now(),
+                messages: 1,
+                prompt_tokens: 0,
+                completion_tokens: 0,
+            })
+            .await
+    }
+
+    /// Records the tokens a reply used.
+    pub(crate) async fn tokens_used(&self, user: UserId, usage: TokenUsage) -> Result<()> {
+        self.store
+            .record(&UsageEvent {
+                user_id: user,
+                at: self.clock.now(),
+                messages: 0,
+                prompt_tokens: usage.prompt_tokens,
+                completion_tokens: usage.completion_tokens,
+            })
+            .await
+    }
+}
+
+fn day_start(now: DateTime<Utc>) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(now.year(), now.month(), now.day(), 0, 0, 0)
+        .single()
+        .unwrap_or(now)
+}
+
+fn month_start(now: DateTime<Utc>) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
+        .single()
+        .unwrap_or(now)
+}
+
+fn next_day(now: DateTime<Utc>) -> DateTime<Utc> {
+    day_start(now) + chrono::TimeDelta::days(1)
+}
+
+fn next_month(now: DateTime<Utc>) -> DateTime<Utc> {
+    let (year, month) = if now.month() == 12 {
+        (now.year() + 1, 1)
+    } else {
+        (now.year(), now.month() + 1)
+    };
+    Utc.with_ymd_and_hms(year, month, 1, 0, 0, 0)
+        .single()
+        .unwrap_or(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_start_at_utc_midnight_and_the_first_of_the_month() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 31, 18, 30, 5).unwrap();
+        assert_eq!(
+            day_start(now),
+            Utc.with_ymd_and_hms(2026, 12, 31, 0, 0, 0).unwrap()
+        );
+        assert_eq!(
+            next_day(now),
+            Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap()
+        );
+        assert_eq!(
+            month_start(now),
+            Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap()
+        );
+        assert_eq!(
+            next_month(now),
+            Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap()
+        );
+    }
+}

@@ -1,0 +1,254 @@
+//! /api/v1/sessions: chat sessions and messages, with replies as JSON or server-sent events.
+
+use crate::error::{ApiError, ErrorBody, ErrorDetail};
+use crate::extract::{ApiJson, AuthUser};
+use crate::wire::{
+    ChatSessionBody, ChatSessionPage, CreateSessionRequest, ListQuery, MessageBody, MessagePage,
+    RenameSessionRequest, SendMessageRequest, SentBody,
+};
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use delegate_core::chat::{NewSession, ReplyEvent};
+use delegate_core::{ChatSessionId, Delegate, Error};
+use futures::StreamExt;
+use std::convert::Infallible;
+
+/// Default page size.
+const DEFAULT_LIMIT: u32 = 20;
+
+pub(crate) fn routes() -> Router<Delegate> {
+    Router::new()
+        .route("/", get(list_sessions).post(create_session))
+        .route(
+            "/{id}",
+            get(get_session)
+                .patch(rename_session)
+                .delete(delete_session),
+        )
+        .route("/{id}/messages", get(list_messages).post(send_message))
+}
+
+fn session_id(id: &str) -> Result<ChatSessionId, ApiError> {
+    ChatSessionId::parse(id).map_err(|_| Error::NotFound("session").into())
+}
+
+/// The caller's chat sessions, newest first (the first page is cached).
+#[utoipa::path(get, path = "/api/v1/sessions", tag = "chat", security(("bearer" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of sessions", body = ChatSessionPage),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 422, description = "Bad limit or cursor", body = ErrorBody),
+    ))]
+pub(crate) async fn list_sessions(
+    State(delegate): State<Delegate>,
+    AuthUser(caller): AuthUser,
+    Query(query): Query<ListQuery>,
+) -> Result<ApiJson<ChatSessionPage>, ApiError> {
+    let page = delegate
+        .chat()
+        .list_sessions(
+            caller.user_id,
+            query.cursor.as_deref(),
+            query.limit.unwrap_or(DEFAULT_LIMIT),
+        )
+        .await?;
+    Ok(ApiJson(ChatSessionPage {
+        items: page.items.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// Create a chat session.
+#[utoipa::path(post, path = "/api/v1/sessions", tag = "chat", security(("bearer" = [])),
+    request_body = CreateSessionRequest,
+    responses(
+        (status = 201, description = "Created", body = ChatSessionBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 422, description = "Invalid title, model or system prompt", body = ErrorBody),
+    ))]
+pub(crate) async fn create_session(
+    State(delegate): State<Delegate>,
+    AuthUser(caller): AuthUser,
+    ApiJson(body): ApiJson<CreateSessionRequest>,
+) -> Result<(StatusCode, ApiJson<ChatSessionBody>), ApiError> {
+    let session = delegate
+        .chat()
+        .create_session(
+            caller.user_id,
+            NewSession {
+                title: body.title,
+                model: body.model,
+                system_prompt: body.system_prompt,
+            },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, ApiJson(session.into())))
+}
+
+/// One of the caller's chat sessions (anyone else's id answers 404).
+#[utoipa::path(get, path = "/api/v1/sessions/{id}", tag = "chat", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Chat session id")),
+    responses(
+        (status = 200, description = "The session", body = ChatSessionBody),
+        (status = 404, description = "No such session of the caller", body = ErrorBody),
+    ))]
+pub(crate) async fn get_session(
+    State(delegate): State<Delegate>,
+    AuthUser(caller): AuthUser,
+    Path(id): Path<String>,
+) -> Result<ApiJson<ChatSessionBody>, ApiError> {
+    let session = delegate
+        .chat()
+        .get_session(caller.user_id, session_id(&id)?)
+        .await?;
+    Ok(ApiJson(session.into()))
+}
+
+/// Rename a chat session.
+#[utoipa::path(patch, path = "/api/v1/sessions/{id}", tag = "chat", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Chat session id")),
+    request_body = RenameSessionRequest,
+    responses(
+        (status = 200, description = "The renamed session", body = ChatSessionBody),
+        (status = 404, description = "No such session of the caller", body = ErrorBody),
+        (status = 422, description = "Invalid title", body = ErrorBody),
+    ))]
+pub(crate) async fn rename_session(
+    State(delegate): State<Delegate>,
+    AuthUser(caller): AuthUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RenameSessionRequest>,
+) -> Result<ApiJson<ChatSessionBody>, ApiError> {
+    let id = session_id(&id)?;
+    let chat = delegate.chat();
+    let session = match body.title {
+        Some(title) => chat.rename_session(caller.user_id, id, &title).await?,
+        None => chat.get_session(caller.user_id, id).await?,
+    };
+    Ok(ApiJson(session.into()))
+}
+
+/// Delete a chat session and its messages.
+#[utoipa::path(delete, path = "/api/v1/sessions/{id}", tag = "chat", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Chat session id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such session of the caller", body = ErrorBody),
+    ))]
+pub(crate) async fn delete_session(
+    State(delegate): State<Delegate>,
+    AuthUser(caller): AuthUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    delegate
+        .chat()
+        .delete_session(caller.user_id, session_id(&id)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The session's messages, oldest first (the first page is cached).
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/messages", tag = "chat", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Chat session id"), ListQuery),
+    responses(
+        (status = 200, description = "A page of messages", body = MessagePage),
+        (status = 404, description = "No such session of the caller", body = ErrorBody),
+    ))]
+pub(crate) async fn list_messages(
+    State(delegate): State<Delegate>,
+    AuthUser(caller): AuthUser,
+    Path(id): Path<String>,
+    Query(query): Query<ListQuery>,
+) -> Result<ApiJson<MessagePage>, ApiError> {
+    let page = delegate
+        .chat()
+        .list_messages(
+            caller.user_id,
+            session_id(&id)?,
+            query.cursor.as_deref(),
+            query.limit.unwrap_or(DEFAULT_LIMIT),
+        )
+        .await?;
+    Ok(ApiJson(MessagePage {
+        items: page.items.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// Send a message and get the AI's reply: JSON (201), or with `stream: true` /
+/// `Accept: text/event-stream` server-sent events `message` (the stored user message),
+/// `delta` (`{text}`), then `done` (the stored reply with usage) or `error`
+/// (`{error, assistantMessage}`). Quotas are checked before the provider is called.
+#[utoipa::path(post, path = "/api/v1/sessions/{id}/messages", tag = "chat", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Chat session id")),
+    request_body = SendMessageRequest,
+    responses(
+        (status = 201, description = "The stored messages (JSON), or an SSE stream", body = SentBody),
+        (status = 404, description = "No such session of the caller", body = ErrorBody),
+        (status = 422, description = "Empty or too long content", body = ErrorBody),
+        (status = 429, description = "Quota (`quota_exceeded`) or rate limit", body = ErrorBody),
+        (status = 502, description = "The AI provider failed; the user message is kept", body = ErrorBody),
+        (status = 503, description = "No AI provider configured (`ai_not_configured`)", body = ErrorBody),
+    ))]
+pub(crate) async fn send_message(
+    State(delegate): State<Delegate>,
+    AuthUser(caller): AuthUser,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<SendMessageRequest>,
+) -> Result<Response, ApiError> {
+    let sent = delegate
+        .chat()
+        .send_message(&caller, session_id(&id)?, &body.content)
+        .await?;
+    let wants_sse = body.stream
+        || headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/event-stream"));
+    if !wants_sse {
+        return match sent.reply.collect().await {
+            Ok(reply) => {
+                let usage = reply.usage.map(Into::into);
+                let body = SentBody {
+                    user_message: sent.user_message.into(),
+                    assistant_message: reply.into(),
+                    usage,
+                };
+                Ok((StatusCode::CREATED, ApiJson(body)).into_response())
+            }
+            Err((_, error)) => Err(error.into()),
+        };
+    }
+    let first = json_event("message", &MessageBody::from(sent.user_message));
+    let events = sent.reply.map(|event| match event {
+        ReplyEvent::Delta(text) => json_event("delta", &serde_json::json!({ "text": text })),
+        ReplyEvent::Done(message) => json_event("done", &MessageBody::from(message)),
+        ReplyEvent::Failed(message, error) => {
+            let error = ApiError::from(error);
+            json_event(
+                "error",
+                &serde_json::json!({
+                    "error": ErrorDetail::from(&error),
+                    "assistantMessage": MessageBody::from(message),
+                }),
+            )
+        }
+    });
+    let stream = futures::stream::once(async { first }).chain(events);
+    Ok(Sse::new(stream.map(Ok::<_, Infallible>))
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+fn json_event(name: &str, data: &impl serde::Serialize) -> Event {
+    Event::default()
+        .event(name)
+        .json_data(data)
+        .unwrap_or_else(|_| Event::default().event(name).data("{}"))
+}

@@ -225,6 +225,11 @@ impl DelegateBuilder {
                 reply_timeout: Duration::from_secs(config.ai.timeout_secs),
                 context_budget_tokens: config.ai.context_budget_tokens,
                 list_ttl: Duration::from_secs(config.cache.ttl_short_secs),
+                temperature: config.ai.temperature,
+                response_ttl: config
+                    .ai
+                    .response_cache
+                    .then(|| Duration::from_secs(config.cache.ttl_long_secs)),
             },
         );
         let events = shared.bus.subscribe(AUTH_TOPIC).await?;

@@ -41,6 +41,11 @@ pub struct ChatSettings {
     pub context_budget_tokens: u32,
     /// How long lists stay cached.
     pub list_ttl: Duration,
+    /// The temperature sent with every request, if any.
+    pub temperature: Option<f32>,
+    /// Replies to deterministic requests (temperature 0) are cached this long; `None` turns
+    /// the response cache off.
+    pub response_ttl: Option<Duration>,
 }
 
 /// A page of a list, and the cursor of the next page.
@@ -284,18 +289,37 @@ impl ChatService {
         self.store.add_message(&assistant).await?;
         self.forget_messages(session).await;
 
+        let response_key = self.response_key(&request);
+        let cached_reply = match &response_key {
+            Some(key) => self.cache.get(key).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "response cache unavailable");
+                None
+            }),
+            None => None,
+        };
         let deadline = tokio::time::Instant::now() + self.settings.reply_timeout;
         let prompt_estimate = request
             .turns
             .iter()
             .map(|t| estimate_tokens(&t.content))
             .sum();
-        let started = tokio::time::timeout_at(deadline, model.stream(request)).await;
         let finisher = Finisher {
             service: self.clone(),
             user: caller.user_id,
             message: assistant,
             prompt_estimate,
+            response_key: response_key.filter(|_| cached_reply.is_none()),
+        };
+        let started = match cached_reply {
+            // A cached reply costs no tokens.
+            Some(text) => Ok(Ok(futures::stream::iter([
+                Ok(ChatChunk::Delta(
+                    String::from_utf8_lossy(&text).into_owned(),
+                )),
+                Ok(ChatChunk::Usage(TokenUsage::default())),
+            ])
+            .boxed())),
+            None => tokio::time::timeout_at(deadline, model.stream(request)).await,
         };
         let upstream = match started {
             Ok(Ok(stream)) => stream,
@@ -358,9 +382,33 @@ impl ChatService {
                 .clone()
                 .unwrap_or_else(|| self.settings.default_model.clone()),
             turns: fit_to_budget(turns, self.settings.context_budget_tokens),
-            temperature: None,
+            temperature: self.settings.temperature,
             max_tokens: None,
         })
+    }
+
+    /// The response-cache key of `request` (`openai:{sha256}` over model, messages and
+    /// parameters), when the cache is on and the request is deterministic.
+    fn response_key(&self, request: &ChatRequest) -> Option<String> {
+        self.settings.response_ttl?;
+        if request.temperature != Some(0.0) {
+            return None;
+        }
+        let turns: Vec<(Option<&str>, &str)> = request
+            .turns
+            .iter()
+            .map(|t| (t.role.map(|r| r.as_str()), t.content.as_str()))
+            .collect();
+        let canonical = serde_json::json!({
+            "model": request.model,
+            "messages": turns,
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens,
+        });
+        let digest =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.to_string().as_bytes());
+        let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        Some(format!("openai:{hex}"))
     }
 
     /// The list under `key`, loaded by `load` on a miss; straight from `load` when the cache
@@ -405,6 +453,8 @@ struct Finisher {
     user: UserId,
     message: Message,
     prompt_estimate: u32,
+    /// Where to cache a complete reply (a deterministic request with the cache on).
+    response_key: Option<String>,
 }
 
 impl Finisher {
@@ -436,6 +486,12 @@ impl Finisher {
             tracing::error!(error = %e, "could not meter a reply's tokens");
         }
         service.forget_messages(self.message.session_id).await;
+        if let (Some(key), MessageStatus::Complete, Some(ttl)) =
+            (&self.response_key, status, service.settings.response_ttl)
+            && let Err(e) = service.cache.set(key, text.clone().into_bytes(), ttl).await
+        {
+            tracing::warn!(error = %e, "could not cache a reply");
+        }
         Message {
             content: text,
             status,

@@ -113,6 +113,13 @@ pub struct AiConfig {
     /// The most tokens of context (system prompt plus prior messages) sent per request,
     /// estimated at four characters a token (`DELEGATE_AI__CONTEXT_BUDGET_TOKENS`).
     pub context_budget_tokens: u32,
+    /// Sampling temperature sent with every request; unset leaves the provider's default
+    /// (`DELEGATE_AI__TEMPERATURE`).
+    pub temperature: Option<f32>,
+    /// Cache replies under `openai:{hash}` of model, messages and parameters, for
+    /// deterministic requests only (temperature 0); off by default
+    /// (`DELEGATE_AI__RESPONSE_CACHE`).
+    pub response_cache: bool,
 }
 
 impl Default for AiConfig {
@@ -126,6 +133,8 @@ impl Default for AiConfig {
             timeout_secs: 60,
             max_retries: 2,
             context_budget_tokens: 8000,
+            temperature: None,
+            response_cache: false,
         }
     }
 }

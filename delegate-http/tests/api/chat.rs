@@ -511,3 +511,57 @@ async fn bad_message_bodies_get_422() {
     assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body").await;
     assert_eq!(upstream.request_count(), 0);
 }
+
+#[tokio::test]
+async fn deterministic_replies_are_cached_only_when_asked() {
+    let upstream = Upstream::start().await;
+    upstream.set_default(Reply::new("Paris is the capital of France").usage(9, 7));
+    let ask = async |app: &TestApp, token: &str| -> Value {
+        let chat = app
+            .new_chat(token, json!({"systemPrompt": "Answer briefly."}))
+            .await;
+        let id = chat["id"].as_str().unwrap();
+        let res = app
+            .send(token, id, json!({"content": "Capital of France?"}))
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        res.json().await.unwrap()
+    };
+    let base = upstream.base_url();
+    let cached = spawn_with(move |c| {
+        c.ai.base_url = Some(base);
+        c.ai.temperature = Some(0.0);
+        c.ai.response_cache = true;
+    })
+    .await;
+    let a = cached.register("cache@example.com").await;
+    let first = ask(&cached, &a.access).await;
+    let second = ask(&cached, &a.access).await;
+    assert_eq!(
+        upstream.request_count(),
+        1,
+        "the second answer came from the cache"
+    );
+    assert_eq!(
+        second["assistantMessage"]["content"],
+        first["assistantMessage"]["content"]
+    );
+    assert_eq!(first["usage"]["totalTokens"], 16);
+    assert_eq!(
+        second["usage"]["totalTokens"], 0,
+        "a cached reply costs no tokens"
+    );
+    assert_eq!(upstream.last_request().unwrap().body["temperature"], 0.0);
+
+    // Off by default, even at temperature 0.
+    let base = upstream.base_url();
+    let plain = spawn_with(move |c| {
+        c.ai.base_url = Some(base);
+        c.ai.temperature = Some(0.0);
+    })
+    .await;
+    let b = plain.register("nocache@example.com").await;
+    ask(&plain, &b.access).await;
+    ask(&plain, &b.access).await;
+    assert_eq!(upstream.request_count(), 3);
+}

@@ -29,6 +29,14 @@ async fn openapi_describes_every_route_with_errors_and_bearer_security() {
         ("/api/v1/users/profile", "get"),
         ("/api/v1/users/profile", "patch"),
         ("/api/v1/users/preferences", "patch"),
+        ("/api/v1/users/usage", "get"),
+        ("/api/v1/sessions", "get"),
+        ("/api/v1/sessions", "post"),
+        ("/api/v1/sessions/{id}", "get"),
+        ("/api/v1/sessions/{id}", "patch"),
+        ("/api/v1/sessions/{id}", "delete"),
+        ("/api/v1/sessions/{id}/messages", "get"),
+        ("/api/v1/sessions/{id}/messages", "post"),
     ] {
         let op = &paths[path][method];
         assert!(op.is_object(), "{method} {path} missing");

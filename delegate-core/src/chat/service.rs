@@ -264,21 +264,20 @@ impl ChatService {
                 format!("must be 1 to {MAX_MESSAGE_CHARS} characters"),
             ));
         }
-        let chat = self.get_session(caller.user_id, session).await?;
         let model = self.model.clone().ok_or(Error::AiNotConfigured)?;
-        self.usage.check(caller.user_id, caller.tier).await?;
-
-        let now = self.clock.now();
+        // The reads run together: the session (ownership), the quota, the context.
+        let (chat, (), recent) = tokio::try_join!(
+            self.get_session(caller.user_id, session),
+            self.usage.check(caller.user_id, caller.tier),
+            self.store.recent_messages(session, CONTEXT_MESSAGES),
+        )?;
         let user_message = Message::new(
             session,
             MessageRole::User,
             content,
             MessageStatus::Complete,
-            now,
+            self.clock.now(),
         );
-        self.store.add_message(&user_message).await?;
-        self.usage.message_sent(caller.user_id).await?;
-        let request = self.request(&chat).await?;
         let assistant = Message::new(
             session,
             MessageRole::Assistant,
@@ -286,9 +285,7 @@ impl ChatService {
             MessageStatus::Partial,
             self.clock.now(),
         );
-        self.store.add_message(&assistant).await?;
-        self.forget_messages(session).await;
-
+        let request = self.request(&chat, recent, &user_message);
         let response_key = self.response_key(&request);
         let cached_reply = match &response_key {
             Some(key) => self.cache.get(key).await.unwrap_or_else(|e| {
@@ -297,29 +294,44 @@ impl ChatService {
             }),
             None => None,
         };
+        let from_cache = cached_reply.is_some();
         let deadline = tokio::time::Instant::now() + self.settings.reply_timeout;
         let prompt_estimate = request
             .turns
             .iter()
             .map(|t| estimate_tokens(&t.content))
             .sum();
+        // The provider is called while both messages are stored and the message metered: the
+        // first token is forwarded only once they are durable.
+        let record = async {
+            self.store
+                .add_messages(&[user_message.clone(), assistant.clone()])
+                .await?;
+            self.usage.message_sent(caller.user_id).await
+        };
+        let call = async {
+            match cached_reply {
+                // A cached reply costs no tokens.
+                Some(text) => Ok(Ok(futures::stream::iter([
+                    Ok(ChatChunk::Delta(
+                        String::from_utf8_lossy(&text).into_owned(),
+                    )),
+                    Ok(ChatChunk::Usage(TokenUsage::default())),
+                ])
+                .boxed())),
+                None => tokio::time::timeout_at(deadline, model.stream(request)).await,
+            }
+        };
+        let (recorded, started) = tokio::join!(record, call);
+        // Dropping a started stream here closes the upstream request.
+        recorded?;
+        self.forget_messages(session).await;
         let finisher = Finisher {
             service: self.clone(),
             user: caller.user_id,
             message: assistant,
             prompt_estimate,
-            response_key: response_key.filter(|_| cached_reply.is_none()),
-        };
-        let started = match cached_reply {
-            // A cached reply costs no tokens.
-            Some(text) => Ok(Ok(futures::stream::iter([
-                Ok(ChatChunk::Delta(
-                    String::from_utf8_lossy(&text).into_owned(),
-                )),
-                Ok(ChatChunk::Usage(TokenUsage::default())),
-            ])
-            .boxed())),
-            None => tokio::time::timeout_at(deadline, model.stream(request)).await,
+            response_key: response_key.filter(|_| !from_cache),
         };
         let upstream = match started {
             Ok(Ok(stream)) => stream,
@@ -349,13 +361,9 @@ impl ChatService {
         })
     }
 
-    /// The context: the system prompt, then the newest messages that fit the token budget
-    /// (the new message always), oldest first.
-    async fn request(&self, chat: &ChatSession) -> Result<ChatRequest> {
-        let recent = self
-            .store
-            .recent_messages(chat.id, CONTEXT_MESSAGES)
-            .await?;
+    /// The context: the system prompt, then the newest of `recent` messages and the new one
+    /// that fit the token budget (the new one always), oldest first.
+    fn request(&self, chat: &ChatSession, recent: Vec<Message>, new: &Message) -> ChatRequest {
         let system = chat
             .system_prompt
             .clone()
@@ -364,19 +372,19 @@ impl ChatService {
                 role: None,
                 content,
             });
-        let turns = system
+        let history = recent
             .into_iter()
-            .chain(
-                recent
-                    .into_iter()
-                    .filter(|m| !m.content.is_empty())
-                    .map(|m| ChatTurn {
-                        role: Some(m.role),
-                        content: m.content,
-                    }),
-            )
-            .collect();
-        Ok(ChatRequest {
+            .filter(|m| !m.content.is_empty())
+            .map(|m| ChatTurn {
+                role: Some(m.role),
+                content: m.content,
+            });
+        let new = ChatTurn {
+            role: Some(new.role),
+            content: new.content.clone(),
+        };
+        let turns = system.into_iter().chain(history).chain([new]).collect();
+        ChatRequest {
             model: chat
                 .model
                 .clone()
@@ -384,7 +392,7 @@ impl ChatService {
             turns: fit_to_budget(turns, self.settings.context_budget_tokens),
             temperature: self.settings.temperature,
             max_tokens: None,
-        })
+        }
     }
 
     /// The response-cache key of `request` (`openai:{sha256}` over model, messages and

@@ -36,6 +36,14 @@ pub trait ConversationStore: Send + Sync + 'static {
     /// `created_at`, atomically. A session that does not exist (e.g. deleted since the
     /// caller checked it) is [`crate::Error::NotFound`], and nothing is stored.
     async fn add_message(&self, message: &Message) -> Result<()>;
+    /// Stores several messages of one session, in order, as [`Self::add_message`] does each;
+    /// backends may do it in one transaction (one commit on the request path).
+    async fn add_messages(&self, messages: &[Message]) -> Result<()> {
+        for message in messages {
+            self.add_message(message).await?;
+        }
+        Ok(())
+    }
     /// Sets a message's content, status and usage (an assistant reply when it ends). An
     /// unknown id (e.g. its session was deleted while the reply streamed) changes nothing.
     async fn finish_message(

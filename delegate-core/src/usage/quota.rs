@@ -111,8 +111,10 @@ impl UsageService {
     pub async fn report(&self, user: UserId, tier: Tier) -> Result<UsageReport> {
         let now = self.clock.now();
         let (day_start, month_start) = (day_start(now), month_start(now));
-        let month = self.store.totals_since(user, month_start).await?;
-        let today = self.store.totals_since(user, day_start).await?;
+        let (month, today) = tokio::try_join!(
+            self.store.totals_since(user, month_start),
+            self.store.totals_since(user, day_start)
+        )?;
         Ok(UsageReport {
             tier,
             quota: self.quotas.of(tier),

@@ -159,34 +159,46 @@ impl ConversationStore for SqliteStore {
     }
 
     async fn add_message(&self, m: &Message) -> Result<()> {
+        self.add_messages(std::slice::from_ref(m)).await
+    }
+
+    async fn add_messages(&self, messages: &[Message]) -> Result<()> {
+        let Some(last) = messages.last() else {
+            return Ok(());
+        };
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         // The update first: it takes the write lock, and finds out whether the session is
         // still there (it may have been deleted since the caller checked it).
         let touched = sqlx::query("UPDATE chat_sessions SET updated_at = ? WHERE id = ?")
-            .bind(millis(m.created_at))
-            .bind(m.session_id.to_string())
+            .bind(millis(last.created_at))
+            .bind(last.session_id.to_string())
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
         if touched.rows_affected() == 0 {
             return Err(Error::NotFound("chat session"));
         }
-        sqlx::query(concat!(
-            "INSERT INTO chat_messages (",
-            message_columns!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-        ))
-        .bind(m.id.to_string())
-        .bind(m.session_id.to_string())
-        .bind(m.role.as_str())
-        .bind(&m.content)
-        .bind(m.status.as_str())
-        .bind(millis(m.created_at))
-        .bind(m.usage.map(|u| i64::from(u.prompt_tokens)))
-        .bind(m.usage.map(|u| i64::from(u.completion_tokens)))
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
+        for m in messages {
+            if m.session_id != last.session_id {
+                return Err(Error::internal("messages of several sessions in one call"));
+            }
+            sqlx::query(concat!(
+                "INSERT INTO chat_messages (",
+                message_columns!(),
+                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            ))
+            .bind(m.id.to_string())
+            .bind(m.session_id.to_string())
+            .bind(m.role.as_str())
+            .bind(&m.content)
+            .bind(m.status.as_str())
+            .bind(millis(m.created_at))
+            .bind(m.usage.map(|u| i64::from(u.prompt_tokens)))
+            .bind(m.usage.map(|u| i64::from(u.completion_tokens)))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
         tx.commit().await.map_err(db_error)
     }
 

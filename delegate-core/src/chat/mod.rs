@@ -12,11 +12,8 @@ pub use service::{
 };
 pub use store::ConversationStore;
 
-use crate::error::{Error, Result};
 use crate::ids::{ChatSessionId, MessageId, UserId};
 use chrono::{DateTime, Utc};
-use std::fmt;
-use std::str::FromStr;
 
 /// A conversation between a user and the assistant.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -89,35 +86,8 @@ pub enum MessageStatus {
     Cancelled,
 }
 
-macro_rules! text_enum {
-    ($ty:ident, $what:literal, $($variant:ident = $text:literal),+) => {
-        impl $ty {
-            /// The lowercase name used on the wire and in stores.
-            pub fn as_str(&self) -> &'static str {
-                match self { $($ty::$variant => $text),+ }
-            }
-        }
-
-        impl FromStr for $ty {
-            type Err = Error;
-            fn from_str(s: &str) -> Result<Self> {
-                match s {
-                    $($text => Ok($ty::$variant),)+
-                    _ => Err(Error::invalid($what, concat!("must be one of: ", $($text, " "),+))),
-                }
-            }
-        }
-
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-text_enum!(MessageRole, "role", User = "user", Assistant = "assistant");
-text_enum!(
+crate::text_enum::text_enum!(MessageRole, "role", User = "user", Assistant = "assistant");
+crate::text_enum::text_enum!(
     MessageStatus,
     "status",
     Complete = "complete",

@@ -164,15 +164,12 @@ impl ChatService {
         let items = match before {
             Some(before) => self.store.list_sessions(user, Some(before), limit).await?,
             None => {
-                let load = || {
-                    let store = self.store.clone();
-                    Box::pin(async move {
-                        let page = store.list_sessions(user, None, MAX_PAGE).await?;
-                        serde_json::to_vec(&page).map_err(Error::internal)
-                    }) as futures::future::BoxFuture<'static, _>
-                };
-                let first: Vec<ChatSession> = self.cached(&sessions_key(user), load).await?;
-                first.into_iter().take(limit as usize).collect()
+                let store = self.store.clone();
+                self.first_page(&sessions_key(user), limit, move || {
+                    let store = store.clone();
+                    Box::pin(async move { store.list_sessions(user, None, MAX_PAGE).await })
+                })
+                .await?
             }
         };
         Ok(page(items, limit, |s| s.id.to_string()))
@@ -233,15 +230,12 @@ impl ChatService {
                     .await?
             }
             None => {
-                let load = || {
-                    let store = self.store.clone();
-                    Box::pin(async move {
-                        let page = store.list_messages(session, None, MAX_PAGE).await?;
-                        serde_json::to_vec(&page).map_err(Error::internal)
-                    }) as futures::future::BoxFuture<'static, _>
-                };
-                let first: Vec<Message> = self.cached(&messages_key(session), load).await?;
-                first.into_iter().take(limit as usize).collect()
+                let store = self.store.clone();
+                self.first_page(&messages_key(session), limit, move || {
+                    let store = store.clone();
+                    Box::pin(async move { store.list_messages(session, None, MAX_PAGE).await })
+                })
+                .await?
             }
         };
         Ok(page(items, limit, |m| m.id.to_string()))
@@ -419,13 +413,21 @@ impl ChatService {
         Some(format!("openai:{hex}"))
     }
 
-    /// The list under `key`, loaded by `load` on a miss; straight from `load` when the cache
-    /// is down.
-    async fn cached<T: serde::de::DeserializeOwned>(
+    /// The first `limit` items of the first page cached under `key` (up to [`MAX_PAGE`]
+    /// items, loaded by `fetch` on a miss); straight from `fetch` when the cache is down.
+    async fn first_page<T>(
         &self,
         key: &str,
-        load: impl Fn() -> futures::future::BoxFuture<'static, Result<Vec<u8>>>,
-    ) -> Result<T> {
+        limit: u32,
+        fetch: impl Fn() -> futures::future::BoxFuture<'static, Result<Vec<T>>>,
+    ) -> Result<Vec<T>>
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
+    {
+        let load = || -> futures::future::BoxFuture<'static, Result<Vec<u8>>> {
+            let items = fetch();
+            Box::pin(async move { serde_json::to_vec(&items.await?).map_err(Error::internal) })
+        };
         let bytes = match self
             .cache
             .get_or_load(key, self.settings.list_ttl, load())
@@ -437,7 +439,9 @@ impl ChatService {
             }
             other => other?,
         };
-        serde_json::from_slice(&bytes).map_err(Error::internal)
+        let mut items: Vec<T> = serde_json::from_slice(&bytes).map_err(Error::internal)?;
+        items.truncate(limit as usize);
+        Ok(items)
     }
 
     async fn forget_sessions(&self, user: UserId) {

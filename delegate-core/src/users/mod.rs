@@ -6,11 +6,8 @@ mod store;
 pub use service::{MAX_PREFERENCES_BYTES, UsersService};
 pub use store::{ProfileChange, UserCredentials, UserStore, email_taken};
 
-use crate::error::{Error, Result};
 use crate::ids::UserId;
 use chrono::{DateTime, Utc};
-use std::fmt;
-use std::str::FromStr;
 
 /// A usage tier; decides quotas. Not settable by users.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -36,41 +33,14 @@ pub enum Role {
     Admin,
 }
 
-macro_rules! text_enum {
-    ($ty:ident, $what:literal, $($variant:ident = $text:literal),+) => {
-        impl $ty {
-            /// The lowercase name used on the wire and in stores.
-            pub fn as_str(&self) -> &'static str {
-                match self { $($ty::$variant => $text),+ }
-            }
-        }
-
-        impl FromStr for $ty {
-            type Err = Error;
-            fn from_str(s: &str) -> Result<Self> {
-                match s {
-                    $($text => Ok($ty::$variant),)+
-                    _ => Err(Error::invalid($what, concat!("must be one of: ", $($text, " "),+))),
-                }
-            }
-        }
-
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-text_enum!(
+crate::text_enum::text_enum!(
     Tier,
     "tier",
     Free = "free",
     Pro = "pro",
     Enterprise = "enterprise"
 );
-text_enum!(Role, "role", User = "user", Admin = "admin");
+crate::text_enum::text_enum!(Role, "role", User = "user", Admin = "admin");
 
 /// A user account, as every frontend sees it (never carries the password hash). The serde
 /// form is the cache format (`user:{id}`), not a wire type.

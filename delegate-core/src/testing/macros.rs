@@ -90,6 +90,7 @@ macro_rules! store_conformance {
                     totals_sum_only_the_users_events_since,
                     totals_exceed_the_event_width,
                     totals_survive_deleting_the_session,
+                    totals_are_exact_across_day_boundaries,
                 ]);
             }
         }

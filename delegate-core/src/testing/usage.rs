@@ -131,3 +131,43 @@ pub async fn totals_survive_deleting_the_session(stores: Stores) {
         before
     );
 }
+
+/// Totals are exact for any `since` across UTC day boundaries: from a midnight, from the
+/// middle of a day, and past the last event (backends may keep daily rollups).
+pub async fn totals_are_exact_across_day_boundaries(stores: Stores) {
+    const DAY: i64 = 86_400;
+    let ada = seed_user(&stores).await;
+    // `at(secs)` counts from a fixed base; find that base's midnight to place events.
+    let base = at(0);
+    let midnight = crate::usage::day_of(base);
+    let offset = (midnight - base).num_seconds();
+    let day = |d: i64, hour: i64| offset + d * DAY + hour * 3600;
+    for (d, hour, messages) in [(1, 10, 1), (1, 23, 2), (2, 1, 4), (3, 12, 8)] {
+        let e = event(
+            ada.id,
+            day(d, hour),
+            messages,
+            messages * 10,
+            messages * 100,
+        );
+        stores.usage.record(&e).await.unwrap();
+    }
+    let since = |secs: i64| stores.usage.totals_since(ada.id, at(secs));
+    assert_eq!(
+        since(day(1, 0)).await.unwrap(),
+        totals(15, 150, 1500),
+        "from a midnight"
+    );
+    assert_eq!(
+        since(day(1, 12)).await.unwrap(),
+        totals(14, 140, 1400),
+        "from mid-day"
+    );
+    assert_eq!(since(day(2, 0)).await.unwrap(), totals(12, 120, 1200));
+    assert_eq!(since(day(2, 2)).await.unwrap(), totals(8, 80, 800));
+    assert_eq!(
+        since(day(3, 13)).await.unwrap(),
+        totals(0, 0, 0),
+        "after the last"
+    );
+}

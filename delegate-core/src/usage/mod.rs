@@ -35,6 +35,24 @@ pub struct UsageEvent {
     pub completion_tokens: u32,
 }
 
+/// The UTC midnight starting the day of `at`.
+pub fn day_of(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.date_naive()
+        .and_hms_opt(0, 0, 0)
+        .map_or(at, |d| d.and_utc())
+}
+
+/// The first UTC midnight at or after `since`: totals from there on come from daily
+/// rollups; only the part of a day before it needs the events.
+pub fn first_whole_day(since: DateTime<Utc>) -> DateTime<Utc> {
+    let day = day_of(since);
+    if day == since {
+        day
+    } else {
+        day + chrono::TimeDelta::days(1)
+    }
+}
+
 /// Durable, append-only usage ledger.
 #[async_trait]
 pub trait UsageStore: Send + Sync + 'static {

@@ -1,9 +1,9 @@
-//! `UsageStore` on PostgreSQL: the append-only usage ledger.
+//! `UsageStore` on PostgreSQL: the append-only usage ledger with daily rollups.
 
 use super::{PgStore, db_error};
 use crate::error::{Error, Result};
 use crate::ids::UserId;
-use crate::usage::{UsageEvent, UsageStore, UsageTotals};
+use crate::usage::{UsageEvent, UsageStore, UsageTotals, day_of, first_whole_day};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -11,6 +11,7 @@ use sqlx::Row;
 #[async_trait]
 impl UsageStore for PgStore {
     async fn record(&self, event: &UsageEvent) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
         sqlx::query(
             "INSERT INTO usage_events (user_id, at, messages, prompt_tokens, completion_tokens) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -20,22 +21,42 @@ impl UsageStore for PgStore {
         .bind(i64::from(event.messages))
         .bind(i64::from(event.prompt_tokens))
         .bind(i64::from(event.completion_tokens))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        Ok(())
+        sqlx::query(
+            "INSERT INTO usage_daily (user_id, day, messages, prompt_tokens, completion_tokens) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, day) DO UPDATE SET \
+             messages = usage_daily.messages + excluded.messages, \
+             prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens, \
+             completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens",
+        )
+        .bind(event.user_id.as_uuid())
+        .bind(day_of(event.at))
+        .bind(i64::from(event.messages))
+        .bind(i64::from(event.prompt_tokens))
+        .bind(i64::from(event.completion_tokens))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)
     }
 
     async fn totals_since(&self, user: UserId, since: DateTime<Utc>) -> Result<UsageTotals> {
-        // SUM(bigint) is numeric; the totals fit a bigint by far.
+        // Whole days from the rollups, the part of a day before the first from the events.
         let row = sqlx::query(
-            "SELECT COALESCE(SUM(messages), 0)::bigint AS messages, \
-             COALESCE(SUM(prompt_tokens), 0)::bigint AS prompt_tokens, \
-             COALESCE(SUM(completion_tokens), 0)::bigint AS completion_tokens \
-             FROM usage_events WHERE user_id = $1 AND at >= $2",
+            "SELECT (d.m + e.m)::bigint AS messages, (d.p + e.p)::bigint AS prompt_tokens, \
+             (d.c + e.c)::bigint AS completion_tokens \
+             FROM (SELECT COALESCE(SUM(messages), 0) AS m, COALESCE(SUM(prompt_tokens), 0) AS p, \
+             COALESCE(SUM(completion_tokens), 0) AS c \
+                   FROM usage_daily WHERE user_id = $1 AND day >= $3) AS d, \
+                  (SELECT COALESCE(SUM(messages), 0) AS m, COALESCE(SUM(prompt_tokens), 0) AS p, \
+             COALESCE(SUM(completion_tokens), 0) AS c \
+                   FROM usage_events WHERE user_id = $1 AND at >= $2 AND at < $3) AS e",
         )
         .bind(user.as_uuid())
         .bind(since)
+        .bind(first_whole_day(since))
         .fetch_one(&self.pool)
         .await
         .map_err(db_error)?;

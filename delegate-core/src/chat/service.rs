@@ -295,14 +295,10 @@ impl ChatService {
             .iter()
             .map(|t| estimate_tokens(&t.content))
             .sum();
-        // The provider is called while both messages are stored and the message metered: the
-        // first token is forwarded only once they are durable.
-        let record = async {
-            self.store
-                .add_messages(&[user_message.clone(), assistant.clone()])
-                .await?;
-            self.usage.message_sent(caller.user_id).await
-        };
+        // The provider is called while both messages are stored: the first token is
+        // forwarded only once they are durable. The exchange is metered when the reply ends.
+        let both = [user_message.clone(), assistant.clone()];
+        let record = self.store.add_messages(&both);
         let call = async {
             match cached_reply {
                 // A cached reply costs no tokens.
@@ -471,7 +467,7 @@ struct Finisher {
 
 impl Finisher {
     /// Stores the final text, status and usage (estimated when the provider sent none but
-    /// text was produced), meters the tokens, and returns the stored message.
+    /// text was produced), meters the exchange, and returns the stored message.
     async fn finish(
         self,
         text: String,
@@ -492,10 +488,8 @@ impl Finisher {
         {
             tracing::error!(error = %e, message = %self.message.id, "could not store a reply");
         }
-        if let Some(usage) = usage
-            && let Err(e) = service.usage.tokens_used(self.user, usage).await
-        {
-            tracing::error!(error = %e, "could not meter a reply's tokens");
+        if let Err(e) = service.usage.exchange(self.user, usage).await {
+            tracing::error!(error = %e, "could not meter an exchange");
         }
         service.forget_messages(self.message.session_id).await;
         if let (Some(key), MessageStatus::Complete, Some(ttl)) =

@@ -153,26 +153,14 @@ impl UsageService {
         Ok(())
     }
 
-    /// Records a sent message.
-    pub(crate) async fn message_sent(&self, user: UserId) -> Result<()> {
+    /// Meters one exchange: a message sent, and the tokens its reply used.
+    pub(crate) async fn exchange(&self, user: UserId, usage: Option<TokenUsage>) -> Result<()> {
+        let usage = usage.unwrap_or_default();
         self.store
             .record(&UsageEvent {
                 user_id: user,
                 at: self.clock.now(),
                 messages: 1,
-                prompt_tokens: 0,
-                completion_tokens: 0,
-            })
-            .await
-    }
-
-    /// Records the tokens a reply used.
-    pub(crate) async fn tokens_used(&self, user: UserId, usage: TokenUsage) -> Result<()> {
-        self.store
-            .record(&UsageEvent {
-                user_id: user,
-                at: self.clock.now(),
-                messages: 0,
                 prompt_tokens: usage.prompt_tokens,
                 completion_tokens: usage.completion_tokens,
             })

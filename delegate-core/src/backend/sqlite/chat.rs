@@ -163,43 +163,39 @@ impl ConversationStore for SqliteStore {
     }
 
     async fn add_messages(&self, messages: &[Message]) -> Result<()> {
-        let Some(last) = messages.last() else {
+        if messages.is_empty() {
             return Ok(());
-        };
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        // The update first: it takes the write lock, and finds out whether the session is
-        // still there (it may have been deleted since the caller checked it).
-        let touched = sqlx::query("UPDATE chat_sessions SET updated_at = ? WHERE id = ?")
-            .bind(millis(last.created_at))
-            .bind(last.session_id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        if touched.rows_affected() == 0 {
-            return Err(Error::NotFound("chat session"));
         }
-        for m in messages {
-            if m.session_id != last.session_id {
-                return Err(Error::internal("messages of several sessions in one call"));
-            }
-            sqlx::query(concat!(
+        // One multi-row INSERT: atomic, one commit. A trigger moves the session's
+        // `updated_at`; the foreign key refuses a session that is gone.
+        let row = "(?, ?, ?, ?, ?, ?, ?, ?)";
+        let sql = format!(
+            concat!(
                 "INSERT INTO chat_messages (",
                 message_columns!(),
-                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-            ))
-            .bind(m.id.to_string())
-            .bind(m.session_id.to_string())
-            .bind(m.role.as_str())
-            .bind(&m.content)
-            .bind(m.status.as_str())
-            .bind(millis(m.created_at))
-            .bind(m.usage.map(|u| i64::from(u.prompt_tokens)))
-            .bind(m.usage.map(|u| i64::from(u.completion_tokens)))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
+                ") VALUES {}"
+            ),
+            vec![row; messages.len()].join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for m in messages {
+            query = query
+                .bind(m.id.to_string())
+                .bind(m.session_id.to_string())
+                .bind(m.role.as_str())
+                .bind(m.content.clone())
+                .bind(m.status.as_str())
+                .bind(millis(m.created_at))
+                .bind(m.usage.map(|u| i64::from(u.prompt_tokens)))
+                .bind(m.usage.map(|u| i64::from(u.completion_tokens)));
         }
-        tx.commit().await.map_err(db_error)
+        match query.execute(&self.pool).await {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
+                Err(Error::NotFound("chat session"))
+            }
+            Err(e) => Err(db_error(e)),
+        }
     }
 
     async fn finish_message(

@@ -80,7 +80,8 @@ pub async fn topics_are_isolated(bus: Arc<dyn EventBus>) {
 }
 
 /// Publishing with no subscriber succeeds; a later subscriber gets what is published after
-/// it subscribed, not what was published before.
+/// it subscribed. (In a Redis Cluster a payload published just before may still be in flight
+/// between nodes and arrive too: pub/sub promises nothing about earlier payloads.)
 pub async fn publish_without_subscribers_is_fine(bus: Arc<dyn EventBus>) {
     let topic = topic("late");
     bus.publish(&topic, b"nobody listens".to_vec())
@@ -88,7 +89,11 @@ pub async fn publish_without_subscribers_is_fine(bus: Arc<dyn EventBus>) {
         .unwrap();
     let mut sub = bus.subscribe(&topic).await.unwrap();
     bus.publish(&topic, b"first".to_vec()).await.unwrap();
-    assert_eq!(next(&mut sub).await, b"first".to_vec());
+    let mut got = next(&mut sub).await;
+    if got == b"nobody listens" {
+        got = next(&mut sub).await;
+    }
+    assert_eq!(got, b"first".to_vec());
 }
 
 /// Payloads arrive byte for byte, whatever the bytes and size.

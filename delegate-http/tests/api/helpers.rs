@@ -150,7 +150,11 @@ pub async fn spawn_on(
     }));
     TestApp {
         addr,
-        client: Client::new(),
+        // Bounded, so a stuck request fails its test instead of hanging the suite.
+        client: Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .expect("http client"),
         clock,
         shutdown,
         backing: backing.clone(),

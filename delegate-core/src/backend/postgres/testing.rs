@@ -76,9 +76,15 @@ impl Drop for TestSchema {
     }
 }
 
-/// Drops `name` (already a checked identifier) over a single short-lived connection.
+/// Drops `name` (already a checked identifier) over a single short-lived connection. A
+/// connection the test left idle in a transaction would block the drop forever, so it gives
+/// up after a lock timeout (the stale-schema sweep removes the schema later).
 async fn drop_now(url: &str, name: &str) -> Result<()> {
     let mut conn = connect_one(&parse_url(url)?).await?;
+    sqlx::query("SET lock_timeout = '3s'")
+        .execute(&mut conn)
+        .await
+        .map_err(db_error)?;
     let dropped = drop_schema(&mut conn, name).await.map_err(db_error);
     let _ = conn.close().await;
     dropped

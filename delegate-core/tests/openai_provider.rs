@@ -457,6 +457,7 @@ async fn the_echo_provider_repeats_the_user_and_says_it_is_not_an_ai() {
 #[tokio::test]
 async fn without_a_key_or_base_url_no_provider_is_configured() {
     assert!(ai::from_config(&AiConfig::default()).unwrap().is_none());
-    assert!(ai::NOT_CONFIGURED_HINT.contains("OPENAI_API_KEY"));
-    assert!(ai::NOT_CONFIGURED_HINT.contains("DELEGATE_AI_PROVIDER=echo"));
+    let hint = delegate_core::Error::AiNotConfigured.to_string();
+    assert!(hint.contains("OPENAI_API_KEY"));
+    assert!(hint.contains("DELEGATE_AI_PROVIDER=echo"));
 }

@@ -39,7 +39,19 @@ pub(crate) async fn limit(State(delegate): State<Delegate>, req: Request, next: 
     let bearer = crate::extract::bearer_token(req.headers()).map(str::to_owned);
     let trusted = &delegate.config().server.trusted_proxies;
     let ip = client_ip(req.headers(), req.extensions(), trusted).unwrap_or_default();
-    let client = client_of(&delegate, bearer, ip).await;
+    let caller = match bearer {
+        Some(token) => delegate.auth().authenticate(&token).await.ok(),
+        None => None,
+    };
+    let client = match &caller {
+        Some(caller) => RateClient::User(caller.user_id, caller.tier),
+        None => RateClient::Ip(ip),
+    };
+    // `AuthUser` takes the verified caller from here instead of verifying again.
+    let mut req = req;
+    if let Some(caller) = caller {
+        req.extensions_mut().insert(caller);
+    }
     let decision = match delegate.limits().check(&client, &route, class).await {
         Ok(decision) => decision,
         Err(e) => return ApiError::from(e).into_response(),
@@ -60,16 +72,6 @@ pub(crate) async fn limit(State(delegate): State<Delegate>, req: Request, next: 
     };
     write_headers(response.headers_mut(), &decision);
     response
-}
-
-/// The user of a valid bearer token, else the IP.
-async fn client_of(delegate: &Delegate, bearer: Option<String>, ip: String) -> RateClient {
-    if let Some(token) = bearer
-        && let Ok(caller) = delegate.auth().authenticate(&token).await
-    {
-        return RateClient::User(caller.user_id, caller.tier);
-    }
-    RateClient::Ip(ip)
 }
 
 fn whole_secs(d: Duration) -> u64 {

@@ -19,16 +19,10 @@ use crate::config::{AiConfig, AiProviderKind};
 use crate::error::Result;
 use std::sync::Arc;
 
-/// What to tell an operator when no provider is configured (the HTTP layer answers 503
-/// `ai_not_configured` with it).
-pub const NOT_CONFIGURED_HINT: &str = "no AI provider is configured: set OPENAI_API_KEY (and \
-     OPENAI_BASE_URL for another OpenAI-compatible server), or DELEGATE_AI_PROVIDER=echo for the \
-     offline demo provider";
-
 /// The provider `config` asks for: the echo provider when `provider = "echo"`; the
 /// OpenAI-compatible provider when an API key or a base URL is set (local servers such as
 /// Ollama or vLLM may need no key); `None` when neither, so chat can answer that AI is not
-/// configured ([`NOT_CONFIGURED_HINT`]). Blank values count as unset.
+/// configured ([`crate::Error::AiNotConfigured`]). Blank values count as unset.
 ///
 /// Fails on an invalid configuration (a base URL that is not `http(s)://…`, or an OpenAI
 /// configuration in a build without the `openai` feature).

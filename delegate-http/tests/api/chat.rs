@@ -11,23 +11,9 @@ use std::time::Duration;
 
 /// An app whose AI provider is `upstream`, with a reply deadline of `timeout_secs`.
 async fn chat_app(upstream: &Upstream, timeout_secs: u64) -> TestApp {
-    chat_app_on(
-        &crate::helpers::Backing::new().await,
-        upstream,
-        timeout_secs,
-    )
-    .await
-}
-
-/// Like [`chat_app`], on the given backing.
-async fn chat_app_on(
-    backing: &crate::helpers::Backing,
-    upstream: &Upstream,
-    timeout_secs: u64,
-) -> TestApp {
     let base = upstream.base_url();
     crate::helpers::spawn_on(
-        backing,
+        &crate::helpers::Backing::new().await,
         move |c| {
             c.ai.base_url = Some(base);
             c.ai.api_key = Some(Secret::new("sk-test-key"));
@@ -438,9 +424,7 @@ async fn a_client_disconnect_marks_the_reply_cancelled_and_closes_the_upstream()
         Reply::new("one two three four five six seven eight")
             .delay_between(Duration::from_millis(300)),
     );
-    // Embedded only for now: in scale-out mode under the full suite this test has stalled
-    // intermittently (about 1 run in 4; cause not found yet), which is tracked in issue #4.
-    let app = chat_app_on(&crate::helpers::Backing::embedded(), &upstream, 30).await;
+    let app = chat_app(&upstream, 30).await;
     let a = app.register("gone@example.com").await;
     let chat = app.new_chat(&a.access, json!({})).await;
     let id = chat["id"].as_str().unwrap();

@@ -6,6 +6,10 @@
 //! async-openai and forwards the first delta as an SSE event. Only the time to the first
 //! delta is measured; the rest of each reply is read untimed.
 //!
+//! Besides criterion's estimates (means of batches), every request's own time to first
+//! token is kept, and the p50 and p90 of each side and of the difference are printed at the
+//! end (`ttft p50: direct … through Delegate … added …`).
+//!
 //! Run with `cargo bench -p delegate-benches --bench chat`.
 
 use criterion::Criterion;
@@ -13,7 +17,11 @@ use delegate_benches::{PASSWORD, bench_config};
 use delegate_core::testing::upstream::{Reply, Upstream};
 use delegate_core::{Delegate, Registration, Secret};
 use futures::StreamExt;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// Every timed request's time to first token, in the order measured.
+type Samples = Arc<Mutex<Vec<Duration>>>;
 
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -30,15 +38,17 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (base, token) = rt.block_on(serve_delegate(&upstream, &dir));
     let client = reqwest::Client::new();
+    let (direct, through) = (Samples::default(), Samples::default());
 
     let mut c = Criterion::default().configure_from_args();
     let mut group = c.benchmark_group("ttft");
     group.measurement_time(Duration::from_secs(8));
     group.bench_function("direct", |b| {
         b.to_async(&rt).iter_custom(|iters| {
-            let (client, url) = (
+            let (client, url, samples) = (
                 client.clone(),
                 format!("{}/chat/completions", upstream.base_url()),
+                direct.clone(),
             );
             async move {
                 let mut total = Duration::ZERO;
@@ -56,7 +66,9 @@ fn main() {
                         .send()
                         .await
                         .expect("upstream");
-                    total += until(res, "\"content\"", start).await;
+                    let ttft = until(res, "\"content\"", start).await;
+                    samples.lock().unwrap().push(ttft);
+                    total += ttft;
                 }
                 total
             }
@@ -64,7 +76,8 @@ fn main() {
     });
     group.bench_function("through_delegate", |b| {
         b.to_async(&rt).iter_custom(|iters| {
-            let (client, base, token) = (client.clone(), base.clone(), token.clone());
+            let (client, base, token, samples) =
+                (client.clone(), base.clone(), token.clone(), through.clone());
             async move {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
@@ -92,7 +105,9 @@ fn main() {
                         .send()
                         .await
                         .expect("delegate");
-                    total += until(res, "event: delta", start).await;
+                    let ttft = until(res, "event: delta", start).await;
+                    samples.lock().unwrap().push(ttft);
+                    total += ttft;
                 }
                 total
             }
@@ -100,6 +115,35 @@ fn main() {
     });
     group.finish();
     c.final_summary();
+    report(&direct.lock().unwrap(), &through.lock().unwrap());
+}
+
+/// Prints the p50 and p90 time to first token of each side and what Delegate adds.
+fn report(direct: &[Duration], through: &[Duration]) {
+    let (direct, through) = (percentiles(direct), percentiles(through));
+    for (name, at) in [("p50", 0), ("p90", 1)] {
+        println!(
+            "ttft {name}: direct {:.0} µs, through Delegate {:.0} µs, added {:.0} µs",
+            micros(direct[at]),
+            micros(through[at]),
+            micros(through[at]) - micros(direct[at]),
+        );
+    }
+}
+
+/// The p50 and p90 of `samples` (zero when there are none).
+fn percentiles(samples: &[Duration]) -> [Duration; 2] {
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    let at = |q: f64| {
+        let index = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+        sorted.get(index).copied().unwrap_or_default()
+    };
+    [at(0.5), at(0.9)]
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
 }
 
 /// Reads `res` until `marker` appears; returns the time from `start` to then, and drains the

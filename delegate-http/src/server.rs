@@ -1,5 +1,6 @@
 //! Running the server: tracing set-up, binding, and graceful shutdown on SIGINT/SIGTERM.
 
+use axum::serve::ListenerExt;
 use delegate_core::Delegate;
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
@@ -35,6 +36,13 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = crate::router(delegate).into_make_service_with_connect_info::<SocketAddr>();
+    // No Nagle delay: a streamed reply's small SSE writes go out as they are made, instead
+    // of waiting for the previous segment's ACK.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

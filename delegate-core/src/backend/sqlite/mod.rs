@@ -40,6 +40,9 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             // An in-memory database lives and dies with its one connection.
             .max_connections(if in_memory { 1 } else { 8 })
+            // A local file cannot hang up: no ping (a round trip to the connection's worker
+            // thread) before every statement.
+            .test_before_acquire(false)
             .min_connections(u32::from(in_memory))
             .idle_timeout(if in_memory {
                 None

@@ -209,7 +209,13 @@ impl DelegateBuilder {
                 clock.clone(),
             ),
         });
-        let usage = UsageService::new(stores.usage.clone(), config.quota, clock.clone());
+        let usage = UsageService::new(
+            stores.usage.clone(),
+            config.quota,
+            shared.cache.clone(),
+            Duration::from_secs(config.cache.ttl_short_secs),
+            clock.clone(),
+        );
         let model = match self.model {
             Some(model) => Some(model),
             None => crate::ai::from_config(&config.ai)?,
@@ -225,6 +231,7 @@ impl DelegateBuilder {
                 reply_timeout: Duration::from_secs(config.ai.timeout_secs),
                 context_budget_tokens: config.ai.context_budget_tokens,
                 list_ttl: Duration::from_secs(config.cache.ttl_short_secs),
+                head_ttl: Duration::from_secs(config.cache.ttl_long_secs),
                 temperature: config.ai.temperature,
                 response_ttl: config
                     .ai

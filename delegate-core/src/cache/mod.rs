@@ -1,9 +1,11 @@
 //! Caching: the `Cache` backend trait, the glob patterns used to clear it, namespaces, and
 //! the two-level cache.
 
+mod json;
 pub mod stats;
 mod two_level;
 
+pub use json::{cached_json, store_json};
 pub use two_level::{CACHE_TOPIC, TwoLevelCache};
 
 use crate::error::Result;

@@ -8,11 +8,12 @@ use super::{
 };
 use crate::ai::{estimate_tokens, fit_to_budget};
 use crate::auth::AuthContext;
-use crate::cache::Cache;
+use crate::cache::{Cache, cached_json, store_json};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::ids::{ChatSessionId, MessageId, UserId};
 use crate::usage::UsageService;
+use futures::future::BoxFuture;
 use futures::{Stream, StreamExt};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -41,6 +42,9 @@ pub struct ChatSettings {
     pub context_budget_tokens: u32,
     /// How long lists stay cached.
     pub list_ttl: Duration,
+    /// How long a session's owner, model and system prompt stay cached (they never change;
+    /// the entry is dropped when the session is deleted).
+    pub head_ttl: Duration,
     /// The temperature sent with every request, if any.
     pub temperature: Option<f32>,
     /// Replies to deterministic requests (temperature 0) are cached this long; `None` turns
@@ -87,6 +91,24 @@ pub struct Sent {
     pub user_message: Message,
     /// The assistant's reply.
     pub reply: Reply,
+}
+
+/// What sending to a session needs of it, none of which changes after it is created: its
+/// model and system prompt (the owner is in the cache key). Cached, so a send or a message
+/// listing reads no session row.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct SessionHead {
+    model: Option<String>,
+    system_prompt: Option<String>,
+}
+
+impl SessionHead {
+    fn of(session: &ChatSession) -> Self {
+        Self {
+            model: session.model.clone(),
+            system_prompt: session.system_prompt.clone(),
+        }
+    }
 }
 
 /// The chat service.
@@ -149,6 +171,10 @@ impl ChatService {
         }
         self.store.create_session(&session).await?;
         self.forget_sessions(user).await;
+        // Written through: the first message to a new session reads no session row.
+        let head = SessionHead::of(&session);
+        let key = head_key(user, session.id);
+        store_json(self.cache.as_ref(), &key, &head, self.settings.head_ttl).await;
         Ok(session)
     }
 
@@ -209,6 +235,7 @@ impl ChatService {
         }
         self.forget_sessions(user).await;
         self.forget_messages(id).await;
+        self.forget(&head_key(user, id)).await;
         Ok(())
     }
 
@@ -222,7 +249,7 @@ impl ChatService {
     ) -> Result<Page<Message>> {
         let limit = check_limit(limit)?;
         let after = cursor.map(parse_cursor::<MessageId>).transpose()?;
-        self.get_session(user, session).await?;
+        self.head(user, session).await?;
         let items = match after {
             Some(after) => {
                 self.store
@@ -260,8 +287,8 @@ impl ChatService {
         }
         let model = self.model.clone().ok_or(Error::AiNotConfigured)?;
         // The reads run together: the session (ownership), the quota, the context.
-        let (chat, (), recent) = tokio::try_join!(
-            self.get_session(caller.user_id, session),
+        let (head, (), recent) = tokio::try_join!(
+            self.head(caller.user_id, session),
             self.usage.check(caller.user_id, caller.tier),
             self.store.recent_messages(session, CONTEXT_MESSAGES),
         )?;
@@ -279,7 +306,7 @@ impl ChatService {
             MessageStatus::Partial,
             self.clock.now(),
         );
-        let request = self.request(&chat, recent, &user_message);
+        let request = self.request(head, recent, &user_message);
         let response_key = self.response_key(&request);
         let cached_reply = match &response_key {
             Some(key) => self.cache.get(key).await.unwrap_or_else(|e| {
@@ -353,10 +380,9 @@ impl ChatService {
 
     /// The context: the system prompt, then the newest of `recent` messages and the new one
     /// that fit the token budget (the new one always), oldest first.
-    fn request(&self, chat: &ChatSession, recent: Vec<Message>, new: &Message) -> ChatRequest {
-        let system = chat
+    fn request(&self, head: SessionHead, recent: Vec<Message>, new: &Message) -> ChatRequest {
+        let system = head
             .system_prompt
-            .clone()
             .filter(|p| !p.trim().is_empty())
             .map(|content| ChatTurn {
                 role: None,
@@ -375,9 +401,8 @@ impl ChatService {
         };
         let turns = system.into_iter().chain(history).chain([new]).collect();
         ChatRequest {
-            model: chat
+            model: head
                 .model
-                .clone()
                 .unwrap_or_else(|| self.settings.default_model.clone()),
             turns: fit_to_budget(turns, self.settings.context_budget_tokens),
             temperature: self.settings.temperature,
@@ -410,34 +435,39 @@ impl ChatService {
     }
 
     /// The first `limit` items of the first page cached under `key` (up to [`MAX_PAGE`]
-    /// items, loaded by `fetch` on a miss); straight from `fetch` when the cache is down.
+    /// items, loaded by `fetch` on a miss).
     async fn first_page<T>(
         &self,
         key: &str,
         limit: u32,
-        fetch: impl Fn() -> futures::future::BoxFuture<'static, Result<Vec<T>>>,
+        fetch: impl Fn() -> BoxFuture<'static, Result<Vec<T>>>,
     ) -> Result<Vec<T>>
     where
         T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
     {
-        let load = || -> futures::future::BoxFuture<'static, Result<Vec<u8>>> {
-            let items = fetch();
-            Box::pin(async move { serde_json::to_vec(&items.await?).map_err(Error::internal) })
-        };
-        let bytes = match self
-            .cache
-            .get_or_load(key, self.settings.list_ttl, load())
-            .await
-        {
-            Err(e) if e.kind() == crate::ErrorKind::Unavailable => {
-                tracing::warn!(error = %e, "cache unavailable; listing from the store");
-                load().await?
-            }
-            other => other?,
-        };
-        let mut items: Vec<T> = serde_json::from_slice(&bytes).map_err(Error::internal)?;
+        let mut items =
+            cached_json(self.cache.as_ref(), key, self.settings.list_ttl, fetch).await?;
         items.truncate(limit as usize);
         Ok(items)
+    }
+
+    /// The user's session's [`SessionHead`], or [`Error::NotFound`] (also for another
+    /// user's session).
+    async fn head(&self, user: UserId, id: ChatSessionId) -> Result<SessionHead> {
+        let store = self.store.clone();
+        cached_json(
+            self.cache.as_ref(),
+            &head_key(user, id),
+            self.settings.head_ttl,
+            move || {
+                let store = store.clone();
+                Box::pin(async move {
+                    let session = store.get_session(user, id).await?;
+                    Ok(SessionHead::of(&session.ok_or(Error::NotFound("session"))?))
+                })
+            },
+        )
+        .await
     }
 
     async fn forget_sessions(&self, user: UserId) {
@@ -678,4 +708,8 @@ fn sessions_key(user: UserId) -> String {
 
 fn messages_key(session: ChatSessionId) -> String {
     format!("messages:{session}")
+}
+
+fn head_key(user: UserId, session: ChatSessionId) -> String {
+    format!("session_head:{user}:{session}")
 }

@@ -2,6 +2,7 @@
 //! against the ledger.
 
 use super::{UsageEvent, UsageStore, UsageTotals};
+use crate::cache::{Cache, cached_json, store_json};
 use crate::chat::TokenUsage;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
@@ -10,6 +11,7 @@ use crate::users::Tier;
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use serde::Deserialize;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// One tier's limits; 0 means unlimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -87,10 +89,18 @@ pub struct UsageReport {
 }
 
 /// Metering and quota checks.
+///
+/// A user's totals for the current day and month are cached (one entry per user and day),
+/// so checking the quota before a message reads no ledger rows; each metered exchange
+/// rewrites the entry from the ledger, off the request path.
 #[derive(Clone)]
 pub struct UsageService {
     store: Arc<dyn UsageStore>,
     quotas: QuotaConfig,
+    cache: Arc<dyn Cache>,
+    /// How long cached totals live: the longest a lost race between a read and a write
+    /// of the entry can leave them behind the ledger.
+    ttl: Duration,
     clock: Arc<dyn Clock>,
 }
 
@@ -98,11 +108,15 @@ impl UsageService {
     pub(crate) fn new(
         store: Arc<dyn UsageStore>,
         quotas: QuotaConfig,
+        cache: Arc<dyn Cache>,
+        ttl: Duration,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             store,
             quotas,
+            cache,
+            ttl,
             clock,
         }
     }
@@ -111,10 +125,14 @@ impl UsageService {
     pub async fn report(&self, user: UserId, tier: Tier) -> Result<UsageReport> {
         let now = self.clock.now();
         let (day_start, month_start) = (day_start(now), month_start(now));
-        let (month, today) = tokio::try_join!(
-            self.store.totals_since(user, month_start),
-            self.store.totals_since(user, day_start)
-        )?;
+        let store = self.store.clone();
+        let [today, month] = cached_json(
+            self.cache.as_ref(),
+            &usage_key(user, day_start),
+            self.ttl,
+            move || Box::pin(totals(store.clone(), user, day_start, month_start)),
+        )
+        .await?;
         Ok(UsageReport {
             tier,
             quota: self.quotas.of(tier),
@@ -156,16 +174,49 @@ impl UsageService {
     /// Meters one exchange: a message sent, and the tokens its reply used.
     pub(crate) async fn exchange(&self, user: UserId, usage: Option<TokenUsage>) -> Result<()> {
         let usage = usage.unwrap_or_default();
+        let now = self.clock.now();
         self.store
             .record(&UsageEvent {
                 user_id: user,
-                at: self.clock.now(),
+                at: now,
                 messages: 1,
                 prompt_tokens: usage.prompt_tokens,
                 completion_tokens: usage.completion_tokens,
             })
-            .await
+            .await?;
+        // Rewritten, not dropped: the next quota check finds fresh totals in the cache.
+        let day_start = day_start(now);
+        let key = usage_key(user, day_start);
+        match totals(self.store.clone(), user, day_start, month_start(now)).await {
+            Ok(fresh) => store_json(self.cache.as_ref(), &key, &fresh, self.ttl).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not reload usage totals; dropping them");
+                if let Err(e) = self.cache.delete(&key).await {
+                    tracing::warn!(error = %e, key, "could not drop cached usage totals");
+                }
+            }
+        }
+        Ok(())
     }
+}
+
+/// The user's totals since `day_start` and since `month_start`, from the ledger.
+async fn totals(
+    store: Arc<dyn UsageStore>,
+    user: UserId,
+    day_start: DateTime<Utc>,
+    month_start: DateTime<Utc>,
+) -> Result<[UsageTotals; 2]> {
+    let (today, month) = tokio::try_join!(
+        store.totals_since(user, day_start),
+        store.totals_since(user, month_start)
+    )?;
+    Ok([today, month])
+}
+
+/// The cache key of a user's totals on the day starting at `day_start`.
+fn usage_key(user: UserId, day_start: DateTime<Utc>) -> String {
+    format!("usage:{user}:{}", day_start.timestamp())
 }
 
 fn day_start(now: DateTime<Utc>) -> DateTime<Utc> {

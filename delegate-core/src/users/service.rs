@@ -1,7 +1,7 @@
 //! The users service: read accounts and change what only operators may change.
 
 use super::{ProfileChange, Role, Tier, User, UserStore};
-use crate::cache::Cache;
+use crate::cache::{Cache, cached_json};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::ids::UserId;
@@ -35,21 +35,12 @@ impl UsersService {
     /// The account with this id, or [`Error::NotFound`]. Served from the cache; a cache
     /// outage falls back to the store.
     pub async fn get(&self, id: UserId) -> Result<User> {
-        let key = cache_key(id);
         let store = self.store.clone();
-        let load = Box::pin(async move {
-            let user = store.get(id).await?.ok_or(Error::NotFound("user"))?;
-            serde_json::to_vec(&user).map_err(Error::internal)
-        });
-        let bytes = match self.cache.get_or_load(&key, self.ttl, load).await {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == crate::ErrorKind::Unavailable => {
-                tracing::warn!(error = %e, "cache unavailable; reading the profile from the store");
-                return self.store.get(id).await?.ok_or(Error::NotFound("user"));
-            }
-            Err(e) => return Err(e),
-        };
-        serde_json::from_slice(&bytes).map_err(Error::internal)
+        cached_json(self.cache.as_ref(), &cache_key(id), self.ttl, move || {
+            let store = store.clone();
+            Box::pin(async move { store.get(id).await?.ok_or(Error::NotFound("user")) })
+        })
+        .await
     }
 
     /// Drops the cached profile after a change (on every instance, for a two-level cache).

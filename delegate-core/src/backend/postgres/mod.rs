@@ -21,6 +21,8 @@ use std::time::Duration;
 /// How long a caller waits for a pooled connection (or a new one) before the database
 /// counts as unavailable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+/// Idle for this long, a pooled connection is pinged before it is used again.
+const PING_IDLE_AFTER: Duration = Duration::from_secs(10);
 
 /// The retry hint given to clients while the database is unreachable.
 const RETRY_AFTER: Duration = Duration::from_secs(2);
@@ -82,6 +84,17 @@ impl PgStore {
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .idle_timeout(Some(Duration::from_secs(600)))
             .max_lifetime(Some(Duration::from_secs(1800)))
+            // A connection idle for a while is pinged before use (the server or a proxy may
+            // have dropped it); a busy one is not, which saves a round trip per statement.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_IDLE_AFTER {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(options)
             .await
             .map_err(db_error)?;

@@ -573,3 +573,73 @@ async fn deterministic_replies_are_cached_only_when_asked() {
     ask(&plain, &b.access).await;
     assert_eq!(upstream.request_count(), 3);
 }
+
+/// Scale-out: the cached quota totals and session ownership are shared state. Usage metered
+/// on one instance is counted by the other's quota check, and a chat deleted on one instance
+/// is gone on the other, though both had it cached.
+#[tokio::test]
+async fn quotas_and_deleted_chats_hold_across_instances() {
+    let upstream = Upstream::start().await;
+    upstream.set_default(Reply::new("ok").usage(3, 1));
+    let redis = std::env::var("DELEGATE_TEST_REDIS_URL")
+        .unwrap_or_else(|_| panic!("DELEGATE_TEST_REDIS_URL is not set; ./scripts/test sets it"));
+    let backing = crate::helpers::Backing::scaleout(&redis).await;
+    let instance = async || {
+        let base = upstream.base_url();
+        crate::helpers::spawn_on(
+            &backing,
+            move |c| {
+                c.ai.base_url = Some(base);
+                c.ai.api_key = Some(Secret::new("sk-test-key"));
+                c.quota.free.messages_per_day = 2;
+            },
+            None,
+        )
+        .await
+    };
+    let (a, b) = (instance().await, instance().await);
+    let user = a.register("two-instances@example.com").await;
+    let chat = a.new_chat(&user.access, json!({})).await;
+    let id = chat["id"].as_str().unwrap();
+    let used = async |app: &TestApp| -> Value {
+        let res = app.get_auth("/api/v1/users/usage", &user.access).await;
+        res.json::<Value>().await.unwrap()["messages"]["used"].clone()
+    };
+    // B caches the (empty) totals and the chat's owner before A does anything.
+    assert_eq!(used(&b).await, 0);
+    assert!(b.messages(&user.access, id).await.is_empty());
+
+    for _ in 0..2 {
+        let res = a.send(&user.access, id, json!({"content": "hi"})).await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
+    let mut seen = Value::Null;
+    for _ in 0..300 {
+        seen = used(&b).await;
+        if seen == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(seen, 2, "B counts what A metered");
+    let res = b
+        .send(&user.access, id, json!({"content": "one more"}))
+        .await;
+    assert_error(res, StatusCode::TOO_MANY_REQUESTS, "quota_exceeded").await;
+    assert_eq!(upstream.request_count(), 2, "no provider call over quota");
+
+    let res = a
+        .delete_auth(&format!("/api/v1/sessions/{id}"), &user.access)
+        .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let path = format!("/api/v1/sessions/{id}/messages");
+    let mut status = StatusCode::OK;
+    for _ in 0..300 {
+        status = b.get_auth(&path, &user.access).await.status();
+        if status == StatusCode::NOT_FOUND {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(status, StatusCode::NOT_FOUND, "B forgets the deleted chat");
+}

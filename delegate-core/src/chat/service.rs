@@ -286,7 +286,8 @@ impl ChatService {
             ));
         }
         let model = self.model.clone().ok_or(Error::AiNotConfigured)?;
-        // The reads run together: the session (ownership), the quota, the context.
+        // The reads run together: the session (ownership; cached), the quota (cached
+        // totals), the context (the one store read).
         let (head, (), recent) = tokio::try_join!(
             self.head(caller.user_id, session),
             self.usage.check(caller.user_id, caller.tier),

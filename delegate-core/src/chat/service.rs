@@ -96,7 +96,7 @@ pub struct Sent {
 /// What sending to a session needs of it, none of which changes after it is created: its
 /// model and system prompt (the owner is in the cache key). Cached, so a send or a message
 /// listing reads no session row.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct SessionHead {
     model: Option<String>,
     system_prompt: Option<String>,
@@ -233,9 +233,12 @@ impl ChatService {
         if !self.store.delete_session(user, id).await? {
             return Err(Error::NotFound("session"));
         }
-        self.forget_sessions(user).await;
-        self.forget_messages(id).await;
-        self.forget(&head_key(user, id)).await;
+        let head = head_key(user, id);
+        tokio::join!(
+            self.forget_sessions(user),
+            self.forget_messages(id),
+            self.forget(&head),
+        );
         Ok(())
     }
 

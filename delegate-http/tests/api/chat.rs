@@ -1,7 +1,7 @@
 //! Chat sessions and streamed AI replies through HTTP, against a local OpenAI-compatible
 //! upstream driven by the real async-openai client.
 
-use crate::helpers::{TestApp, assert_error, spawn_with};
+use crate::helpers::{TestApp, assert_error, spawn_with, within};
 use delegate_core::Secret;
 use delegate_core::testing::upstream::{Behaviour, Reply, Upstream};
 use futures::StreamExt;
@@ -581,9 +581,7 @@ async fn deterministic_replies_are_cached_only_when_asked() {
 async fn quotas_and_deleted_chats_hold_across_instances() {
     let upstream = Upstream::start().await;
     upstream.set_default(Reply::new("ok").usage(3, 1));
-    let redis = std::env::var("DELEGATE_TEST_REDIS_URL")
-        .unwrap_or_else(|_| panic!("DELEGATE_TEST_REDIS_URL is not set; ./scripts/test sets it"));
-    let backing = crate::helpers::Backing::scaleout(&redis).await;
+    let backing = crate::helpers::Backing::scaleout_default().await;
     let instance = async || {
         let base = upstream.base_url();
         crate::helpers::spawn_on(
@@ -613,15 +611,9 @@ async fn quotas_and_deleted_chats_hold_across_instances() {
         let res = a.send(&user.access, id, json!({"content": "hi"})).await;
         assert_eq!(res.status(), StatusCode::CREATED);
     }
-    let mut seen = Value::Null;
-    for _ in 0..300 {
-        seen = used(&b).await;
-        if seen == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(seen, 2, "B counts what A metered");
+    within(async || used(&b).await == 2)
+        .await
+        .expect("B counts what A metered");
     let res = b
         .send(&user.access, id, json!({"content": "one more"}))
         .await;
@@ -633,13 +625,7 @@ async fn quotas_and_deleted_chats_hold_across_instances() {
         .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     let path = format!("/api/v1/sessions/{id}/messages");
-    let mut status = StatusCode::OK;
-    for _ in 0..300 {
-        status = b.get_auth(&path, &user.access).await.status();
-        if status == StatusCode::NOT_FOUND {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(status, StatusCode::NOT_FOUND, "B forgets the deleted chat");
+    within(async || b.get_auth(&path, &user.access).await.status() == StatusCode::NOT_FOUND)
+        .await
+        .expect("B forgets the deleted chat");
 }

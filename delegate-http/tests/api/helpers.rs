@@ -6,6 +6,7 @@ use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 /// The signing key every test app uses, so tests can forge tokens.
@@ -53,10 +54,15 @@ impl Backing {
     /// A fresh backing in the mode `DELEGATE_TEST_MODE` selects.
     pub async fn new() -> Self {
         match std::env::var("DELEGATE_TEST_MODE").as_deref() {
-            Ok("scaleout") => Self::scaleout(&env("DELEGATE_TEST_REDIS_URL")).await,
+            Ok("scaleout") => Self::scaleout_default().await,
             Ok("embedded") | Err(_) => Self::embedded(),
             Ok(other) => panic!("DELEGATE_TEST_MODE={other}: expected embedded or scaleout"),
         }
+    }
+
+    /// [`Self::scaleout`] on the test Redis (`DELEGATE_TEST_REDIS_URL`), whatever the mode.
+    pub async fn scaleout_default() -> Self {
+        Self::scaleout(&env("DELEGATE_TEST_REDIS_URL")).await
     }
 
     /// A fresh SQLite file and in-process cache, limiter and bus.
@@ -275,4 +281,16 @@ pub async fn assert_error(res: Response, status: StatusCode, code: &str) -> Valu
     assert_eq!(body["error"]["code"], code, "{body}");
     assert!(body["error"]["message"].is_string(), "{body}");
     body
+}
+
+/// Polls `check` every 5 ms for up to 3 s; returns how long it took to hold.
+pub async fn within(check: impl AsyncFn() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(3) {
+        if check().await {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    None
 }

@@ -1,16 +1,10 @@
 //! Scale-out mode: two instances over one PostgreSQL and one Redis share state, and losing
 //! Redis neither logs anybody out nor revives anything revoked.
 
-use crate::helpers::{Backing, PASSWORD, TestApp, assert_error, spawn_on};
+use crate::helpers::{Backing, PASSWORD, TestApp, assert_error, spawn_on, within};
 use crate::redis_server::RedisServer;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
-
-fn redis_url() -> String {
-    std::env::var("DELEGATE_TEST_REDIS_URL")
-        .unwrap_or_else(|_| panic!("DELEGATE_TEST_REDIS_URL is not set; ./scripts/test sets it"))
-}
 
 async fn pair(backing: &Backing, adjust: fn(&mut delegate_core::Config)) -> (TestApp, TestApp) {
     (
@@ -19,21 +13,9 @@ async fn pair(backing: &Backing, adjust: fn(&mut delegate_core::Config)) -> (Tes
     )
 }
 
-/// Polls `check` every 5 ms for up to 3 s; returns how long it took to hold.
-async fn within(check: impl AsyncFn() -> bool) -> Option<Duration> {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(3) {
-        if check().await {
-            return Some(start.elapsed());
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    None
-}
-
 #[tokio::test]
 async fn a_logout_on_one_instance_is_refused_on_the_other_at_once() {
-    let backing = Backing::scaleout(&redis_url()).await;
+    let backing = Backing::scaleout_default().await;
     let (a, b) = pair(&backing, |_| {}).await;
     let account = a.register("two@example.com").await;
     assert_eq!(
@@ -63,7 +45,7 @@ async fn a_logout_on_one_instance_is_refused_on_the_other_at_once() {
 
 #[tokio::test]
 async fn rate_limits_hold_across_instances() {
-    let backing = Backing::scaleout(&redis_url()).await;
+    let backing = Backing::scaleout_default().await;
     let (a, b) = pair(&backing, |c| c.rate_limit.max_requests = 10).await;
     let account = a.register("limits@example.com").await;
     let requests = (0..40).map(|i| {
@@ -85,7 +67,7 @@ async fn rate_limits_hold_across_instances() {
 
 #[tokio::test]
 async fn a_profile_updated_on_one_instance_is_read_fresh_on_the_other() {
-    let backing = Backing::scaleout(&redis_url()).await;
+    let backing = Backing::scaleout_default().await;
     let (a, b) = pair(&backing, |_| {}).await;
     let account = a.register("fresh@example.com").await;
     let name = async |app: &TestApp| -> Value {

@@ -40,9 +40,6 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             // An in-memory database lives and dies with its one connection.
             .max_connections(if in_memory { 1 } else { 8 })
-            // A local file cannot hang up: no ping (a round trip to the connection's worker
-            // thread) before every statement.
-            .test_before_acquire(false)
             .min_connections(u32::from(in_memory))
             .idle_timeout(if in_memory {
                 None
@@ -54,6 +51,9 @@ impl SqliteStore {
             } else {
                 Some(Duration::from_secs(1800))
             })
+            // A local file cannot hang up: no ping (a round trip to the connection's worker
+            // thread) before every statement.
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(db_error)?;

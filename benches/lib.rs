@@ -196,6 +196,12 @@ impl<S: UserStore> UserStore for CountingStore<S> {
             .await
     }
 
+    async fn set_password_hash(&self, id: UserId, hash: &str, now: DateTime<Utc>) -> Result<bool> {
+        self.record("UserStore::set_password_hash")
+            .set_password_hash(id, hash, now)
+            .await
+    }
+
     async fn set_role(&self, id: UserId, role: Role, now: DateTime<Utc>) -> Result<bool> {
         self.record("UserStore::set_role")
             .set_role(id, role, now)

@@ -154,6 +154,10 @@ impl DelegateBuilder {
     pub async fn build(self) -> Result<Delegate> {
         let config = self.config;
         let secrets = config.resolve_secrets()?;
+        for warning in config.startup_warnings() {
+            tracing::warn!("{warning}");
+        }
+        let proxies = crate::ratelimit::TrustedProxies::parse(&config.server.trusted_proxies)?;
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let stores = match self.stores {
             Some(stores) => stores,
@@ -207,6 +211,7 @@ impl DelegateBuilder {
                 shared.limiter.clone(),
                 shared.cache.clone(),
                 clock.clone(),
+                config.rate_limit.ipv6_prefix_len,
             ),
         });
         let usage = UsageService::new(
@@ -249,6 +254,7 @@ impl DelegateBuilder {
                 limits: RateLimits::new(
                     config.rate_limit.clone(),
                     shared.limiter.clone(),
+                    proxies,
                     clock.clone(),
                 ),
                 config,

@@ -28,6 +28,7 @@ pub mod ids;
 pub mod ratelimit;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod text;
 mod text_enum;
 pub mod usage;
 pub mod users;

@@ -2,7 +2,7 @@
 //! `{"error":{"code":"snake_case","message":"…"}}` with the right status.
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use delegate_core::{Error, ErrorKind};
@@ -18,8 +18,9 @@ pub struct ApiError {
     status: StatusCode,
     code: Cow<'static, str>,
     message: String,
-    field: Option<&'static str>,
+    field: Option<Cow<'static, str>>,
     retry_after: Option<Duration>,
+    close: bool,
 }
 
 /// The error envelope every error response carries.
@@ -50,6 +51,153 @@ impl ApiError {
             message: message.into(),
             field: None,
             retry_after: None,
+            close: false,
+        }
+    }
+
+    fn with_field(mut self, field: impl Into<Cow<'static, str>>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    /// The 401 for a request without an access token.
+    pub fn missing_token() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "missing_token",
+            "an Authorization: Bearer <accessToken> header is required",
+        )
+    }
+
+    /// The 400 for credentials presented more than once (two Authorization headers, or a
+    /// header and a query-string token).
+    pub fn ambiguous_credentials() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "ambiguous_credentials",
+            "present exactly one access token, in one Authorization header",
+        )
+    }
+
+    /// The 400 for a route that needs a body and got none.
+    pub fn missing_body() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "missing_body",
+            "this route needs a JSON body",
+        )
+    }
+
+    /// The 415 for a body that is not declared as JSON.
+    pub fn not_json() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "expected a JSON body with Content-Type: application/json",
+        )
+    }
+
+    /// The 400 for a body that is not valid JSON.
+    pub fn malformed_json() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            "the body is not valid JSON",
+        )
+    }
+
+    /// The 413 for a body over the limit. The connection is closed after the answer, since
+    /// the rest of the body is not read.
+    pub fn payload_too_large(limit: usize) -> Self {
+        let mut error = Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the request body is larger than the limit of {limit} bytes"),
+        );
+        error.close = true;
+        error
+    }
+
+    /// The 400 for a query string that does not fit the route, naming the parameter.
+    pub fn invalid_query(parameter: String) -> Self {
+        let known = !parameter.is_empty() && parameter != ".";
+        let message = if known {
+            format!("query parameter `{parameter}` has an invalid value")
+        } else {
+            "the query string is invalid".to_owned()
+        };
+        let error = Self::new(StatusCode::BAD_REQUEST, "invalid_query", message);
+        if known {
+            error.with_field(parameter)
+        } else {
+            error
+        }
+    }
+
+    /// The 503 for a request shed because the server is at its concurrency limit.
+    pub fn overloaded() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "the server is busy; retry shortly",
+        )
+        .with_retry_after(Duration::from_secs(1))
+    }
+
+    /// The 503 for a request that ran past the server's request timeout.
+    pub fn timed_out() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "request_timeout",
+            "the request took too long and was stopped; retry shortly",
+        )
+        .with_retry_after(Duration::from_secs(1))
+    }
+
+    /// The 429 for a request over a rate limit.
+    pub fn rate_limited(retry_after: Duration) -> Self {
+        Error::RateLimited { retry_after }.into()
+    }
+
+    /// The 400/422 for a JSON body that parsed but does not fit the route: names the field
+    /// and what was expected, never the parser's internals.
+    pub fn from_json_error(err: serde_path_to_error::Error<serde_json::Error>) -> Self {
+        use serde_json::error::Category;
+        if !matches!(err.inner().classify(), Category::Data) {
+            return Self::malformed_json();
+        }
+        let path = err.path().to_string();
+        let detail = err.inner().to_string();
+        let detail = detail.split(" at line ").next().unwrap_or_default();
+        let quoted = |text: &str| text.split('`').nth(1).map(str::to_owned);
+        let join = |name: &str| match path.as_str() {
+            "." | "" => name.to_owned(),
+            parent => format!("{parent}.{name}"),
+        };
+        let (field, message) = if let Some(rest) = detail.strip_prefix("missing field ") {
+            let field = quoted(rest).map_or_else(|| path.clone(), |name| join(&name));
+            (field, "is required".to_owned())
+        } else if detail.starts_with("unknown field ") {
+            let field = quoted(detail).map_or_else(|| path.clone(), |name| join(&name));
+            (field, "is not a known field".to_owned())
+        } else if let Some((_, expected)) = detail.split_once(", expected ") {
+            (path, format!("must be {expected}"))
+        } else {
+            (path, "has an invalid value".to_owned())
+        };
+        let error = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            if field == "." || field.is_empty() {
+                format!("the body {message}")
+            } else {
+                format!("`{field}` {message}")
+            },
+        );
+        if field == "." || field.is_empty() {
+            error
+        } else {
+            error.with_field(field)
         }
     }
 
@@ -96,7 +244,7 @@ impl From<Error> for ApiError {
             tracing::error!(error = %err, "request failed");
         }
         let field = match &err {
-            Error::Invalid { field, .. } => Some(*field),
+            Error::Invalid { field, .. } => Some(Cow::Borrowed(*field)),
             _ => None,
         };
         Self {
@@ -105,47 +253,28 @@ impl From<Error> for ApiError {
             message: err.public_message(),
             field,
             retry_after: err.retry_after(),
+            close: false,
         }
     }
 }
 
-impl From<JsonRejection> for ApiError {
-    fn from(rejection: JsonRejection) -> Self {
-        let (status, code) = match &rejection {
-            JsonRejection::MissingJsonContentType(_) => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
-            }
-            JsonRejection::JsonSyntaxError(_) => (StatusCode::BAD_REQUEST, "malformed_json"),
-            JsonRejection::JsonDataError(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
-            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
-            }
-            _ => (StatusCode::BAD_REQUEST, "bad_request"),
-        };
-        let message = match status {
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-                "expected a JSON body with Content-Type: application/json".to_owned()
-            }
-            StatusCode::PAYLOAD_TOO_LARGE => "the request body is too large".to_owned(),
-            _ => rejection.body_text(),
-        };
-        Self::new(status, code, message)
-    }
-}
-
-impl From<PathRejection> for ApiError {
-    fn from(_: PathRejection) -> Self {
-        Self::route_not_found()
-    }
-}
-
-impl From<QueryRejection> for ApiError {
-    fn from(rejection: QueryRejection) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
-            rejection.body_text(),
-        )
+impl From<BytesRejection> for ApiError {
+    fn from(rejection: BytesRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            let mut error = Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the request body is larger than the limit",
+            );
+            error.close = true;
+            error
+        } else {
+            Self::new(
+                StatusCode::BAD_REQUEST,
+                "unreadable_body",
+                "the request body could not be read",
+            )
+        }
     }
 }
 
@@ -154,7 +283,7 @@ impl From<&ApiError> for ErrorDetail {
         Self {
             code: e.code.to_string(),
             message: e.message.clone(),
-            field: e.field.map(str::to_owned),
+            field: e.field.as_ref().map(|f| f.to_string()),
         }
     }
 }
@@ -172,6 +301,9 @@ impl IntoResponse for ApiError {
         }
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if self.close {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         response
     }

@@ -2,6 +2,7 @@
 //! [`serve`] and [`run`] for the bundled server, and the [`AuthUser`] extractor.
 
 mod cors;
+mod edge;
 mod error;
 mod extract;
 mod openapi;
@@ -11,6 +12,6 @@ mod server;
 mod wire;
 
 pub use error::ApiError;
-pub use extract::{ApiJson, AuthUser};
+pub use extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
 pub use routes::router;
 pub use server::{init_tracing, run, serve};

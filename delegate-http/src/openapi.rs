@@ -22,6 +22,7 @@ use utoipa_swagger_ui::SwaggerUi;
         auth::me,
         auth::list_sessions,
         auth::revoke_session,
+        auth::change_password,
         users::profile,
         users::update_profile,
         users::update_preferences,
@@ -35,7 +36,7 @@ use utoipa_swagger_ui::SwaggerUi;
         chat::send_message,
     ),
     components(schemas(
-        ErrorBody, ErrorDetail, wire::RegisterRequest, wire::LoginRequest, wire::RefreshRequest,
+        ErrorBody, ErrorDetail, wire::RegisterRequest, wire::LoginRequest, wire::ChangePasswordRequest, wire::RefreshRequest,
         wire::DeviceInput, wire::UserBody, wire::DeviceBody, wire::LoginSessionBody,
         wire::TokenBody, wire::AuthResultBody, wire::MeBody, wire::SessionListBody,
         wire::RevokedBody, wire::HealthBody, wire::ProfileUpdateRequest,

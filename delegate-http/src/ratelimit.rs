@@ -1,17 +1,19 @@
 //! The rate-limit middleware: counts each API request against the caller (the user when a
-//! valid token is presented, else the client IP) and writes the `RateLimit-*` headers.
+//! valid token is presented on an ordinary route; the client IP on login, register and
+//! refresh, and for anonymous requests) and writes the `RateLimit-*` headers.
 
 use crate::error::ApiError;
-use crate::extract::client_ip;
+use crate::extract::{ClientIp, bearer_token, client_ip};
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use delegate_core::Delegate;
 use delegate_core::ratelimit::{RateClient, RateDecision, RouteClass};
+use delegate_core::{Delegate, Error};
+use std::sync::Once;
 use std::time::Duration;
 
-/// Routes that are counted against the stricter auth limit and fail closed.
+/// Routes that are counted against the stricter auth limit, per IP, and fail closed.
 const AUTH_ROUTES: &[&str] = &[
     "/api/v1/auth/login",
     "/api/v1/auth/register",
@@ -24,54 +26,69 @@ const AI_ROUTE: &str = "/api/v1/sessions/{id}/messages";
 /// Applies `delegate.limits()` to the request; a refusal is a 429 with `Retry-After`, an
 /// outage on a fail-closed route a 503.
 pub(crate) async fn limit(State(delegate): State<Delegate>, req: Request, next: Next) -> Response {
-    let path = req
-        .extensions()
+    let (mut parts, body) = req.into_parts();
+    let path = parts
+        .extensions
         .get::<MatchedPath>()
-        .map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
-    let route = format!("{} {path}", req.method());
+        .map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned());
+    let route = format!("{} {path}", parts.method);
     let class = if AUTH_ROUTES.contains(&path.as_str()) {
         RouteClass::Auth
-    } else if req.method() == axum::http::Method::POST && path == AI_ROUTE {
+    } else if parts.method == Method::POST && path == AI_ROUTE {
         RouteClass::Ai
     } else {
         RouteClass::Standard
     };
-    let bearer = crate::extract::bearer_token(req.headers()).map(str::to_owned);
-    let trusted = &delegate.config().server.trusted_proxies;
-    let ip = client_ip(req.headers(), req.extensions(), trusted).unwrap_or_default();
-    let caller = match bearer {
-        Some(token) => delegate.auth().authenticate(&token).await.ok(),
-        None => None,
+    let bearer = match bearer_token(&parts) {
+        Ok(bearer) => bearer.map(str::to_owned),
+        Err(e) => return e.into_response(),
     };
-    let client = match &caller {
-        Some(caller) => RateClient::User(caller.user_id, caller.tier),
-        None => RateClient::Ip(ip),
+    let ip = client_ip(&parts.headers, &parts.extensions, &delegate);
+    if let Some(ip) = ip {
+        parts.extensions.insert(ClientIp(ip));
+    }
+    // A token never moves the auth routes off the IP's bucket: login, register and refresh
+    // do not need a caller, and a valid token must not buy more guesses.
+    let caller = match (&bearer, class) {
+        (Some(token), RouteClass::Ai | RouteClass::Standard) => {
+            delegate.auth().authenticate(token).await.ok()
+        }
+        _ => None,
+    };
+    let client = match (&caller, ip) {
+        (Some(caller), _) => RateClient::User(caller.user_id, caller.tier),
+        (None, Some(ip)) => RateClient::Ip(ip),
+        (None, None) => return no_connect_info().into_response(),
     };
     // `AuthUser` takes the verified caller from here instead of verifying again.
-    let mut req = req;
     if let Some(caller) = caller {
-        req.extensions_mut().insert(caller);
+        parts.extensions.insert(caller);
     }
     let decision = match delegate.limits().check(&client, &route, class).await {
         Ok(decision) => decision,
         Err(e) => return ApiError::from(e).into_response(),
     };
     let mut response = if decision.allowed {
-        next.run(req).await
+        next.run(Request::from_parts(parts, body)).await
     } else {
-        ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            format!(
-                "too many requests; retry in {}s",
-                whole_secs(decision.retry_after)
-            ),
-        )
-        .with_retry_after(decision.retry_after)
-        .into_response()
+        ApiError::rate_limited(decision.retry_after).into_response()
     };
     write_headers(response.headers_mut(), &decision);
     response
+}
+
+/// Without the peer address every anonymous client would share one bucket; refuse instead,
+/// and say loudly (once) how to fix the host app.
+fn no_connect_info() -> ApiError {
+    static WARNED: Once = Once::new();
+    WARNED.call_once(|| {
+        tracing::error!(
+            "Delegate's router is served without connect info, so clients cannot be told \
+             apart for rate limiting; anonymous requests are refused. Serve it with \
+             `into_make_service_with_connect_info::<SocketAddr>()` (delegate_http::serve does)"
+        );
+    });
+    Error::internal("router served without connect info").into()
 }
 
 fn whole_secs(d: Duration) -> u64 {

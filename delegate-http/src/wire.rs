@@ -36,7 +36,7 @@ impl DeviceInput {
 }
 
 /// POST /api/v1/auth/register
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegisterRequest {
     /// Email address (case-insensitive).
@@ -50,7 +50,7 @@ pub struct RegisterRequest {
 }
 
 /// POST /api/v1/auth/login
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoginRequest {
     /// Email address.
@@ -62,11 +62,21 @@ pub struct LoginRequest {
 }
 
 /// POST /api/v1/auth/refresh
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RefreshRequest {
     /// The refresh token from the last login or refresh.
     pub refresh_token: String,
+}
+
+/// POST /api/v1/auth/password
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangePasswordRequest {
+    /// The password now.
+    pub current_password: String,
+    /// The new password: 8–128 characters, not a common password.
+    pub new_password: String,
 }
 
 /// PATCH /api/v1/users/profile
@@ -181,7 +191,7 @@ impl LoginSessionBody {
 }
 
 /// Tokens returned by login, register and refresh.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenBody {
     /// Bearer token for requests.
@@ -207,7 +217,7 @@ impl From<TokenPair> for TokenBody {
 }
 
 /// Register and login answer.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthResultBody {
     /// The account.

@@ -1,11 +1,17 @@
-//! Per-account login backoff: failures are counted in the shared rate limiter (so across
-//! instances) and a lock with a growing, bounded delay is kept in the shared cache.
+//! Login backoff: failures are counted per account *and client* in the shared rate limiter
+//! (so across instances) and a lock with a growing, bounded delay is kept in the shared
+//! cache, so an attacker's failures lock the attacker's client, not the account's owner.
+//! Every attempt on an account is also counted across all clients, bounding guesses spread
+//! over many IPs.
 
+use super::random;
 use crate::cache::Cache;
 use crate::clock::Clock;
 use crate::config::LoginBackoffConfig;
 use crate::error::{Error, Result};
 use crate::ratelimit::RateLimiter;
+use crate::ratelimit::ip_bucket;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +25,7 @@ pub(crate) struct LoginBackoff {
     limiter: Arc<dyn RateLimiter>,
     cache: Arc<dyn Cache>,
     clock: Arc<dyn Clock>,
+    ipv6_prefix_len: u8,
 }
 
 impl LoginBackoff {
@@ -27,18 +34,26 @@ impl LoginBackoff {
         limiter: Arc<dyn RateLimiter>,
         cache: Arc<dyn Cache>,
         clock: Arc<dyn Clock>,
+        ipv6_prefix_len: u8,
     ) -> Self {
         Self {
             config,
             limiter,
             cache,
             clock,
+            ipv6_prefix_len,
         }
     }
 
-    /// Refuses with [`Error::RateLimited`] while `account` is locked.
-    pub(crate) async fn check(&self, account: &str) -> Result<()> {
-        let Some(stored) = self.cache.get(&lock_key(account)).await? else {
+    /// The client part of a key: the IP's rate-limit bucket, or `-` when it is not known.
+    pub(crate) fn client_key(&self, ip: Option<&str>) -> String {
+        ip.and_then(|ip| ip.parse::<IpAddr>().ok())
+            .map_or_else(|| "-".to_owned(), |ip| ip_bucket(ip, self.ipv6_prefix_len))
+    }
+
+    /// Refuses with [`Error::RateLimited`] while `account` is locked for `client`.
+    pub(crate) async fn check(&self, account: &str, client: &str) -> Result<()> {
+        let Some(stored) = self.cache.get(&lock_key(account, client)).await? else {
             return Ok(());
         };
         let unlock = stored
@@ -55,12 +70,27 @@ impl LoginBackoff {
         Ok(())
     }
 
-    /// Counts a failure; past the free ones, locks the account for the next delay.
-    pub(crate) async fn failed(&self, account: &str) -> Result<()> {
+    /// Counts an attempt on `account` from any client. `None` while the account is within
+    /// `max_attempts_per_account` per window, else how long until an attempt fits again.
+    pub(crate) async fn attempt(&self, account: &str) -> Result<Option<Duration>> {
+        let decision = self
+            .limiter
+            .check(
+                &attempts_key(account),
+                self.config.max_attempts_per_account,
+                Duration::from_secs(self.config.window_secs),
+            )
+            .await?;
+        Ok((!decision.allowed).then_some(decision.retry_after))
+    }
+
+    /// Counts a failure; past the free ones, locks the account for `client` for the next
+    /// delay.
+    pub(crate) async fn failed(&self, account: &str, client: &str) -> Result<()> {
         let window = Duration::from_secs(self.config.window_secs);
         let decision = self
             .limiter
-            .check(&failures_key(account), COUNTING_LIMIT, window)
+            .check(&failures_key(account, client), COUNTING_LIMIT, window)
             .await?;
         let failures = COUNTING_LIMIT - decision.remaining;
         let Some(excess) = failures.checked_sub(self.config.free_failures + 1) else {
@@ -74,21 +104,38 @@ impl LoginBackoff {
         .min(Duration::from_secs(self.config.max_delay_secs));
         let unlock = self.clock.now().timestamp_millis() + delay.as_millis() as i64;
         self.cache
-            .set(&lock_key(account), unlock.to_be_bytes().to_vec(), delay)
+            .set(
+                &lock_key(account, client),
+                unlock.to_be_bytes().to_vec(),
+                delay,
+            )
             .await
     }
 
-    /// Clears the count and any lock after a successful login.
-    pub(crate) async fn succeeded(&self, account: &str) -> Result<()> {
-        self.limiter.reset(&failures_key(account)).await?;
-        self.cache.delete(&lock_key(account)).await.map(|_| ())
+    /// Clears the client's count and lock after a successful login.
+    pub(crate) async fn succeeded(&self, account: &str, client: &str) -> Result<()> {
+        self.limiter.reset(&failures_key(account, client)).await?;
+        self.cache
+            .delete(&lock_key(account, client))
+            .await
+            .map(|_| ())
     }
 }
 
-fn failures_key(account: &str) -> String {
-    format!("login_failures:{account}")
+/// A fixed-length digest of a validated account email, so keys are bounded and carry no
+/// address.
+fn account_digest(account: &str) -> String {
+    random::keyed_hash(b"delegate-login-account", account)
 }
 
-fn lock_key(account: &str) -> String {
-    format!("login_lock:{account}")
+fn attempts_key(account: &str) -> String {
+    format!("login_attempts:{}", account_digest(account))
+}
+
+fn failures_key(account: &str, client: &str) -> String {
+    format!("login_failures:{}:{client}", account_digest(account))
+}
+
+fn lock_key(account: &str, client: &str) -> String {
+    format!("login_lock:{}:{client}", account_digest(account))
 }

@@ -4,6 +4,7 @@ use crate::config::PasswordConfig;
 use crate::error::{Error, Result};
 use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{OnceCell, Semaphore};
 
 /// Hashes and verifies passwords; at most `max_concurrent` run at once, off the async threads.
@@ -11,6 +12,7 @@ use tokio::sync::{OnceCell, Semaphore};
 pub struct PasswordHasher {
     argon2: Arc<Argon2<'static>>,
     permits: Arc<Semaphore>,
+    max_wait: Duration,
     dummy_hash: Arc<OnceCell<String>>,
 }
 
@@ -27,6 +29,7 @@ impl PasswordHasher {
         Ok(Self {
             argon2: Arc::new(Argon2::new(Algorithm::Argon2id, Version::V0x13, params)),
             permits: Arc::new(Semaphore::new(config.max_concurrent.max(1))),
+            max_wait: Duration::from_millis(config.max_wait_ms),
             dummy_hash: Arc::new(OnceCell::new()),
         })
     }
@@ -73,10 +76,22 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce() -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let _permit = self.permits.acquire().await.map_err(Error::internal)?;
-        tokio::task::spawn_blocking(work)
+        // Waiting is bounded: a storm gets 503s instead of an ever longer queue.
+        let permit = tokio::time::timeout(self.max_wait, self.permits.clone().acquire_owned())
             .await
-            .map_err(Error::internal)?
+            .map_err(|_| Error::Unavailable {
+                what: "password hashing",
+                retry_after: Duration::from_secs(1),
+            })?
+            .map_err(Error::internal)?;
+        // The permit lives with the hash, not the request: a client that goes away cannot
+        // free a slot while its hash still runs.
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .map_err(Error::internal)?
     }
 }
 
@@ -90,6 +105,7 @@ mod tests {
             iterations: 1,
             parallelism: 1,
             max_concurrent: 2,
+            max_wait_ms: 5_000,
         })
         .unwrap()
     }

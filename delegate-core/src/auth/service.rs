@@ -26,8 +26,8 @@ const MAX_USER_AGENT_CHARS: usize = 512;
 /// Bytes of randomness in a refresh token.
 const REFRESH_TOKEN_BYTES: usize = 32;
 
-/// A request to create an account.
-#[derive(Debug, Clone)]
+/// A request to create an account. `Debug` never prints the password.
+#[derive(Clone)]
 pub struct Registration {
     email: String,
     password: String,
@@ -59,8 +59,8 @@ impl Registration {
     }
 }
 
-/// A sign-in attempt.
-#[derive(Debug, Clone)]
+/// A sign-in attempt. `Debug` never prints the password.
+#[derive(Clone)]
 pub struct Credentials {
     email: String,
     password: String,
@@ -84,8 +84,8 @@ impl Credentials {
     }
 }
 
-/// A fresh access token and refresh token.
-#[derive(Debug, Clone)]
+/// A fresh access token and refresh token. `Debug` never prints the tokens.
+#[derive(Clone)]
 pub struct TokenPair {
     /// The bearer token for requests.
     pub access_token: String,
@@ -93,6 +93,37 @@ pub struct TokenPair {
     pub refresh_token: String,
     /// Access-token lifetime in seconds.
     pub expires_in: u64,
+}
+
+impl std::fmt::Debug for Registration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registration")
+            .field("email", &self.email)
+            .field("password", &"[redacted]")
+            .field("name", &self.name)
+            .field("device", &self.device)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("email", &self.email)
+            .field("password", &"[redacted]")
+            .field("device", &self.device)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("access_token", &"[redacted]")
+            .field("refresh_token", &"[redacted]")
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
 }
 
 /// The result of registering or signing in.
@@ -229,13 +260,10 @@ impl AuthService {
         let email = policy::normalize_email(&email)?;
         policy::check_new_password(&password)?;
         let name = match name.map(|n| n.trim().to_owned()) {
-            Some(n) if n.chars().count() > MAX_NAME_CHARS => {
-                return Err(Error::invalid(
-                    "name",
-                    format!("must be at most {MAX_NAME_CHARS} characters"),
-                ));
+            Some(n) if !n.is_empty() => {
+                crate::text::check("name", &n, MAX_NAME_CHARS)?;
+                n
             }
-            Some(n) if !n.is_empty() => n,
             _ => email.split('@').next().unwrap_or_default().to_owned(),
         };
         let hash = self.core.hasher.hash(&password).await?;
@@ -245,38 +273,73 @@ impl AuthService {
     }
 
     /// Signs in with email and password. Every failure, unknown email included, answers the
-    /// same `invalid_credentials` after the same hashing work. After repeated failures the
-    /// account's logins are refused for a growing, bounded delay ([`Error::RateLimited`]),
-    /// known accounts and unknown emails alike.
+    /// same `invalid_credentials` after the same hashing work. After repeated failures from
+    /// one client the account's logins from that client are refused for a growing, bounded
+    /// delay ([`Error::RateLimited`]); past `max_attempts_per_account` attempts per window
+    /// from all clients together, only a client (IP or device fingerprint) the account has a
+    /// live login session from gets through. Known accounts and unknown emails alike.
     pub async fn login(&self, credentials: Credentials) -> Result<SignedIn> {
         let Credentials {
             email,
             password,
             device,
         } = credentials;
-        let account = email.trim().to_lowercase();
-        self.core.backoff.check(&account).await?;
         let device = check_device(device)?;
-        let result = self.verify_login(&account, &password).await;
-        match result {
-            Ok(user) => {
-                self.core.backoff.succeeded(&account).await?;
+        // Keys are built only from a validated (and so length-capped) address; anything else
+        // cannot be an account and costs only the dummy verification, under the IP's limit.
+        let account = policy::normalize_email(&email).ok();
+        let backoff = &self.core.backoff;
+        let client = backoff.client_key(device.ip.as_deref());
+        if let Some(account) = &account {
+            backoff.check(account, &client).await?;
+            if let Some(retry_after) = backoff.attempt(account).await?
+                && !self.is_known_client(account, &client, &device).await?
+            {
+                return Err(Error::RateLimited { retry_after });
+            }
+        }
+        let result = self.verify_login(account.as_deref(), &password).await;
+        match (result, &account) {
+            (Ok(user), Some(account)) => {
+                backoff.succeeded(account, &client).await?;
                 self.sign_in(user, device).await
             }
-            Err(e) => {
-                if e.code() == "invalid_credentials" {
-                    self.core.backoff.failed(&account).await?;
-                }
+            (Err(e @ Error::Unauthenticated { .. }), Some(account)) => {
+                backoff.failed(account, &client).await?;
                 Err(e)
             }
+            (Ok(user), None) => self.sign_in(user, device).await,
+            (Err(e), _) => Err(e),
         }
     }
 
-    async fn verify_login(&self, email: &str, password: &str) -> Result<User> {
+    /// Whether the account has a live login session from this client's IP bucket or with
+    /// this device fingerprint.
+    async fn is_known_client(
+        &self,
+        account: &str,
+        client: &str,
+        device: &DeviceInfo,
+    ) -> Result<bool> {
+        let core = &self.core;
+        let Some(found) = core.users.credentials_by_email(account).await? else {
+            return Ok(false);
+        };
+        let sessions = core
+            .sessions
+            .list_alive(found.user.id, core.clock.now())
+            .await?;
+        Ok(sessions.iter().any(|s| {
+            (client != "-" && core.backoff.client_key(s.device.ip.as_deref()) == client)
+                || (device.fingerprint.is_some() && s.device.fingerprint == device.fingerprint)
+        }))
+    }
+
+    async fn verify_login(&self, email: Option<&str>, password: &str) -> Result<User> {
         policy::check_presented_password(password)?;
-        let found = match policy::normalize_email(email) {
-            Ok(email) => self.core.users.credentials_by_email(&email).await?,
-            Err(_) => None,
+        let found = match email {
+            Some(email) => self.core.users.credentials_by_email(email).await?,
+            None => None,
         };
         let verified = match &found {
             Some(creds) => {
@@ -442,6 +505,63 @@ impl AuthService {
         core.deny_token(&caller.jti, caller.expires_at).await
     }
 
+    /// Changes the caller's password: `current` must be the password now, `new` follows the
+    /// policy of a new account. Every other login session of the user is revoked (their
+    /// tokens die at once); the caller's stays. Returns how many were revoked.
+    pub async fn change_password(
+        &self,
+        caller: &AuthContext,
+        current: &str,
+        new: &str,
+    ) -> Result<u64> {
+        let core = &self.core;
+        let wrong = || Error::invalid("currentPassword", "is not the current password");
+        if current.is_empty() || current.chars().count() > policy::MAX_PASSWORD_CHARS {
+            return Err(wrong());
+        }
+        policy::check_new_password(new).map_err(|e| match e {
+            Error::Invalid { message, .. } => Error::Invalid {
+                field: "newPassword",
+                message,
+            },
+            other => other,
+        })?;
+        let user = core
+            .users
+            .get(caller.user_id)
+            .await?
+            .ok_or(Error::NotFound("user"))?;
+        let creds = core
+            .users
+            .credentials_by_email(&user.email)
+            .await?
+            .ok_or(Error::NotFound("user"))?;
+        if !core.hasher.verify(current, &creds.password_hash).await? {
+            return Err(wrong());
+        }
+        let hash = core.hasher.hash(new).await?;
+        let now = core.clock.now();
+        if !core.users.set_password_hash(user.id, &hash, now).await? {
+            return Err(Error::NotFound("user"));
+        }
+        let others: Vec<LoginSessionId> = core
+            .sessions
+            .list_alive(user.id, now)
+            .await?
+            .into_iter()
+            .map(|s| s.id)
+            .filter(|id| *id != caller.session_id)
+            .collect();
+        let mut revoked = Vec::with_capacity(others.len());
+        for id in others {
+            if core.sessions.revoke(id, now).await? {
+                revoked.push(id);
+            }
+        }
+        core.revoke_sessions(&revoked).await?;
+        Ok(revoked.len() as u64)
+    }
+
     /// Ends every login session of the caller; returns how many were alive.
     pub async fn logout_all(&self, caller: &AuthContext) -> Result<u64> {
         let core = &self.core;
@@ -492,20 +612,17 @@ fn check_device(device: DeviceInfo) -> Result<DeviceInfo> {
         ("device.platform", &device.platform),
         ("device.fingerprint", &device.fingerprint),
     ] {
-        if value
-            .as_ref()
-            .is_some_and(|v| v.chars().count() > MAX_DEVICE_FIELD_CHARS)
-        {
-            return Err(Error::invalid(
-                field,
-                format!("must be at most {MAX_DEVICE_FIELD_CHARS} characters"),
-            ));
+        if let Some(value) = value {
+            crate::text::check(field, value, MAX_DEVICE_FIELD_CHARS)?;
         }
     }
     Ok(DeviceInfo {
-        user_agent: device
-            .user_agent
-            .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect()),
+        user_agent: device.user_agent.map(|ua| {
+            ua.chars()
+                .filter(|c| *c != '\0')
+                .take(MAX_USER_AGENT_CHARS)
+                .collect()
+        }),
         ..device
     })
 }

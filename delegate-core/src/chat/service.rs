@@ -155,18 +155,14 @@ impl ChatService {
         let mut session = ChatSession::new(user, title, self.clock.now());
         if let Some(model) = new.model {
             let model = model.trim();
-            if model.is_empty() || model.len() > 100 {
+            if model.is_empty() {
                 return Err(Error::invalid("model", "must be 1 to 100 characters"));
             }
+            crate::text::check("model", model, 100)?;
             session = session.with_model(model);
         }
         if let Some(prompt) = new.system_prompt {
-            if prompt.chars().count() > MAX_SYSTEM_PROMPT_CHARS {
-                return Err(Error::invalid(
-                    "systemPrompt",
-                    format!("must be at most {MAX_SYSTEM_PROMPT_CHARS} characters"),
-                ));
-            }
+            crate::text::check("systemPrompt", &prompt, MAX_SYSTEM_PROMPT_CHARS)?;
             session = session.with_system_prompt(prompt);
         }
         self.store.create_session(&session).await?;
@@ -288,6 +284,7 @@ impl ChatService {
                 format!("must be 1 to {MAX_MESSAGE_CHARS} characters"),
             ));
         }
+        crate::text::refuse_nul("content", content)?;
         let model = self.model.clone().ok_or(Error::AiNotConfigured)?;
         // The reads run together: the session (ownership; cached), the quota (cached
         // totals), the context (the one store read).
@@ -657,11 +654,7 @@ fn check_title(title: &str) -> Result<String> {
     let title = title.trim();
     match title.chars().count() {
         0 => Err(Error::invalid("title", "must not be empty")),
-        n if n > MAX_TITLE_CHARS => Err(Error::invalid(
-            "title",
-            format!("must be at most {MAX_TITLE_CHARS} characters"),
-        )),
-        _ => Ok(title.to_owned()),
+        _ => crate::text::check("title", title, MAX_TITLE_CHARS).map(|()| title.to_owned()),
     }
 }
 

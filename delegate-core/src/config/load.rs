@@ -55,7 +55,7 @@ impl Config {
             }
             figment = figment.merge(Toml::file(path));
         }
-        figment
+        let figment = figment
             .merge(
                 Env::prefixed("DELEGATE_")
                     .ignore(&["CONFIG"])
@@ -66,9 +66,12 @@ impl Config {
                 Env::raw()
                     .filter(|key| legacy_target(key.as_str()).is_some())
                     .map(|key| legacy_target(key.as_str()).unwrap_or_default().into()),
-            )
+            );
+        let mut config: Config = figment
             .extract()
-            .map_err(|e| Error::invalid("config", format!("bad configuration: {e}")))
+            .map_err(|e| Error::invalid("config", format!("bad configuration: {e}")))?;
+        config.environment_configured = figment.find_value("environment").is_ok();
+        Ok(config)
     }
 }
 

@@ -3,7 +3,7 @@
 mod load;
 mod secret;
 
-pub use secret::Secret;
+pub use secret::{Secret, redact_url};
 
 use crate::error::{Error, Result};
 use serde::Deserialize;
@@ -11,6 +11,14 @@ use std::time::Duration;
 
 /// The minimum length, in bytes, of a JWT signing secret.
 pub const MIN_SECRET_BYTES: usize = 32;
+/// The fewest distinct bytes a production secret may have (a hex secret has up to 16).
+const MIN_SECRET_DISTINCT_BYTES: usize = 10;
+
+/// Whether a secret is built from too few distinct bytes to be random (`aaaa…`, `abab…`).
+fn low_variety(secret: &[u8]) -> bool {
+    let distinct: std::collections::HashSet<&u8> = secret.iter().collect();
+    distinct.len() < MIN_SECRET_DISTINCT_BYTES
+}
 
 /// Which kind of deployment this is (from `NODE_ENV`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -25,12 +33,16 @@ pub enum Environment {
     Production,
 }
 
-/// Everything Delegate needs to start.
-#[derive(Debug, Clone, Deserialize)]
+/// Everything Delegate needs to start. `Debug` prints the URLs without their passwords.
+#[derive(Clone, Deserialize)]
 #[serde(default)]
 pub struct Config {
     /// Deployment kind (`NODE_ENV`).
     pub environment: Environment,
+    /// Whether `environment` was configured (by `NODE_ENV` or the file); when it was not,
+    /// the start-up log says the server runs in development mode.
+    #[serde(skip)]
+    pub environment_configured: bool,
     /// HTTP listener settings (used by the server frontends).
     pub server: ServerConfig,
     /// Relational store URL: `sqlite://path`, `sqlite::memory:`, `postgres://…` or `memory:`
@@ -61,6 +73,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             environment: Environment::Development,
+            environment_configured: false,
             server: ServerConfig::default(),
             database_url: "sqlite://delegate.db".to_owned(),
             migrate_on_start: true,
@@ -72,6 +85,24 @@ impl Default for Config {
             quota: crate::usage::QuotaConfig::default(),
             ai: AiConfig::default(),
         }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("environment", &self.environment)
+            .field("server", &self.server)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("migrate_on_start", &self.migrate_on_start)
+            .field("redis_url", &redact_url(&self.redis_url))
+            .field("redis_prefix", &self.redis_prefix)
+            .field("auth", &self.auth)
+            .field("rate_limit", &self.rate_limit)
+            .field("cache", &self.cache)
+            .field("quota", &self.quota)
+            .field("ai", &self.ai)
+            .finish_non_exhaustive()
     }
 }
 
@@ -171,6 +202,9 @@ pub struct RateLimitConfig {
     /// Per-route limits on top of the per-client one, keyed by route (`"GET /api/v1/auth/me"`);
     /// set in the TOML file under `[rate_limit.routes."…"]`.
     pub routes: std::collections::BTreeMap<String, RouteLimit>,
+    /// IPv6 clients are counted per network of this many leading bits, since one host
+    /// usually holds a whole /64 (`DELEGATE_RATE_LIMIT__IPV6_PREFIX_LEN`, default 64).
+    pub ipv6_prefix_len: u8,
 }
 
 /// A per-route limit.
@@ -193,6 +227,7 @@ impl Default for RateLimitConfig {
             pro_multiplier: 5,
             enterprise_multiplier: 20,
             routes: Default::default(),
+            ipv6_prefix_len: 64,
         }
     }
 }
@@ -236,12 +271,24 @@ pub struct ServerConfig {
     pub port: u16,
     /// Largest accepted request body, in bytes (`DELEGATE_SERVER__BODY_LIMIT_BYTES`).
     pub body_limit_bytes: usize,
-    /// Proxies whose `X-Forwarded-For` is believed, comma-separated IPs
-    /// (`DELEGATE_SERVER__TRUSTED_PROXIES`); from anyone else the peer address is the client.
+    /// Proxies whose `X-Forwarded-For` is believed, comma-separated IPs and CIDR networks
+    /// (`DELEGATE_SERVER__TRUSTED_PROXIES`, e.g. `10.0.0.0/8,127.0.0.1`); from anyone else
+    /// the peer address is the client. An entry that does not parse refuses the start.
     pub trusted_proxies: String,
     /// Browser origins allowed by CORS, comma-separated, or `*` for any (`CORS_ORIGIN`).
     /// Tokens travel in the Authorization header, never in cookies, so no credentials mode.
     pub cors_origin: String,
+    /// Longest a request may take until its response starts, in seconds; past it the client
+    /// gets 503 with `Retry-After` (`DELEGATE_SERVER__REQUEST_TIMEOUT_SECS`). Above the AI
+    /// reply deadline by default, so a non-streamed reply is never cut.
+    pub request_timeout_secs: u64,
+    /// Requests handled at once; more are shed with 503 and `Retry-After`
+    /// (`DELEGATE_SERVER__MAX_CONCURRENT_REQUESTS`). A streamed reply counts until its
+    /// response starts.
+    pub max_concurrent_requests: usize,
+    /// `Strict-Transport-Security` max-age in seconds; 0 (the default) sends none. Set it
+    /// when the server is only reached over HTTPS (`DELEGATE_SERVER__HSTS_MAX_AGE_SECS`).
+    pub hsts_max_age_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -252,6 +299,9 @@ impl Default for ServerConfig {
             body_limit_bytes: 64 * 1024,
             trusted_proxies: String::new(),
             cors_origin: "*".to_owned(),
+            request_timeout_secs: 75,
+            max_concurrent_requests: 1024,
+            hsts_max_age_secs: 0,
         }
     }
 }
@@ -289,10 +339,13 @@ pub struct AuthConfig {
     pub login_backoff: LoginBackoffConfig,
 }
 
-/// Per-account login backoff: after `free_failures` failed logins within `window_secs`
-/// (counted across instances), each further failure locks the account's logins for
-/// `base_delay_ms`, doubling each time up to `max_delay_secs`. The bound keeps an attacker
-/// from locking a victim out for good; a successful login clears the count.
+/// Login backoff: after `free_failures` failed logins on one account from one client (IP,
+/// IPv6 per network) within `window_secs` (counted across instances), each further failure
+/// locks that account's logins *from that client* for `base_delay_ms`, doubling each time up
+/// to `max_delay_secs`; the owner signing in from elsewhere is not locked out, and a
+/// successful login clears the client's count. Separately, at most
+/// `max_attempts_per_account` attempts per window reach one account from all clients
+/// together, except from a client the account has a live login session from.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct LoginBackoffConfig {
@@ -304,6 +357,9 @@ pub struct LoginBackoffConfig {
     pub max_delay_secs: u64,
     /// How long a failure counts, in seconds.
     pub window_secs: u64,
+    /// Login attempts on one account per window, all clients together, before only clients
+    /// it is signed in from get through.
+    pub max_attempts_per_account: u32,
 }
 
 impl Default for LoginBackoffConfig {
@@ -313,6 +369,7 @@ impl Default for LoginBackoffConfig {
             base_delay_ms: 1000,
             max_delay_secs: 30,
             window_secs: 15 * 60,
+            max_attempts_per_account: 20,
         }
     }
 }
@@ -360,6 +417,9 @@ pub struct PasswordConfig {
     pub parallelism: u32,
     /// Most hashes computed at once; further logins queue (default: the number of cores).
     pub max_concurrent: usize,
+    /// Longest a login or registration waits for a hashing slot, in milliseconds; past it
+    /// the request answers 503 with `Retry-After` (default 2000).
+    pub max_wait_ms: u64,
 }
 
 impl Default for PasswordConfig {
@@ -369,6 +429,7 @@ impl Default for PasswordConfig {
             iterations: 2,
             parallelism: 1,
             max_concurrent: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            max_wait_ms: 2_000,
         }
     }
 }
@@ -406,10 +467,61 @@ impl Config {
                 }
             }
         };
-        Ok(ResolvedSecrets {
-            jwt: pick(&self.auth.jwt_secret, "JWT_SECRET")?,
-            refresh: pick(&self.auth.jwt_refresh_secret, "JWT_REFRESH_SECRET")?,
-        })
+        let jwt = pick(&self.auth.jwt_secret, "JWT_SECRET")?;
+        let refresh = pick(&self.auth.jwt_refresh_secret, "JWT_REFRESH_SECRET")?;
+        if self.environment == Environment::Production {
+            if jwt.expose() == refresh.expose() {
+                return Err(Error::invalid(
+                    "config",
+                    "JWT_SECRET and JWT_REFRESH_SECRET are the same; use two independent \
+                     random secrets when NODE_ENV=production",
+                ));
+            }
+            for (secret, var) in [(&jwt, "JWT_SECRET"), (&refresh, "JWT_REFRESH_SECRET")] {
+                if low_variety(secret.expose()) {
+                    return Err(Error::invalid(
+                        "config",
+                        format!(
+                            "{var} has too little variety (fewer than {MIN_SECRET_DISTINCT_BYTES} \
+                             distinct characters) to be a secret; generate one, e.g. \
+                             `openssl rand -base64 48`"
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(ResolvedSecrets { jwt, refresh })
+    }
+
+    /// Settings that work but are risky where they are, as lines for the start-up log: no
+    /// `NODE_ENV` (development mode), and in production CORS open to every origin or
+    /// in-process (`memory:`) limits and events.
+    pub fn startup_warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if !self.environment_configured {
+            warnings.push(
+                "NODE_ENV is not set: running in development mode (generated secrets allowed, \
+                 readable logs); set NODE_ENV=production for a deployment"
+                    .to_owned(),
+            );
+        }
+        if self.environment == Environment::Production {
+            if self.server.cors_origin.split(',').any(|o| o.trim() == "*") {
+                warnings.push(
+                    "CORS_ORIGIN is `*` in production: any web origin may call the API; list \
+                     the app's origins instead"
+                        .to_owned(),
+                );
+            }
+            if self.redis_url.starts_with("memory:") {
+                warnings.push(
+                    "REDIS_URL is `memory:` in production: rate limits, the cache and events \
+                     are kept per process, so several instances would not share them"
+                        .to_owned(),
+                );
+            }
+        }
+        warnings
     }
 }
 

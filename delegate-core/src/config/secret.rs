@@ -46,9 +46,59 @@ impl fmt::Display for Secret {
     }
 }
 
+/// `url` with any password in its user info (`scheme://user:password@host`) and any
+/// `password=` query value replaced by `***`, for logs and `Debug`.
+pub fn redact_url(url: &str) -> String {
+    let mut out = url.to_owned();
+    if let Some(scheme_end) = out.find("://") {
+        let rest = &out[scheme_end + 3..];
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        if let Some(at) = rest[..authority_end].rfind('@') {
+            let userinfo = &rest[..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            let redacted = if userinfo.contains(':') {
+                format!("{user}:***")
+            } else {
+                "***".to_owned()
+            };
+            out = format!("{}{}{}", &out[..scheme_end + 3], redacted, &rest[at..]);
+        }
+    }
+    if let Some(q) = out.find('?') {
+        let (base, query) = out.split_at(q + 1);
+        let query: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out = format!("{base}{}", query.join("&"));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_lose_their_passwords() {
+        assert_eq!(
+            redact_url("postgres://app:hunter2@db:5432/x?sslmode=require"),
+            "postgres://app:***@db:5432/x?sslmode=require"
+        );
+        assert_eq!(
+            redact_url("redis://:pw@host:6379"),
+            "redis://:***@host:6379"
+        );
+        assert_eq!(redact_url("redis://token@host"), "redis://***@host");
+        assert_eq!(
+            redact_url("postgres://h/db?user=a&password=b"),
+            "postgres://h/db?user=a&password=***"
+        );
+        assert_eq!(redact_url("sqlite://delegate.db"), "sqlite://delegate.db");
+    }
 
     #[test]
     fn secrets_never_print() {

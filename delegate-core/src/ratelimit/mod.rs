@@ -1,8 +1,10 @@
 //! Rate limiting: the `RateLimiter` backend trait, its decision type, and the policy
 //! service that applies the configured scopes.
 
+mod client_ip;
 mod service;
 
+pub use client_ip::{TrustedProxies, ip_bucket};
 pub use service::{RateClient, RateLimits, RouteClass};
 
 use crate::error::Result;

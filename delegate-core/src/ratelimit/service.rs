@@ -3,6 +3,7 @@
 //! limiter is down (auth and AI routes fail closed; everything else falls back to an
 //! in-process limiter, never unlimited).
 
+use super::client_ip::{TrustedProxies, ip_bucket};
 use super::{RateDecision, RateLimiter};
 use crate::backend::memory::MemoryRateLimiter;
 use crate::clock::Clock;
@@ -10,6 +11,7 @@ use crate::config::RateLimitConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ids::UserId;
 use crate::users::Tier;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,17 +20,8 @@ use std::time::Duration;
 pub enum RateClient {
     /// A signed-in user, with the tier from their token.
     User(UserId, Tier),
-    /// An anonymous client by IP.
-    Ip(String),
-}
-
-impl RateClient {
-    fn key(&self) -> String {
-        match self {
-            RateClient::User(id, _) => format!("user:{id}"),
-            RateClient::Ip(ip) => format!("ip:{ip}"),
-        }
-    }
+    /// A client by IP (anonymous requests, and every login, register and refresh).
+    Ip(IpAddr),
 }
 
 /// How a route behaves when the shared limiter is unavailable.
@@ -46,6 +39,7 @@ pub enum RouteClass {
 #[derive(Clone)]
 pub struct RateLimits {
     config: RateLimitConfig,
+    proxies: TrustedProxies,
     shared: Arc<dyn RateLimiter>,
     fallback: Arc<MemoryRateLimiter>,
 }
@@ -54,12 +48,29 @@ impl RateLimits {
     pub(crate) fn new(
         config: RateLimitConfig,
         shared: Arc<dyn RateLimiter>,
+        proxies: TrustedProxies,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             config,
+            proxies,
             shared,
             fallback: Arc::new(MemoryRateLimiter::new(clock)),
+        }
+    }
+
+    /// The client behind a connection from `peer` with these `X-Forwarded-For` values:
+    /// see [`TrustedProxies::client`].
+    pub fn client_ip<'a>(&self, peer: IpAddr, forwarded: impl Iterator<Item = &'a str>) -> IpAddr {
+        self.proxies.client(peer, forwarded)
+    }
+
+    /// The key `client` is counted under: the user, or the IP's bucket (IPv6 per
+    /// `ipv6_prefix_len`-bit network).
+    pub fn client_key(&self, client: &RateClient) -> String {
+        match client {
+            RateClient::User(id, _) => format!("user:{id}"),
+            RateClient::Ip(ip) => format!("ip:{}", ip_bucket(*ip, self.config.ipv6_prefix_len)),
         }
     }
 
@@ -77,7 +88,7 @@ impl RateLimits {
         if c.global_max_requests > 0 {
             scopes.push(("global".to_owned(), c.global_max_requests, c.window_ms));
         }
-        let client_key = client.key();
+        let client_key = self.client_key(client);
         match class {
             RouteClass::Auth => scopes.push((
                 format!("auth:{client_key}"),
@@ -173,7 +184,12 @@ mod tests {
     }
 
     fn limits(config: RateLimitConfig, shared: Arc<dyn RateLimiter>) -> RateLimits {
-        RateLimits::new(config, shared, Arc::new(ManualClock::default()))
+        RateLimits::new(
+            config,
+            shared,
+            TrustedProxies::default(),
+            Arc::new(ManualClock::default()),
+        )
     }
 
     fn memory() -> Arc<dyn RateLimiter> {
@@ -224,8 +240,8 @@ mod tests {
             },
         );
         let limits = limits(config, memory());
-        let a = RateClient::Ip("10.0.0.1".into());
-        let b = RateClient::Ip("10.0.0.2".into());
+        let a = RateClient::Ip([10, 0, 0, 1].into());
+        let b = RateClient::Ip([10, 0, 0, 2].into());
         assert!(
             limits
                 .check(&a, "POST /slow", RouteClass::Standard)
@@ -260,7 +276,7 @@ mod tests {
             ..RateLimitConfig::default()
         };
         let limits = limits(config, Arc::new(Down));
-        let ip = RateClient::Ip("10.0.0.9".into());
+        let ip = RateClient::Ip([10, 0, 0, 9].into());
         for class in [RouteClass::Auth, RouteClass::Ai] {
             let err = limits.check(&ip, "POST /login", class).await.unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Unavailable);

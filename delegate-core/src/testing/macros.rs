@@ -32,6 +32,7 @@ macro_rules! store_conformance {
                     credentials_by_email_returns_the_hash,
                     list_pages_in_id_order,
                     set_tier_and_role_update_only_known_users,
+                    set_password_hash_replaces_only_that_hash,
                     update_profile_changes_only_named_fields,
                 ]);
             }

@@ -156,6 +156,40 @@ pub async fn list_pages_in_id_order(stores: Stores) {
     );
 }
 
+/// `set_password_hash` replaces only the named account's hash (and moves its
+/// `updated_at`); it answers false for an unknown id.
+pub async fn set_password_hash_replaces_only_that_hash(stores: Stores) {
+    let ada = user("ada@example.test");
+    let bob = user("bob@example.test");
+    stores.users.insert(&ada, "$argon2id$ada").await.unwrap();
+    stores.users.insert(&bob, "$argon2id$bob").await.unwrap();
+    assert!(
+        stores
+            .users
+            .set_password_hash(ada.id, "$argon2id$new", at(60))
+            .await
+            .unwrap()
+    );
+    let creds = |email: &'static str| {
+        let users = stores.users.clone();
+        async move { users.credentials_by_email(email).await.unwrap().unwrap() }
+    };
+    let ada_now = creds("ada@example.test").await;
+    assert_eq!(ada_now.password_hash, "$argon2id$new");
+    assert_eq!(ada_now.user.updated_at, at(60));
+    assert_eq!(
+        creds("bob@example.test").await.password_hash,
+        "$argon2id$bob"
+    );
+    assert!(
+        !stores
+            .users
+            .set_password_hash(UserId::new(), "$argon2id$x", at(60))
+            .await
+            .unwrap()
+    );
+}
+
 /// `set_tier` and `set_role` change only the named account (and its `updated_at`); they
 /// answer false for an unknown id.
 pub async fn set_tier_and_role_update_only_known_users(stores: Stores) {

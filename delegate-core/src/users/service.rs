@@ -98,19 +98,18 @@ impl UsersService {
         let name = name
             .map(|n| {
                 let n = n.trim().to_owned();
-                match n.chars().count() {
-                    0 => Err(Error::invalid("name", "must not be empty")),
-                    c if c > MAX_NAME_CHARS => Err(Error::invalid(
-                        "name",
-                        format!("must be at most {MAX_NAME_CHARS} characters"),
-                    )),
-                    _ => Ok(n),
+                if n.is_empty() {
+                    return Err(Error::invalid("name", "must not be empty"));
                 }
+                crate::text::check("name", &n, MAX_NAME_CHARS).map(|()| n)
             })
             .transpose()?;
         if let Some(Some(url)) = &avatar_url {
             let web = url.starts_with("https://") || url.starts_with("http://");
-            if !web || url.len() > MAX_URL_BYTES || url.chars().any(char::is_whitespace) {
+            if !web
+                || url.len() > MAX_URL_BYTES
+                || url.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
                 return Err(Error::invalid(
                     "avatarUrl",
                     format!("must be an http(s) URL of at most {MAX_URL_BYTES} bytes"),
@@ -132,6 +131,10 @@ impl UsersService {
         let serde_json::Value::Object(patch) = patch else {
             return Err(Error::invalid("preferences", "must be a JSON object"));
         };
+        patch.iter().try_for_each(|(key, value)| {
+            crate::text::refuse_nul("preferences", key)?;
+            crate::text::check_json("preferences", value)
+        })?;
         let current = self.store.get(id).await?.ok_or(Error::NotFound("user"))?;
         let mut merged = match current.preferences {
             serde_json::Value::Object(map) => map,

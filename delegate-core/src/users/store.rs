@@ -42,6 +42,8 @@ pub trait UserStore: Send + Sync + 'static {
     async fn set_tier(&self, id: UserId, tier: Tier, now: DateTime<Utc>) -> Result<bool>;
     /// Sets the role; false if no such user.
     async fn set_role(&self, id: UserId, role: Role, now: DateTime<Utc>) -> Result<bool>;
+    /// Replaces the password hash; false if no such user.
+    async fn set_password_hash(&self, id: UserId, hash: &str, now: DateTime<Utc>) -> Result<bool>;
     /// Applies a profile change; false if no such user.
     async fn update_profile(
         &self,

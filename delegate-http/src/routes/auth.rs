@@ -1,13 +1,13 @@
 //! /api/v1/auth: register, login, refresh, logout, logout-all, me, and login sessions.
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, AuthUser, ClientMeta};
+use crate::extract::{ApiJson, ApiPath, AuthUser, ClientMeta};
 use crate::wire::{
-    AuthResultBody, LoginRequest, LoginSessionBody, MeBody, RefreshRequest, RegisterRequest,
-    RevokedBody, SessionListBody, TokenBody,
+    AuthResultBody, ChangePasswordRequest, LoginRequest, LoginSessionBody, MeBody, RefreshRequest,
+    RegisterRequest, RevokedBody, SessionListBody, TokenBody,
 };
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use delegate_core::{Credentials, Delegate, LoginSessionId, Registration};
@@ -22,6 +22,7 @@ pub(crate) fn routes() -> Router<Delegate> {
         .route("/me", get(me))
         .route("/sessions", get(list_sessions))
         .route("/sessions/{id}", delete(revoke_session))
+        .route("/password", post(change_password))
 }
 
 /// Create an account and sign in.
@@ -160,10 +161,33 @@ pub(crate) async fn list_sessions(
 pub(crate) async fn revoke_session(
     State(delegate): State<Delegate>,
     AuthUser(caller): AuthUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = LoginSessionId::parse(&id)
         .map_err(|_| ApiError::from(delegate_core::Error::NotFound("session")))?;
     delegate.sessions().revoke(caller.user_id, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Change the caller's password. Every other login session of the user is revoked at once;
+/// this one stays signed in.
+#[utoipa::path(post, path = "/api/v1/auth/password", tag = "auth", security(("bearer" = [])),
+    request_body = ChangePasswordRequest,
+    responses(
+        (status = 204, description = "Changed; the other login sessions are revoked"),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Wrong current password, or a new one the policy refuses", body = ErrorBody),
+    ))]
+pub(crate) async fn change_password(
+    State(delegate): State<Delegate>,
+    AuthUser(caller): AuthUser,
+    ApiJson(body): ApiJson<ChangePasswordRequest>,
+) -> Result<StatusCode, ApiError> {
+    delegate
+        .auth()
+        .change_password(&caller, &body.current_password, &body.new_password)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,13 +1,13 @@
 //! /api/v1/sessions: chat sessions and messages, with replies as JSON or server-sent events.
 
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
-use crate::extract::{ApiJson, AuthUser};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
 use crate::wire::{
     ChatSessionBody, ChatSessionPage, CreateSessionRequest, ListQuery, MessageBody, MessagePage,
     RenameSessionRequest, SendMessageRequest, SentBody,
 };
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -47,7 +47,7 @@ fn session_id(id: &str) -> Result<ChatSessionId, ApiError> {
 pub(crate) async fn list_sessions(
     State(delegate): State<Delegate>,
     AuthUser(caller): AuthUser,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<ApiJson<ChatSessionPage>, ApiError> {
     let page = delegate
         .chat()
@@ -65,7 +65,7 @@ pub(crate) async fn list_sessions(
 
 /// Create a chat session.
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "chat", security(("bearer" = [])),
-    request_body = CreateSessionRequest,
+    request_body = Option<CreateSessionRequest>,
     responses(
         (status = 201, description = "Created", body = ChatSessionBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
@@ -74,8 +74,9 @@ pub(crate) async fn list_sessions(
 pub(crate) async fn create_session(
     State(delegate): State<Delegate>,
     AuthUser(caller): AuthUser,
-    ApiJson(body): ApiJson<CreateSessionRequest>,
+    ApiJson(body): ApiJson<Option<CreateSessionRequest>>,
 ) -> Result<(StatusCode, ApiJson<ChatSessionBody>), ApiError> {
+    let body = body.unwrap_or_default();
     let session = delegate
         .chat()
         .create_session(
@@ -100,7 +101,7 @@ pub(crate) async fn create_session(
 pub(crate) async fn get_session(
     State(delegate): State<Delegate>,
     AuthUser(caller): AuthUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<ApiJson<ChatSessionBody>, ApiError> {
     let session = delegate
         .chat()
@@ -121,7 +122,7 @@ pub(crate) async fn get_session(
 pub(crate) async fn rename_session(
     State(delegate): State<Delegate>,
     AuthUser(caller): AuthUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<RenameSessionRequest>,
 ) -> Result<ApiJson<ChatSessionBody>, ApiError> {
     let id = session_id(&id)?;
@@ -143,7 +144,7 @@ pub(crate) async fn rename_session(
 pub(crate) async fn delete_session(
     State(delegate): State<Delegate>,
     AuthUser(caller): AuthUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     delegate
         .chat()
@@ -162,8 +163,8 @@ pub(crate) async fn delete_session(
 pub(crate) async fn list_messages(
     State(delegate): State<Delegate>,
     AuthUser(caller): AuthUser,
-    Path(id): Path<String>,
-    Query(query): Query<ListQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<ApiJson<MessagePage>, ApiError> {
     let page = delegate
         .chat()
@@ -198,7 +199,7 @@ pub(crate) async fn list_messages(
 pub(crate) async fn send_message(
     State(delegate): State<Delegate>,
     AuthUser(caller): AuthUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<SendMessageRequest>,
 ) -> Result<Response, ApiError> {

@@ -18,12 +18,14 @@ use tower_http::trace::TraceLayer;
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Delegate's whole REST API as an axum router, ready to serve or to merge into a host app.
-/// Bodies are limited to `config.server.body_limit_bytes`; every response carries an
-/// `x-request-id` (the client's, or a fresh UUID).
+/// Serve it with connect info (`into_make_service_with_connect_info::<SocketAddr>()`, as
+/// [`crate::serve`] does): anonymous requests are refused without it. Bodies are limited to
+/// `config.server.body_limit_bytes`; every response carries an `x-request-id` (the client's,
+/// or a fresh UUID) and the security headers.
 pub fn router(delegate: Delegate) -> Router {
-    let body_limit = delegate.config().server.body_limit_bytes;
-    let cors = crate::cors::layer(&delegate.config().server.cors_origin);
-    Router::new()
+    let server = delegate.config().server.clone();
+    let cors = crate::cors::layer(&server.cors_origin);
+    let api = Router::new()
         .nest("/api/v1/auth", auth::routes())
         .nest("/api/v1/users", users::routes())
         .nest("/api/v1/sessions", chat::routes())
@@ -36,9 +38,9 @@ pub fn router(delegate: Delegate) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .with_state(delegate)
         .merge(openapi::routes())
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(cors)
-        .layer(
+        .layer(DefaultBodyLimit::max(server.body_limit_bytes))
+        .layer(cors);
+    crate::edge::wrap(api, &server).layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
                 .layer(

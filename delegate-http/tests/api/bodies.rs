@@ -25,7 +25,7 @@ async fn malformed_oversized_and_wrongly_typed_bodies_get_json_4xx() {
         (
             send(Vec::new(), json_ct).await,
             StatusCode::BAD_REQUEST,
-            "malformed_json",
+            "missing_body",
         ),
         (
             send(b"{}".to_vec(), Some("text/plain")).await,

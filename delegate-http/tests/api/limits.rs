@@ -267,3 +267,187 @@ async fn failed_logins_back_off_per_account_with_a_bounded_delay() {
     }
     assert_eq!(ghost().await.status(), StatusCode::TOO_MANY_REQUESTS);
 }
+
+/// A login from `ip` (through the trusted proxy on loopback).
+async fn login_via(
+    app: &crate::helpers::TestApp,
+    ip: &str,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", ip)
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_valid_token_never_moves_auth_routes_off_the_ip_bucket() {
+    let app = spawn_with(|c| c.rate_limit.auth_max_requests = 3).await;
+    let ada = app.register("tok@example.com").await; // 1 of 3
+    for _ in 0..2 {
+        let res = app
+            .post(
+                "/api/v1/auth/login",
+                json!({"email": "tok@example.com", "password": "wrong password"}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    for path in ["/api/v1/auth/login", "/api/v1/auth/refresh"] {
+        let res = app
+            .client
+            .post(app.url(path))
+            .bearer_auth(&ada.access)
+            .json(&json!({"email": "tok@example.com", "password": PASSWORD,
+                          "refreshToken": ada.refresh}))
+            .send()
+            .await
+            .unwrap();
+        assert_error(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    }
+}
+
+#[tokio::test]
+async fn one_email_is_bounded_across_rotating_ips_but_its_known_client_gets_through() {
+    let app = spawn_with(|c| {
+        c.server.trusted_proxies = "127.0.0.1".into();
+        c.auth.login_backoff.max_attempts_per_account = 5;
+        c.auth.login_backoff.free_failures = 100;
+    })
+    .await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/auth/register"))
+        .header("x-forwarded-for", "198.51.100.7")
+        .json(&json!({"email": "spray@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    for i in 0..5 {
+        let ip = format!("203.0.113.{i}");
+        let res = login_via(&app, &ip, "spray@example.com", "wrong password").await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    // A sixth address is refused before any guess is checked, even a right one.
+    let res = login_via(&app, "203.0.113.99", "spray@example.com", PASSWORD).await;
+    assert!(header(&res, "retry-after").parse::<u64>().is_ok());
+    assert_error(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    // The owner, from where they are signed in, still gets in.
+    let res = login_via(&app, "198.51.100.7", "spray@example.com", PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // Other accounts are not affected.
+    let res = login_via(&app, "203.0.113.99", "other@example.com", "wrong password").await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn an_attackers_failures_lock_only_the_attackers_client() {
+    let app = spawn_with(|c| {
+        c.server.trusted_proxies = "127.0.0.1".into();
+        c.auth.login_backoff.free_failures = 2;
+        c.rate_limit.auth_max_requests = 1000;
+    })
+    .await;
+    app.register("owner@example.com").await;
+    for _ in 0..3 {
+        let res = login_via(&app, "192.0.2.66", "owner@example.com", "wrong password").await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    let res = login_via(&app, "192.0.2.66", "owner@example.com", PASSWORD).await;
+    assert_error(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    // The owner, from a new place, is not locked out.
+    let res = login_via(&app, "198.51.100.20", "owner@example.com", PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn client_ips_take_cidrs_ports_and_ipv6_networks() {
+    let app = spawn_with(|c| {
+        c.server.trusted_proxies = "127.0.0.0/8, 10.0.0.0/8".into();
+        c.rate_limit.auth_max_requests = 1;
+    })
+    .await;
+    let wrong = |app: &crate::helpers::TestApp, xff: &'static str| {
+        app.client
+            .post(app.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", xff)
+            .json(&json!({"email": "ip@example.com", "password": "wrong password"}))
+            .send()
+    };
+    let status = |res: reqwest::Response| res.status();
+    // A port does not make a new client; trusted hops (CIDR) are skipped.
+    assert_eq!(
+        status(wrong(&app, "192.0.2.1:5678, 10.1.2.3").await.unwrap()),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        status(wrong(&app, "192.0.2.1").await.unwrap()),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // IPv6 clients share one bucket per /64.
+    assert_eq!(
+        status(wrong(&app, "[2001:db8:1:1::1]:443").await.unwrap()),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        status(wrong(&app, "2001:db8:1:1:ffff::2").await.unwrap()),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        status(wrong(&app, "2001:db8:1:2::1").await.unwrap()),
+        StatusCode::UNAUTHORIZED
+    );
+    // Anything unparsable falls back to the peer.
+    assert_eq!(
+        status(wrong(&app, "not-an-ip").await.unwrap()),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        status(wrong(&app, "::1::garbage").await.unwrap()),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test]
+async fn a_bad_trusted_proxy_entry_refuses_the_start() {
+    let mut config = delegate_core::Config {
+        database_url: "sqlite::memory:".into(),
+        ..Default::default()
+    };
+    config.server.trusted_proxies = "10.0.0.0/40".into();
+    let err = delegate_core::Delegate::connect(config)
+        .await
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("10.0.0.0/40"), "{err}");
+}
+
+#[tokio::test]
+async fn a_router_served_without_connect_info_never_pools_clients() {
+    let config = delegate_core::Config {
+        database_url: "sqlite::memory:".into(),
+        ..Default::default()
+    };
+    let delegate = delegate_core::Delegate::connect(config).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            delegate_http::router(delegate).into_make_service(),
+        )
+        .await
+    });
+    let res = reqwest::Client::new()
+        .post(format!("http://{addr}/api/v1/auth/login"))
+        .json(&json!({"email": "a@example.com", "password": "wrong password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::INTERNAL_SERVER_ERROR, "internal_error").await;
+}

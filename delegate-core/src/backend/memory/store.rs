@@ -109,6 +109,17 @@ impl UserStore for MemoryStore {
         }))
     }
 
+    async fn set_password_hash(&self, id: UserId, hash: &str, now: DateTime<Utc>) -> Result<bool> {
+        Ok(match self.state().users.get_mut(&id) {
+            Some(creds) => {
+                creds.password_hash = hash.to_owned();
+                creds.user.updated_at = now;
+                true
+            }
+            None => false,
+        })
+    }
+
     async fn set_role(&self, id: UserId, role: Role, now: DateTime<Utc>) -> Result<bool> {
         Ok(self.update_user(id, |u| {
             u.role = role;

@@ -137,6 +137,16 @@ impl UserStore for PgStore {
         .await
     }
 
+    async fn set_password_hash(&self, id: UserId, hash: &str, now: DateTime<Utc>) -> Result<bool> {
+        self.update_user(
+            "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3",
+            id,
+            hash,
+            now,
+        )
+        .await
+    }
+
     async fn set_role(&self, id: UserId, role: Role, now: DateTime<Utc>) -> Result<bool> {
         self.update_user(
             "UPDATE users SET role = $1, updated_at = $2 WHERE id = $3",

@@ -127,6 +127,16 @@ impl UserStore for SqliteStore {
         .await
     }
 
+    async fn set_password_hash(&self, id: UserId, hash: &str, now: DateTime<Utc>) -> Result<bool> {
+        self.update_user(
+            "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?",
+            id,
+            hash,
+            now,
+        )
+        .await
+    }
+
     async fn set_role(&self, id: UserId, role: Role, now: DateTime<Utc>) -> Result<bool> {
         self.update_user(
             "UPDATE users SET role = ?, updated_at = ? WHERE id = ?",

@@ -251,9 +251,12 @@ pub struct MeBody {
 
 /// GET /api/v1/auth/sessions
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct SessionListBody {
     /// The caller's alive sessions, newest first.
     pub items: Vec<LoginSessionBody>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// POST /api/v1/auth/logout-all

@@ -39,6 +39,9 @@ pub enum Rotation {
         user_id: UserId,
         /// When it was first used.
         used_at: DateTime<Utc>,
+        /// Whether the token that replaced it has itself been used: the family has moved on,
+        /// so this cannot be a concurrent duplicate of the latest rotation.
+        child_used: bool,
     },
     /// No such token.
     Unknown,
@@ -49,8 +52,8 @@ pub enum Rotation {
 pub trait RefreshTokenStore: Send + Sync + 'static {
     /// Stores a new (unused) token.
     async fn insert(&self, record: &RefreshTokenRecord) -> Result<()>;
-    /// Atomically marks `presented` used and stores `child` (unused, same family) in its
-    /// place. Of concurrent calls with the same `presented`, exactly one gets
+    /// Atomically marks `presented` used and stores `child` (unused, same family, its parent
+    /// recorded) in its place. Of concurrent calls with the same `presented`, exactly one gets
     /// [`Rotation::Rotated`].
     async fn rotate(&self, presented: &str, child: &str, at: DateTime<Utc>) -> Result<Rotation>;
     /// Deletes every token of these families; returns how many tokens.

@@ -361,7 +361,8 @@ impl AuthService {
 
     /// Exchanges a refresh token for a new pair. The presented token is spent. A token
     /// presented again after its rotation revokes its whole family and login session, unless
-    /// it comes within the grace window (a concurrent duplicate), which answers a conflict.
+    /// it is the latest rotation (its replacement still unused) and comes within the grace
+    /// window (a concurrent duplicate), which answers a conflict.
     pub async fn refresh(&self, presented: &str) -> Result<TokenPair> {
         let invalid = || {
             Error::unauthenticated(
@@ -388,10 +389,13 @@ impl AuthService {
             Rotation::Reused {
                 session_id,
                 used_at,
+                child_used,
                 ..
             } => {
+                // Only the latest rotation, raced by a duplicate, gets the grace: once the
+                // family has moved on (the child was used too), any replay is theft.
                 let grace = TimeDelta::seconds(core.config.refresh_grace_secs as i64);
-                if now - used_at <= grace {
+                if !child_used && now - used_at <= grace {
                     return Err(Error::Conflict {
                         code: "refresh_conflict",
                         message: "this refresh token was just rotated by another request; \
@@ -439,7 +443,7 @@ impl AuthService {
         if core.guard.is_denied(&claims.jti, now) {
             return Err(revoked());
         }
-        let liveness = match core.guard.liveness(claims.sid) {
+        let liveness = match core.guard.liveness(claims.sid, now) {
             Some(liveness) => liveness,
             None => {
                 let liveness = match core.sessions.get(claims.sid).await? {
@@ -447,6 +451,7 @@ impl AuthService {
                         user_id: s.user_id,
                         expires_at: s.expires_at,
                         last_seen: s.last_seen_at,
+                        checked_at: now,
                     },
                     _ => Liveness::Dead,
                 };
@@ -458,6 +463,7 @@ impl AuthService {
             user_id,
             expires_at,
             last_seen,
+            ..
         } = liveness
         else {
             return Err(revoked());
@@ -574,6 +580,28 @@ impl AuthService {
         Ok(ids.len() as u64)
     }
 
+    /// Past `max_sessions_per_user` live login sessions, revokes the oldest ones (never
+    /// `new`), so one account cannot pile up unbounded state.
+    async fn enforce_session_cap(&self, user: &User, new: &LoginSession) -> Result<()> {
+        let core = &self.core;
+        let cap = core.config.max_sessions_per_user.max(1) as usize;
+        let now = core.clock.now();
+        let mut alive = core.sessions.list_alive(user.id, now).await?;
+        if alive.len() <= cap {
+            return Ok(());
+        }
+        alive.retain(|s| s.id != new.id);
+        alive.sort_by_key(|s| (s.created_at, s.id));
+        let excess = alive.len() + 1 - cap;
+        let mut revoked = Vec::with_capacity(excess);
+        for oldest in alive.iter().take(excess) {
+            if core.sessions.revoke(oldest.id, now).await? {
+                revoked.push(oldest.id);
+            }
+        }
+        core.revoke_sessions(&revoked).await
+    }
+
     async fn sign_in(&self, user: User, device: DeviceInfo) -> Result<SignedIn> {
         let core = &self.core;
         let now = core.clock.now();
@@ -591,6 +619,7 @@ impl AuthService {
                 used_at: None,
             })
             .await?;
+        self.enforce_session_cap(&user, &session).await?;
         let (access_token, _) = core
             .signer
             .issue(user.id, session.id, user.tier, user.role, now)?;

@@ -2,6 +2,7 @@
 
 use super::service::AuthCore;
 use super::session::LoginSession;
+use crate::chat::{MAX_PAGE, Page};
 use crate::error::{Error, Result};
 use crate::ids::{LoginSessionId, UserId};
 use chrono::TimeDelta;
@@ -42,6 +43,49 @@ impl SessionsService {
             .sessions
             .list_alive(user, self.core.clock.now())
             .await
+    }
+
+    /// A page of the user's alive login sessions, newest first: `limit` (1–100) after the
+    /// `cursor` of the previous page.
+    pub async fn list_page(
+        &self,
+        user: UserId,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<LoginSession>> {
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(Error::invalid(
+                "limit",
+                format!("must be between 1 and {MAX_PAGE}"),
+            ));
+        }
+        let order = |s: &LoginSession| (s.created_at, s.id);
+        let mut all = self.list(user).await?;
+        all.sort_by_key(|s| std::cmp::Reverse(order(s)));
+        let start = match cursor {
+            None => 0,
+            Some(cursor) => {
+                let bad = || Error::invalid("cursor", "is not a cursor this API gave");
+                let id = LoginSessionId::parse(cursor).map_err(|_| bad())?;
+                // The cursor's session may have ended since; its place in the order stays.
+                let anchor = match all.iter().find(|s| s.id == id) {
+                    Some(s) => order(s),
+                    None => match self.core.sessions.get(id).await? {
+                        Some(s) if s.user_id == user => order(&s),
+                        _ => return Err(bad()),
+                    },
+                };
+                all.iter()
+                    .position(|s| order(s) < anchor)
+                    .unwrap_or(all.len())
+            }
+        };
+        let end = (start + limit as usize).min(all.len());
+        let items = all[start..end].to_vec();
+        let next_cursor = (end < all.len())
+            .then(|| items.last().map(|s| s.id.to_string()))
+            .flatten();
+        Ok(Page { items, next_cursor })
     }
 
     /// Revokes one of `user`'s sessions. Another user's session, an unknown id and an

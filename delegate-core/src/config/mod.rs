@@ -333,6 +333,9 @@ pub struct AuthConfig {
     /// re-reading the store, in seconds. Revocations made through this instance (or its bus)
     /// apply at once; ones written to the store by another process apply within this time.
     pub session_cache_ttl_secs: u64,
+    /// Most live login sessions one user may have; a new sign-in past it revokes the oldest
+    /// (`DELEGATE_AUTH__MAX_SESSIONS_PER_USER`, default 20).
+    pub max_sessions_per_user: u32,
     /// Password hashing parameters and pool size.
     pub password: PasswordConfig,
     /// Per-account delays after failed logins.
@@ -387,6 +390,7 @@ impl Default for AuthConfig {
             session_touch_interval_secs: 60,
             leeway_secs: 5,
             session_cache_ttl_secs: 60,
+            max_sessions_per_user: 20,
             password: PasswordConfig::default(),
             login_backoff: LoginBackoffConfig::default(),
         }

@@ -46,6 +46,7 @@ pub async fn rotate_then_reuse_then_unknown(stores: Stores) {
             session_id: session.id,
             user_id: session.user_id,
             used_at: at(10),
+            child_used: false,
         }
     );
     assert_eq!(stores.refresh.count_unused(session.id).await.unwrap(), 1);
@@ -97,7 +98,8 @@ pub async fn child_rotates_in_the_same_family(stores: Stores) {
         assert_eq!(stores.refresh.count_unused(session.id).await.unwrap(), 1);
     }
 
-    // Every ancestor is now a replay, reporting when it was used.
+    // Every ancestor is now a replay, reporting when it was used and whether the family
+    // has moved on past it (its child used too).
     let replay = stores
         .refresh
         .rotate("gen-2", "gen-x", at(100))
@@ -109,6 +111,21 @@ pub async fn child_rotates_in_the_same_family(stores: Stores) {
             session_id: session.id,
             user_id: session.user_id,
             used_at: at(30),
+            child_used: true,
+        }
+    );
+    let latest = stores
+        .refresh
+        .rotate("gen-3", "gen-y", at(100))
+        .await
+        .unwrap();
+    assert_eq!(
+        latest,
+        Rotation::Reused {
+            session_id: session.id,
+            user_id: session.user_id,
+            used_at: at(40),
+            child_used: false,
         }
     );
 }
@@ -149,10 +166,12 @@ pub async fn concurrent_rotations_have_exactly_one_winner(stores: Stores) {
                 session_id,
                 user_id,
                 used_at,
+                child_used,
             } => {
                 assert_eq!(*session_id, session.id);
                 assert_eq!(*user_id, session.user_id);
                 assert_eq!(*used_at, at(10));
+                assert!(!child_used, "the winner's child is unused");
             }
             Rotation::Unknown => panic!("a stored token was reported Unknown: {outcomes:?}"),
         }

@@ -1,10 +1,11 @@
 //! /api/v1/auth: register, login, refresh, logout, logout-all, me, and login sessions.
 
+use super::DEFAULT_LIMIT;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath, AuthUser, ClientMeta};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, ClientMeta};
 use crate::wire::{
-    AuthResultBody, ChangePasswordRequest, LoginRequest, LoginSessionBody, MeBody, RefreshRequest,
-    RegisterRequest, RevokedBody, SessionListBody, TokenBody,
+    AuthResultBody, ChangePasswordRequest, ListQuery, LoginRequest, LoginSessionBody, MeBody,
+    RefreshRequest, RegisterRequest, RevokedBody, SessionListBody, TokenBody,
 };
 use axum::Router;
 use axum::extract::State;
@@ -131,22 +132,35 @@ pub(crate) async fn me(
     }))
 }
 
-/// The caller's signed-in devices, the current one flagged.
+/// The caller's signed-in devices, the current one flagged, a page at a time.
 #[utoipa::path(get, path = "/api/v1/auth/sessions", tag = "auth", security(("bearer" = [])),
+    params(ListQuery),
     responses(
         (status = 200, description = "Alive login sessions, newest first", body = SessionListBody),
+        (status = 400, description = "A query parameter of the wrong type", body = ErrorBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 422, description = "Bad limit or cursor", body = ErrorBody),
     ))]
 pub(crate) async fn list_sessions(
     State(delegate): State<Delegate>,
     AuthUser(caller): AuthUser,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<ApiJson<SessionListBody>, ApiError> {
-    let sessions = delegate.sessions().list(caller.user_id).await?;
+    let page = delegate
+        .sessions()
+        .list_page(
+            caller.user_id,
+            query.cursor.as_deref(),
+            query.limit.unwrap_or(DEFAULT_LIMIT),
+        )
+        .await?;
     Ok(ApiJson(SessionListBody {
-        items: sessions
+        items: page
+            .items
             .into_iter()
             .map(|s| LoginSessionBody::new(s, caller.session_id))
             .collect(),
+        next_cursor: page.next_cursor,
     }))
 }
 

@@ -1,5 +1,6 @@
 //! /api/v1/sessions: chat sessions and messages, with replies as JSON or server-sent events.
 
+use super::DEFAULT_LIMIT;
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
 use crate::wire::{
@@ -16,9 +17,6 @@ use delegate_core::chat::{NewSession, ReplyEvent};
 use delegate_core::{ChatSessionId, Delegate, Error};
 use futures::StreamExt;
 use std::convert::Infallible;
-
-/// Default page size.
-const DEFAULT_LIMIT: u32 = 20;
 
 pub(crate) fn routes() -> Router<Delegate> {
     Router::new()

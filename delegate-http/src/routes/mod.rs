@@ -15,6 +15,9 @@ use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+/// Page size of lists when the client names none.
+pub(crate) const DEFAULT_LIMIT: u32 = 20;
+
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Delegate's whole REST API as an axum router, ready to serve or to merge into a host app.

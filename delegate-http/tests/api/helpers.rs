@@ -90,7 +90,8 @@ impl Backing {
         }))
     }
 
-    fn config(&self) -> Config {
+    /// The config apps on this backing start from.
+    pub fn config(&self) -> Config {
         match &self.0.scaleout {
             None => Config {
                 database_url: format!(

@@ -176,3 +176,82 @@ async fn revocations_and_sessions_survive_a_restart() {
     let res = restarted.refresh(&kept.refresh).await;
     assert_eq!(res.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_revocation_behind_the_guards_back_is_seen_once_its_ttl_passes_touches_notwithstanding() {
+    let app = crate::helpers::spawn_with(|c| {
+        c.auth.session_cache_ttl_secs = 60;
+        c.auth.session_touch_interval_secs = 10;
+    })
+    .await;
+    let ada = app.register("guard@example.com").await;
+    let me = || app.get_auth("/api/v1/auth/me", &ada.access);
+    assert_eq!(me().await.status(), StatusCode::OK);
+    // Revoked in the store only (no event reaches this instance).
+    let stores = delegate_core::Stores::connect(&app.backing.config().database_url, false)
+        .await
+        .unwrap();
+    let id = delegate_core::LoginSessionId::parse(&ada.session_id).unwrap();
+    assert!(
+        stores
+            .sessions
+            .revoke(id, chrono::Utc::now())
+            .await
+            .unwrap()
+    );
+    // Trusted for the TTL; each request past the touch interval writes lastSeenAt, which
+    // must not extend that trust.
+    for step in [30, 25] {
+        app.clock.advance(std::time::Duration::from_secs(step));
+        assert_eq!(me().await.status(), StatusCode::OK, "within the TTL");
+    }
+    app.clock.advance(std::time::Duration::from_secs(6));
+    let res = me().await;
+    assert_error(res, StatusCode::UNAUTHORIZED, "token_revoked").await;
+}
+
+#[tokio::test]
+async fn live_sessions_per_user_are_capped_and_listed_a_page_at_a_time() {
+    let app = crate::helpers::spawn_with(|c| {
+        c.auth.max_sessions_per_user = 3;
+        c.rate_limit.auth_max_requests = 100;
+    })
+    .await;
+    let first = app.register("cap@example.com").await;
+    let mut latest = Vec::new();
+    for device in ["b", "c", "d"] {
+        latest.push(app.login("cap@example.com", device).await);
+    }
+    // The fourth sign-in pushed the oldest out.
+    let res = app.get_auth("/api/v1/auth/me", &first.access).await;
+    assert_error(res, StatusCode::UNAUTHORIZED, "token_revoked").await;
+    let current = latest.last().unwrap();
+    let page: Value = app
+        .get_auth("/api/v1/auth/sessions?limit=2", &current.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{page}");
+    assert_eq!(items[0]["id"], current.session_id.as_str(), "newest first");
+    let cursor = page["nextCursor"].as_str().expect("a next page");
+    let next: Value = app
+        .get_auth(
+            &format!("/api/v1/auth/sessions?limit=2&cursor={cursor}"),
+            &current.access,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(next["items"].as_array().unwrap().len(), 1, "{next}");
+    assert_eq!(next["items"][0]["id"], latest[0].session_id.as_str());
+    assert!(next["nextCursor"].is_null());
+    for bad in ["limit=0", "limit=101", "cursor=nope"] {
+        let res = app
+            .get_auth(&format!("/api/v1/auth/sessions?{bad}"), &current.access)
+            .await;
+        assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await;
+    }
+}

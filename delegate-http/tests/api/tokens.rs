@@ -164,6 +164,38 @@ async fn a_replayed_refresh_token_kills_its_family_and_session() {
 }
 
 #[tokio::test]
+async fn a_replay_after_the_family_moved_on_is_reuse_even_inside_the_grace_window() {
+    let app = spawn_app().await;
+    let account = app.register("moved@example.com").await;
+    let first: Value = app.refresh(&account.refresh).await.json().await.unwrap();
+    let second: Value = app
+        .refresh(&first["refreshToken"])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let latest_access = second["accessToken"].as_str().unwrap();
+    // No time has passed, but the first token's child has itself been rotated: the family
+    // has moved on, so this cannot be a duplicate of the latest rotation.
+    let res = app.refresh(&account.refresh).await;
+    assert_error(res, StatusCode::UNAUTHORIZED, "refresh_token_reused").await;
+    let res = app.get_auth("/api/v1/auth/me", latest_access).await;
+    assert_error(res, StatusCode::UNAUTHORIZED, "token_revoked").await;
+    let res = app.refresh(&second["refreshToken"]).await;
+    assert_error(res, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
+
+    // Whereas a duplicate of the latest rotation, inside the window, is only a conflict.
+    let other = app.login("moved@example.com", "phone").await;
+    let child: Value = app.refresh(&other.refresh).await.json().await.unwrap();
+    let res = app.refresh(&other.refresh).await;
+    assert_error(res, StatusCode::CONFLICT, "refresh_conflict").await;
+    let res = app
+        .get_auth("/api/v1/auth/me", child["accessToken"].as_str().unwrap())
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
 async fn access_tokens_expire_and_sessions_end_absolutely() {
     let app = spawn_app().await;
     let account = app.register("hank@example.com").await;

@@ -21,11 +21,22 @@ struct State {
     emails: HashMap<String, UserId>,
     sessions: HashMap<LoginSessionId, LoginSession>,
     refresh: HashMap<String, RefreshTokenRecord>,
+    /// Each rotated token's replacement, by the replaced token's hash.
+    refresh_children: HashMap<String, String>,
     denied: HashMap<String, DateTime<Utc>>,
     chats: BTreeMap<ChatSessionId, Chat>,
     /// Which chat each message is in, for `finish_message`.
     message_chats: HashMap<MessageId, ChatSessionId>,
     usage: Vec<UsageEvent>,
+}
+
+impl State {
+    /// Drops the parent links of refresh tokens that are gone.
+    fn forget_dropped_parents(&mut self) {
+        let refresh = &self.refresh;
+        self.refresh_children
+            .retain(|parent, _| refresh.contains_key(parent));
+    }
 }
 
 /// A chat session and its messages (in id order), which go when it goes.
@@ -209,7 +220,9 @@ impl LoginSessionStore for MemoryStore {
             sessions, refresh, ..
         } = &mut *state;
         refresh.retain(|_, r| sessions.contains_key(&r.session_id));
-        Ok((before - sessions.len()) as u64)
+        let removed = (before - sessions.len()) as u64;
+        state.forget_dropped_parents();
+        Ok(removed)
     }
 }
 
@@ -228,14 +241,24 @@ impl RefreshTokenStore for MemoryStore {
             return Ok(Rotation::Unknown);
         };
         if let Some(used_at) = record.used_at {
+            let (session_id, user_id) = (record.session_id, record.user_id);
+            let child_used = state
+                .refresh_children
+                .get(presented)
+                .and_then(|child| state.refresh.get(child))
+                .is_some_and(|child| child.used_at.is_some());
             return Ok(Rotation::Reused {
-                session_id: record.session_id,
-                user_id: record.user_id,
+                session_id,
+                user_id,
                 used_at,
+                child_used,
             });
         }
         record.used_at = Some(at);
         let (session_id, user_id) = (record.session_id, record.user_id);
+        state
+            .refresh_children
+            .insert(presented.to_owned(), child.to_owned());
         state.refresh.insert(
             child.to_owned(),
             RefreshTokenRecord {
@@ -258,6 +281,7 @@ impl RefreshTokenStore for MemoryStore {
         state
             .refresh
             .retain(|_, r| !sessions.contains(&r.session_id));
+        state.forget_dropped_parents();
         Ok((before - state.refresh.len()) as u64)
     }
 
@@ -265,6 +289,7 @@ impl RefreshTokenStore for MemoryStore {
         let mut state = self.state();
         let count = state.refresh.len();
         state.refresh.retain(|_, r| r.issued_at >= before);
+        state.forget_dropped_parents();
         Ok((count - state.refresh.len()) as u64)
     }
 

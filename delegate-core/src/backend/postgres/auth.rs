@@ -191,13 +191,14 @@ impl RefreshTokenStore for PgStore {
             Some(row) => {
                 let (session_id, user_id) = session_and_user(&row)?;
                 sqlx::query(
-                    "INSERT INTO refresh_tokens (hash, session_id, user_id, issued_at) \
-                     VALUES ($1, $2, $3, $4)",
+                    "INSERT INTO refresh_tokens (hash, session_id, user_id, issued_at, \
+                     parent_hash) VALUES ($1, $2, $3, $4, $5)",
                 )
                 .bind(child)
                 .bind(session_id.as_uuid())
                 .bind(user_id.as_uuid())
                 .bind(at)
+                .bind(presented)
                 .execute(&mut *tx)
                 .await
                 .map_err(db_error)?;
@@ -208,7 +209,9 @@ impl RefreshTokenStore for PgStore {
             }
             None => {
                 let row = sqlx::query(
-                    "SELECT session_id, user_id, used_at FROM refresh_tokens WHERE hash = $1",
+                    "SELECT session_id, user_id, used_at, EXISTS (SELECT 1 FROM refresh_tokens \
+                     c WHERE c.parent_hash = p.hash AND c.used_at IS NOT NULL) AS child_used \
+                     FROM refresh_tokens p WHERE hash = $1",
                 )
                 .bind(presented)
                 .fetch_optional(&mut *tx)
@@ -227,6 +230,7 @@ impl RefreshTokenStore for PgStore {
                             session_id,
                             user_id,
                             used_at,
+                            child_used: row.try_get("child_used").map_err(db_error)?,
                         }
                     }
                     // Absent, or stored unused only after the UPDATE above looked (a

@@ -192,13 +192,14 @@ impl RefreshTokenStore for SqliteStore {
             Some(row) => {
                 let (session_id, user_id) = session_and_user(&row)?;
                 sqlx::query(
-                    "INSERT INTO refresh_tokens (hash, session_id, user_id, issued_at) \
-                     VALUES (?, ?, ?, ?)",
+                    "INSERT INTO refresh_tokens (hash, session_id, user_id, issued_at, \
+                     parent_hash) VALUES (?, ?, ?, ?, ?)",
                 )
                 .bind(child)
                 .bind(session_id.to_string())
                 .bind(user_id.to_string())
                 .bind(millis(at))
+                .bind(presented)
                 .execute(&mut *tx)
                 .await
                 .map_err(db_error)?;
@@ -209,7 +210,9 @@ impl RefreshTokenStore for SqliteStore {
             }
             None => {
                 let row = sqlx::query(
-                    "SELECT session_id, user_id, used_at FROM refresh_tokens WHERE hash = ?",
+                    "SELECT session_id, user_id, used_at, EXISTS (SELECT 1 FROM refresh_tokens \
+                     c WHERE c.parent_hash = p.hash AND c.used_at IS NOT NULL) AS child_used \
+                     FROM refresh_tokens p WHERE hash = ?",
                 )
                 .bind(presented)
                 .fetch_optional(&mut *tx)
@@ -223,6 +226,7 @@ impl RefreshTokenStore for SqliteStore {
                             session_id,
                             user_id,
                             used_at: from_millis(used.unwrap_or_default())?,
+                            child_used: row.try_get("child_used").map_err(db_error)?,
                         }
                     }
                     None => Rotation::Unknown,

@@ -9,7 +9,7 @@ use delegate_core::auth::{
 };
 use delegate_core::backend::sqlite::SqliteStore;
 use delegate_core::chat::{ChatSession, ConversationStore, Message, MessageStatus, TokenUsage};
-use delegate_core::usage::{UsageEvent, UsageStore, UsageTotals};
+use delegate_core::usage::{Hold, HoldLimits, HoldOutcome, UsageEvent, UsageStore, UsageTotals};
 use delegate_core::users::{ProfileChange, UserCredentials, UserStore};
 use delegate_core::{
     ChatSessionId, Clock, Config, Delegate, Error, LoginSessionId, MessageId, Registration, Result,
@@ -398,6 +398,14 @@ impl<S: UsageStore> UsageStore for CountingStore<S> {
         self.record("UsageStore::totals_since")
             .totals_since(user, since)
             .await
+    }
+
+    async fn hold(&self, hold: &Hold, limits: &HoldLimits) -> Result<HoldOutcome> {
+        self.record("UsageStore::hold").hold(hold, limits).await
+    }
+
+    async fn release(&self, message_id: MessageId) -> Result<()> {
+        self.record("UsageStore::release").release(message_id).await
     }
 }
 

@@ -238,6 +238,7 @@ impl DelegateBuilder {
                 list_ttl: Duration::from_secs(config.cache.ttl_short_secs),
                 head_ttl: Duration::from_secs(config.cache.ttl_long_secs),
                 temperature: config.ai.temperature,
+                tiers: config.ai.tiers.clone(),
                 response_ttl: config
                     .ai
                     .response_cache

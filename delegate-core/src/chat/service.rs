@@ -13,8 +13,9 @@ use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::ids::{ChatSessionId, MessageId, UserId};
 use crate::usage::UsageService;
+use crate::users::Tier;
 use futures::future::BoxFuture;
-use futures::{Stream, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -28,6 +29,9 @@ const MAX_SYSTEM_PROMPT_CHARS: usize = 8_000;
 pub const MAX_MESSAGE_CHARS: usize = 32_000;
 /// Most messages considered for the context before trimming to the token budget.
 const CONTEXT_MESSAGES: u32 = 100;
+/// How long past the reply deadline a budget hold outlives an instance that crashed
+/// before settling it.
+const HOLD_GRACE: Duration = Duration::from_secs(60);
 /// The most items a page holds (and what the cache keeps of a first page).
 pub const MAX_PAGE: u32 = 100;
 
@@ -50,6 +54,8 @@ pub struct ChatSettings {
     /// Replies to deterministic requests (temperature 0) are cached this long; `None` turns
     /// the response cache off.
     pub response_ttl: Option<Duration>,
+    /// Allowed models, output caps and concurrent replies by tier.
+    pub tiers: crate::config::AiTiers,
 }
 
 /// A page of a list, and the cursor of the next page.
@@ -146,8 +152,39 @@ impl ChatService {
         self.model.as_deref().map(ChatModel::name)
     }
 
-    /// Creates a session for `user`.
-    pub async fn create_session(&self, user: UserId, new: NewSession) -> Result<ChatSession> {
+    /// The models `tier` may use: its configured list, or the default model alone.
+    pub fn allowed_models(&self, tier: Tier) -> Vec<String> {
+        let listed = &self.settings.tiers.of(tier).models;
+        if listed.is_empty() {
+            vec![self.settings.default_model.clone()]
+        } else {
+            listed.clone()
+        }
+    }
+
+    /// Refuses a model `tier` may not use, naming the ones it may.
+    fn check_model(&self, tier: Tier, model: &str) -> Result<()> {
+        let allowed = self.allowed_models(tier);
+        if allowed.iter().any(|m| m == model) {
+            return Ok(());
+        }
+        Err(Error::invalid(
+            "model",
+            format!(
+                "`{model}` is not available on the {} tier; allowed: {}",
+                tier.as_str(),
+                allowed.join(", ")
+            ),
+        ))
+    }
+
+    /// Creates a session for the caller. A model must be one the caller's tier may use.
+    pub async fn create_session(
+        &self,
+        caller: &AuthContext,
+        new: NewSession,
+    ) -> Result<ChatSession> {
+        let user = caller.user_id;
         let title = match new.title {
             Some(title) => check_title(&title)?,
             None => "New chat".to_owned(),
@@ -159,6 +196,7 @@ impl ChatService {
                 return Err(Error::invalid("model", "must be 1 to 100 characters"));
             }
             crate::text::check("model", model, 100)?;
+            self.check_model(caller.tier, model)?;
             session = session.with_model(model);
         }
         if let Some(prompt) = new.system_prompt {
@@ -286,11 +324,9 @@ impl ChatService {
         }
         crate::text::refuse_nul("content", content)?;
         let model = self.model.clone().ok_or(Error::AiNotConfigured)?;
-        // The reads run together: the session (ownership; cached), the quota (cached
-        // totals), the context (the one store read).
-        let (head, (), recent) = tokio::try_join!(
+        // The reads run together: the session (ownership; cached) and the context.
+        let (head, recent) = tokio::try_join!(
             self.head(caller.user_id, session),
-            self.usage.check(caller.user_id, caller.tier),
             self.store.recent_messages(session, CONTEXT_MESSAGES),
         )?;
         let user_message = Message::new(
@@ -307,7 +343,15 @@ impl ChatService {
             MessageStatus::Partial,
             self.clock.now(),
         );
-        let request = self.request(head, recent, &user_message);
+        let model_name = head
+            .model
+            .clone()
+            .unwrap_or_else(|| self.settings.default_model.clone());
+        // A session's model is checked again on every send: the tier may have changed.
+        self.check_model(caller.tier, &model_name)?;
+        let policy = self.settings.tiers.of(caller.tier);
+        let mut request = self.request(head, recent, &user_message);
+        request.max_tokens = Some(policy.max_output_tokens);
         let response_key = self.response_key(&request);
         let cached_reply = match &response_key {
             Some(key) => self.cache.get(key).await.unwrap_or_else(|e| {
@@ -318,16 +362,27 @@ impl ChatService {
         };
         let from_cache = cached_reply.is_some();
         let deadline = tokio::time::Instant::now() + self.settings.reply_timeout;
-        let prompt_estimate = request
+        let prompt_estimate: u32 = request
             .turns
             .iter()
             .map(|t| estimate_tokens(&t.content))
             .sum();
-        // The provider is called while both messages are stored: the first token is
-        // forwarded only once they are durable. The exchange is metered when the reply ends.
-        let both = [user_message.clone(), assistant.clone()];
-        let record = self.store.add_messages(&both);
-        let call = async {
+        // The budget is held before the provider is called: atomically with the user's
+        // other sends, so N at once with one message left give one reply.
+        self.usage
+            .reserve(
+                caller.user_id,
+                caller.tier,
+                assistant.id,
+                prompt_estimate.saturating_add(policy.max_output_tokens),
+                policy.max_concurrent_replies,
+                self.settings.reply_timeout + HOLD_GRACE,
+            )
+            .await?;
+        // The provider is called while both messages are stored; the caller gets the reply
+        // as soon as they are durable, before the provider answers. The call ends by the
+        // deadline, and dropping the reply aborts it (closing the upstream request).
+        let call = tokio::spawn(async move {
             match cached_reply {
                 // A cached reply costs no tokens.
                 Some(text) => Ok(Ok(futures::stream::iter([
@@ -339,10 +394,15 @@ impl ChatService {
                 .boxed())),
                 None => tokio::time::timeout_at(deadline, model.stream(request)).await,
             }
-        };
-        let (recorded, started) = tokio::join!(record, call);
-        // Dropping a started stream here closes the upstream request.
-        recorded?;
+        });
+        let call = AbortOnDrop(call);
+        let both = [user_message.clone(), assistant.clone()];
+        if let Err(e) = self.store.add_messages(&both).await {
+            if let Err(e) = self.usage.release(assistant.id).await {
+                tracing::warn!(error = %e, "could not release a reply's budget hold");
+            }
+            return Err(e);
+        }
         self.forget_messages(session).await;
         let finisher = Finisher {
             service: self.clone(),
@@ -351,25 +411,11 @@ impl ChatService {
             prompt_estimate,
             response_key: response_key.filter(|_| !from_cache),
         };
-        let upstream = match started {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(e)) => {
-                finisher
-                    .finish(String::new(), MessageStatus::Failed, None)
-                    .await;
-                return Err(e);
-            }
-            Err(_) => {
-                finisher
-                    .finish(String::new(), MessageStatus::Failed, None)
-                    .await;
-                return Err(timed_out());
-            }
-        };
         Ok(Sent {
             user_message,
             reply: Reply {
-                upstream: Some(upstream),
+                starting: Some(call),
+                upstream: None,
                 deadline: Box::pin(tokio::time::sleep_until(deadline)),
                 text: String::new(),
                 usage: None,
@@ -519,7 +565,11 @@ impl Finisher {
         {
             tracing::error!(error = %e, message = %self.message.id, "could not store a reply");
         }
-        if let Err(e) = service.usage.exchange(self.user, usage).await {
+        if let Err(e) = service
+            .usage
+            .settle(self.user, self.message.id, usage)
+            .await
+        {
             tracing::error!(error = %e, "could not meter an exchange");
         }
         service.forget_messages(self.message.session_id).await;
@@ -548,8 +598,22 @@ enum Ending {
     TimedOut,
 }
 
-/// The streamed reply. Yields deltas as they arrive, then one `Done` or `Failed`.
+/// The provider call of a reply, aborted (its upstream request closed) when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<StartResult>);
+
+/// What starting the provider's stream gave: the stream, its failure, or the deadline.
+type StartResult = std::result::Result<Result<ChatStream>, tokio::time::error::Elapsed>;
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The streamed reply. Yields deltas as they arrive, then one `Done` or `Failed`; a
+/// provider that fails before its first token is a `Failed` too.
 pub struct Reply {
+    starting: Option<AbortOnDrop>,
     upstream: Option<ChatStream>,
     deadline: Pin<Box<tokio::time::Sleep>>,
     text: String,
@@ -575,6 +639,7 @@ impl Reply {
         let Some(finisher) = self.finisher.take() else {
             return;
         };
+        self.starting = None;
         self.upstream = None; // Closes the upstream connection at once.
         let text = std::mem::take(&mut self.text);
         let usage = self.usage.take();
@@ -610,6 +675,17 @@ impl Stream for Reply {
                 self.ending = None;
                 return Poll::Ready(Some(event));
             }
+            if let Some(starting) = self.starting.as_mut() {
+                let started = std::task::ready!(starting.0.poll_unpin(cx));
+                self.starting = None;
+                match started {
+                    Ok(Ok(Ok(stream))) => self.upstream = Some(stream),
+                    Ok(Ok(Err(error))) => self.end(Ending::Failed(error)),
+                    Ok(Err(_)) => self.end(Ending::TimedOut),
+                    Err(join) => self.end(Ending::Failed(Error::internal(join))),
+                }
+                continue;
+            }
             let Some(upstream) = self.upstream.as_mut() else {
                 return Poll::Ready(None);
             };
@@ -632,8 +708,9 @@ impl Stream for Reply {
 
 impl Drop for Reply {
     fn drop(&mut self) {
-        // Dropped before it ended: the client went away. The upstream request is dropped
-        // with `self`; the text so far is stored as cancelled.
+        // Dropped before it ended: the client went away. The provider call (or its stream)
+        // is dropped with `self`, closing the upstream request; the text so far is stored
+        // as cancelled.
         if let Some(finisher) = self.finisher.take() {
             let text = std::mem::take(&mut self.text);
             let usage = self.usage.take();

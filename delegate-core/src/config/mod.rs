@@ -151,6 +151,66 @@ pub struct AiConfig {
     /// deterministic requests only (temperature 0); off by default
     /// (`DELEGATE_AI__RESPONSE_CACHE`).
     pub response_cache: bool,
+    /// What each tier may spend: allowed models, the output cap sent with every request,
+    /// and concurrent replies (`DELEGATE_AI__TIERS__PRO__MODELS=[gpt-4o,gpt-4o-mini]`, …).
+    pub tiers: AiTiers,
+}
+
+/// One tier's AI policy.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct AiTierPolicy {
+    /// Models this tier may use; empty means only the configured chat model.
+    pub models: Vec<String>,
+    /// The most completion tokens requested per reply (`max_tokens` on every request).
+    pub max_output_tokens: u32,
+    /// Replies one user of this tier may have streaming at once; more answer 429.
+    pub max_concurrent_replies: u32,
+}
+
+impl Default for AiTierPolicy {
+    fn default() -> Self {
+        AiTiers::default().free
+    }
+}
+
+/// AI policy by tier.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct AiTiers {
+    /// The free tier.
+    pub free: AiTierPolicy,
+    /// The pro tier.
+    pub pro: AiTierPolicy,
+    /// The enterprise tier.
+    pub enterprise: AiTierPolicy,
+}
+
+impl Default for AiTiers {
+    fn default() -> Self {
+        let tier = |max_output_tokens, max_concurrent_replies| AiTierPolicy {
+            models: Vec::new(),
+            max_output_tokens,
+            max_concurrent_replies,
+        };
+        Self {
+            free: tier(1_024, 2),
+            pro: tier(4_096, 4),
+            enterprise: tier(8_192, 8),
+        }
+    }
+}
+
+impl AiTiers {
+    /// The policy of `tier`.
+    pub fn of(&self, tier: crate::users::Tier) -> &AiTierPolicy {
+        use crate::users::Tier;
+        match tier {
+            Tier::Free => &self.free,
+            Tier::Pro => &self.pro,
+            Tier::Enterprise => &self.enterprise,
+        }
+    }
 }
 
 impl Default for AiConfig {
@@ -166,6 +226,7 @@ impl Default for AiConfig {
             context_budget_tokens: 8000,
             temperature: None,
             response_cache: false,
+            tiers: AiTiers::default(),
         }
     }
 }

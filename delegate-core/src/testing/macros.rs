@@ -92,6 +92,7 @@ macro_rules! store_conformance {
                     totals_exceed_the_event_width,
                     totals_survive_deleting_the_session,
                     totals_are_exact_across_day_boundaries,
+                    holds_are_atomic_per_user_and_count_with_the_ledger,
                 ]);
             }
         }

@@ -4,8 +4,8 @@
 use super::support::{at, seed_user};
 use crate::Stores;
 use crate::chat::{ChatSession, Message, MessageRole, MessageStatus};
-use crate::ids::UserId;
-use crate::usage::{UsageEvent, UsageTotals};
+use crate::ids::{MessageId, UserId};
+use crate::usage::{Hold, HoldLimits, HoldOutcome, UsageEvent, UsageTotals, day_of};
 
 fn event(user: UserId, secs: i64, messages: u32, prompt: u32, completion: u32) -> UsageEvent {
     UsageEvent {
@@ -169,5 +169,100 @@ pub async fn totals_are_exact_across_day_boundaries(stores: Stores) {
         since(day(3, 13)).await.unwrap(),
         totals(0, 0, 0),
         "after the last"
+    );
+}
+
+fn limits(messages_per_day: u64, tokens_per_month: u64, max_holds: u32) -> HoldLimits {
+    let now = at(3600);
+    HoldLimits {
+        now,
+        day_start: day_of(now),
+        month_start: day_of(now) - chrono::TimeDelta::days(3),
+        messages_per_day,
+        tokens_per_month,
+        max_holds,
+    }
+}
+
+fn hold_for(user: UserId, tokens: u32) -> Hold {
+    Hold {
+        message_id: MessageId::new(),
+        user_id: user,
+        tokens,
+        expires_at: at(7200),
+    }
+}
+
+/// Holds count with the ledger: a user with one message left gets one hold out of many
+/// concurrent ones; releasing it frees the place; expired holds do not count; another
+/// user is not affected.
+pub async fn holds_are_atomic_per_user_and_count_with_the_ledger(stores: Stores) {
+    let ada = seed_user(&stores).await.id;
+    let bob = seed_user(&stores).await.id;
+    stores
+        .usage
+        .record(&event(ada, 3600, 2, 10, 10))
+        .await
+        .unwrap();
+    // Three messages a day, two used: of 10 concurrent holds exactly one is taken.
+    let tries = (0..10).map(|_| {
+        let stores = stores.clone();
+        async move {
+            let hold = hold_for(ada, 100);
+            (
+                hold,
+                stores.usage.hold(&hold, &limits(3, 0, 0)).await.unwrap(),
+            )
+        }
+    });
+    let outcomes = futures::future::join_all(tries).await;
+    let held: Vec<_> = outcomes
+        .iter()
+        .filter(|(_, o)| *o == HoldOutcome::Held)
+        .collect();
+    assert_eq!(held.len(), 1, "{outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .all(|(_, o)| matches!(o, HoldOutcome::Held | HoldOutcome::MessagesUsedUp))
+    );
+    // Bob has his own budget.
+    let bobs = hold_for(bob, 100);
+    assert_eq!(
+        stores.usage.hold(&bobs, &limits(3, 0, 0)).await.unwrap(),
+        HoldOutcome::Held
+    );
+    // Released, the place is free again.
+    stores.usage.release(held[0].0.message_id).await.unwrap();
+    stores.usage.release(MessageId::new()).await.unwrap();
+    let again = hold_for(ada, 100);
+    assert_eq!(
+        stores.usage.hold(&again, &limits(3, 0, 0)).await.unwrap(),
+        HoldOutcome::Held
+    );
+    // In-flight cap and held tokens.
+    assert_eq!(
+        stores
+            .usage
+            .hold(&hold_for(ada, 1), &limits(0, 0, 1))
+            .await
+            .unwrap(),
+        HoldOutcome::TooManyInFlight
+    );
+    assert_eq!(
+        stores
+            .usage
+            .hold(&hold_for(ada, 1), &limits(0, 120, 0))
+            .await
+            .unwrap(),
+        HoldOutcome::TokensUsedUp,
+        "20 used + 100 held reach 120"
+    );
+    // An expired hold no longer counts.
+    let mut late = limits(3, 0, 0);
+    late.now = at(7200);
+    assert_eq!(
+        stores.usage.hold(&hold_for(ada, 1), &late).await.unwrap(),
+        HoldOutcome::Held
     );
 }

@@ -1,12 +1,12 @@
 //! Tier quotas (messages per day, tokens per month) and the usage service that checks them
 //! against the ledger.
 
-use super::{UsageEvent, UsageStore, UsageTotals};
+use super::{Hold, HoldLimits, HoldOutcome, UsageEvent, UsageStore, UsageTotals};
 use crate::cache::{Cache, cached_json, store_json};
 use crate::chat::TokenUsage;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
-use crate::ids::UserId;
+use crate::ids::{MessageId, UserId};
 use crate::users::Tier;
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use serde::Deserialize;
@@ -143,36 +143,77 @@ impl UsageService {
         })
     }
 
-    /// Refuses with [`Error::QuotaExceeded`] when sending one more message would break a
-    /// quota of `tier`.
-    pub async fn check(&self, user: UserId, tier: Tier) -> Result<()> {
-        let report = self.report(user, tier).await?;
-        let quota = report.quota;
+    /// Holds budget for one reply before its provider is called: atomically (across
+    /// instances) with the user's other holds, so concurrent sends cannot together overrun
+    /// the quota. Refuses with [`Error::QuotaExceeded`] when the tier's messages or tokens
+    /// are used up (counting replies in flight), or [`Error::RateLimited`] when the user
+    /// already has `max_in_flight` replies streaming. Released by [`Self::settle`].
+    pub(crate) async fn reserve(
+        &self,
+        user: UserId,
+        tier: Tier,
+        reply: MessageId,
+        tokens: u32,
+        max_in_flight: u32,
+        lapse_after: Duration,
+    ) -> Result<()> {
         let now = self.clock.now();
-        if quota.messages_per_day > 0 && report.messages_today >= quota.messages_per_day {
-            return Err(Error::QuotaExceeded {
+        let quota = self.quotas.of(tier);
+        let hold = Hold {
+            message_id: reply,
+            user_id: user,
+            tokens,
+            expires_at: now + chrono::TimeDelta::from_std(lapse_after).map_err(Error::internal)?,
+        };
+        let limits = HoldLimits {
+            now,
+            day_start: day_start(now),
+            month_start: month_start(now),
+            messages_per_day: quota.messages_per_day,
+            tokens_per_month: quota.tokens_per_month,
+            max_holds: max_in_flight,
+        };
+        match self.store.hold(&hold, &limits).await? {
+            HoldOutcome::Held => Ok(()),
+            HoldOutcome::MessagesUsedUp => Err(Error::QuotaExceeded {
                 message: format!(
                     "the {} tier allows {} messages a day",
                     tier, quota.messages_per_day
                 ),
                 retry_after: (next_day(now) - now).to_std().unwrap_or_default(),
-            });
-        }
-        let tokens = report.month.prompt_tokens + report.month.completion_tokens;
-        if quota.tokens_per_month > 0 && tokens >= quota.tokens_per_month {
-            return Err(Error::QuotaExceeded {
+            }),
+            HoldOutcome::TokensUsedUp => Err(Error::QuotaExceeded {
                 message: format!(
                     "the {} tier allows {} tokens a month",
                     tier, quota.tokens_per_month
                 ),
                 retry_after: (next_month(now) - now).to_std().unwrap_or_default(),
-            });
+            }),
+            HoldOutcome::TooManyInFlight => Err(Error::RateLimited {
+                retry_after: Duration::from_secs(1),
+            }),
         }
-        Ok(())
+    }
+
+    /// Settles a reply: meters the exchange, then drops its hold.
+    pub(crate) async fn settle(
+        &self,
+        user: UserId,
+        reply: MessageId,
+        usage: Option<TokenUsage>,
+    ) -> Result<()> {
+        let metered = self.exchange(user, usage).await;
+        self.store.release(reply).await?;
+        metered
+    }
+
+    /// Drops a hold whose reply never started.
+    pub(crate) async fn release(&self, reply: MessageId) -> Result<()> {
+        self.store.release(reply).await
     }
 
     /// Meters one exchange: a message sent, and the tokens its reply used.
-    pub(crate) async fn exchange(&self, user: UserId, usage: Option<TokenUsage>) -> Result<()> {
+    async fn exchange(&self, user: UserId, usage: Option<TokenUsage>) -> Result<()> {
         let usage = usage.unwrap_or_default();
         let now = self.clock.now();
         self.store

@@ -67,7 +67,7 @@ pub(crate) async fn list_sessions(
     responses(
         (status = 201, description = "Created", body = ChatSessionBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 422, description = "Invalid title, model or system prompt", body = ErrorBody),
+        (status = 422, description = "Invalid title or system prompt, or a model the caller's tier may not use (the message names the allowed ones)", body = ErrorBody),
     ))]
 pub(crate) async fn create_session(
     State(delegate): State<Delegate>,
@@ -78,7 +78,7 @@ pub(crate) async fn create_session(
     let session = delegate
         .chat()
         .create_session(
-            caller.user_id,
+            &caller,
             NewSession {
                 title: body.title,
                 model: body.model,
@@ -189,8 +189,8 @@ pub(crate) async fn list_messages(
     responses(
         (status = 201, description = "The stored messages (JSON), or an SSE stream", body = SentBody),
         (status = 404, description = "No such session of the caller", body = ErrorBody),
-        (status = 422, description = "Empty or too long content", body = ErrorBody),
-        (status = 429, description = "Quota (`quota_exceeded`) or rate limit", body = ErrorBody),
+        (status = 422, description = "Empty or too long content, or a session model the caller's tier may no longer use", body = ErrorBody),
+        (status = 429, description = "Quota (`quota_exceeded`), too many replies at once, or rate limit", body = ErrorBody),
         (status = 502, description = "The AI provider failed; the user message is kept", body = ErrorBody),
         (status = 503, description = "No AI provider configured (`ai_not_configured`)", body = ErrorBody),
     ))]

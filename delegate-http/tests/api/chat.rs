@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 /// An app whose AI provider is `upstream`, with a reply deadline of `timeout_secs`.
-async fn chat_app(upstream: &Upstream, timeout_secs: u64) -> TestApp {
+pub(crate) async fn chat_app(upstream: &Upstream, timeout_secs: u64) -> TestApp {
     let base = upstream.base_url();
     crate::helpers::spawn_on(
         &crate::helpers::Backing::new().await,
@@ -26,7 +26,7 @@ async fn chat_app(upstream: &Upstream, timeout_secs: u64) -> TestApp {
 }
 
 impl TestApp {
-    async fn new_chat(&self, token: &str, body: Value) -> Value {
+    pub(crate) async fn new_chat(&self, token: &str, body: Value) -> Value {
         let res = self
             .client
             .post(self.url("/api/v1/sessions"))
@@ -39,7 +39,7 @@ impl TestApp {
         res.json().await.unwrap()
     }
 
-    async fn send(&self, token: &str, session: &str, body: Value) -> reqwest::Response {
+    pub(crate) async fn send(&self, token: &str, session: &str, body: Value) -> reqwest::Response {
         self.client
             .post(self.url(&format!("/api/v1/sessions/{session}/messages")))
             .bearer_auth(token)
@@ -49,7 +49,7 @@ impl TestApp {
             .unwrap()
     }
 
-    async fn messages(&self, token: &str, session: &str) -> Vec<Value> {
+    pub(crate) async fn messages(&self, token: &str, session: &str) -> Vec<Value> {
         let res = self
             .get_auth(&format!("/api/v1/sessions/{session}/messages"), token)
             .await;
@@ -60,7 +60,7 @@ impl TestApp {
 }
 
 /// Reads a whole SSE body into `(event, data)` pairs.
-async fn sse_events(res: reqwest::Response) -> Vec<(String, Value)> {
+pub(crate) async fn sse_events(res: reqwest::Response) -> Vec<(String, Value)> {
     assert_eq!(
         res.headers()["content-type"].to_str().unwrap(),
         "text/event-stream"
@@ -69,7 +69,7 @@ async fn sse_events(res: reqwest::Response) -> Vec<(String, Value)> {
     parse_sse(&text)
 }
 
-fn parse_sse(text: &str) -> Vec<(String, Value)> {
+pub(crate) fn parse_sse(text: &str) -> Vec<(String, Value)> {
     text.split("\n\n")
         .filter_map(|block| {
             let mut event = None;

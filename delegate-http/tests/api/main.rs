@@ -3,6 +3,7 @@
 mod auth_flow;
 mod bodies;
 mod chat;
+mod chat_limits;
 mod docs;
 mod edge;
 mod helpers;

@@ -2,8 +2,11 @@
 
 use super::{PgStore, db_error};
 use crate::error::{Error, Result};
-use crate::ids::UserId;
-use crate::usage::{UsageEvent, UsageStore, UsageTotals, day_of, first_whole_day};
+use crate::ids::{MessageId, UserId};
+use crate::usage::{
+    Hold, HoldLimits, HoldOutcome, UsageEvent, UsageStore, UsageTotals, day_of, decide_hold,
+    first_whole_day,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -69,5 +72,73 @@ impl UsageStore for PgStore {
             prompt_tokens: total("prompt_tokens")?,
             completion_tokens: total("completion_tokens")?,
         })
+    }
+
+    async fn hold(&self, hold: &Hold, limits: &HoldLimits) -> Result<HoldOutcome> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        // One transaction at a time per user, on every instance: the lock is held until
+        // commit, so the read below sees every hold taken before it.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7301))")
+            .bind(hold.user_id.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        sqlx::query("DELETE FROM usage_holds WHERE user_id = $1 AND expires_at <= $2")
+            .bind(hold.user_id.as_uuid())
+            .bind(limits.now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let row = sqlx::query(
+            "SELECT \
+             (SELECT COALESCE(SUM(messages), 0)::bigint FROM usage_daily \
+              WHERE user_id = $1 AND day >= $2) AS messages_today, \
+             (SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0)::bigint \
+              FROM usage_daily WHERE user_id = $1 AND day >= $3) AS tokens_month, \
+             (SELECT COUNT(*) FROM usage_holds WHERE user_id = $1) AS live, \
+             (SELECT COALESCE(SUM(tokens), 0)::bigint FROM usage_holds WHERE user_id = $1) \
+              AS held",
+        )
+        .bind(hold.user_id.as_uuid())
+        .bind(limits.day_start)
+        .bind(limits.month_start)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let count = |col: &str| -> Result<u64> {
+            let n: i64 = row.try_get(col).map_err(db_error)?;
+            u64::try_from(n).map_err(|_| Error::internal("negative usage total"))
+        };
+        let outcome = decide_hold(
+            limits,
+            count("messages_today")?,
+            count("tokens_month")?,
+            count("live")?,
+            count("held")?,
+        );
+        if outcome == HoldOutcome::Held {
+            sqlx::query(
+                "INSERT INTO usage_holds (message_id, user_id, tokens, expires_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(hold.message_id.as_uuid())
+            .bind(hold.user_id.as_uuid())
+            .bind(i64::from(hold.tokens))
+            .bind(hold.expires_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(outcome)
+    }
+
+    async fn release(&self, message_id: MessageId) -> Result<()> {
+        sqlx::query("DELETE FROM usage_holds WHERE message_id = $1")
+            .bind(message_id.as_uuid())
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
     }
 }

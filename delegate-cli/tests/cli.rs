@@ -422,3 +422,110 @@ async fn serve_answers_health() {
         "it serves the configured database"
     );
 }
+
+/// Serves the store of `env` on a free port with a fixed signing key; returns the server
+/// and its base URL once it answers.
+async fn serve(env: &Env) -> (Server, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut server = Server(
+        env.command(&["serve"])
+            .env("PORT", port.to_string())
+            .env("HOST", "127.0.0.1")
+            .env("JWT_SECRET", "cli-test-jwt-secret-0123456789abcdefghij")
+            .env(
+                "JWT_REFRESH_SECRET",
+                "cli-test-refresh-secret-0123456789abcdef",
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starts"),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..300 {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            panic!("the server exited early: {status}");
+        }
+        if client.get(format!("{base}/health")).send().await.is_ok() {
+            return (server, base);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the server did not answer");
+}
+
+/// Polls `check` every 50 ms for up to 5 s.
+async fn eventually(mut check: impl AsyncFnMut() -> bool) -> bool {
+    for _ in 0..100 {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// A tier change and a session revocation made with the CLI reach a server running on the
+/// same store at once (its bus: a polled table on SQLite, LISTEN/NOTIFY on PostgreSQL),
+/// though the server had both cached.
+async fn cli_changes_reach_a_running_server(env: &Env) {
+    env.create_user("ada@example.com", &[]);
+    let (_server, base) = serve(env).await;
+    let client = reqwest::Client::new();
+    let login: Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": "ada@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = login["accessToken"].as_str().unwrap().to_owned();
+    let session = login["session"]["id"].as_str().unwrap().to_owned();
+    let me = async || {
+        client
+            .get(format!("{base}/api/v1/auth/me"))
+            .bearer_auth(&access)
+            .send()
+            .await
+            .unwrap()
+    };
+    let tier = async || me().await.json::<Value>().await.unwrap()["user"]["tier"].clone();
+    assert_eq!(tier().await, "free");
+    env.ok(&["users", "set-tier", "ada@example.com", "pro"]);
+    assert!(
+        eventually(async || tier().await == "pro").await,
+        "the server saw the CLI's tier change"
+    );
+    env.ok(&["sessions", "revoke", &session]);
+    assert!(
+        eventually(async || me().await.status() == 401).await,
+        "the server refused the session the CLI revoked"
+    );
+}
+
+#[tokio::test]
+async fn cli_changes_reach_a_running_embedded_server_at_once() {
+    cli_changes_reach_a_running_server(&Env::new()).await;
+}
+
+#[tokio::test]
+async fn cli_changes_reach_a_running_postgres_server_without_redis_at_once() {
+    let base = std::env::var("DELEGATE_TEST_DATABASE_URL")
+        .expect("DELEGATE_TEST_DATABASE_URL is not set; ./scripts/test sets it");
+    let (_, schema) = delegate_core::backend::postgres::TestSchema::create(&base, "cli")
+        .await
+        .expect("a test schema");
+    let joiner = if base.contains('?') { '&' } else { '?' };
+    let env = Env {
+        dir: tempfile::tempdir().expect("temp dir"),
+        database_url: format!("{base}{joiner}options=-c%20search_path%3D{}", schema.name()),
+    };
+    cli_changes_reach_a_running_server(&env).await;
+}

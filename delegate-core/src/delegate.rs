@@ -13,6 +13,7 @@ use crate::error::Result;
 use crate::ratelimit::{RateLimiter, RateLimits};
 use crate::usage::UsageService;
 use crate::users::UsersService;
+use crate::users::service::USERS_TOPIC;
 use futures::StreamExt;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -32,12 +33,14 @@ struct Inner {
     usage: UsageService,
     limits: RateLimits,
     shared: Shared,
-    listener: tokio::task::JoinHandle<()>,
+    listeners: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.listener.abort();
+        for listener in &self.listeners {
+            listener.abort();
+        }
     }
 }
 
@@ -163,16 +166,23 @@ impl DelegateBuilder {
             Some(stores) => stores,
             None => Stores::connect(&config.database_url, config.migrate_on_start).await?,
         };
+        let in_process = config.redis_url.starts_with("memory:");
         let shared = match self.shared {
             Some(shared) => shared,
             None => {
-                Shared::connect(
+                let mut shared = Shared::connect(
                     &config.redis_url,
                     &config.redis_prefix,
                     &config.cache,
                     clock.clone(),
                 )
-                .await?
+                .await?;
+                // Without Redis, processes sharing the store (servers, the CLI) share its
+                // bus: LISTEN/NOTIFY on PostgreSQL, a polled table on SQLite.
+                if in_process {
+                    shared.bus = stores.bus.clone();
+                }
+                shared
             }
         };
         let guard = SessionGuard::new(Duration::from_secs(
@@ -187,6 +197,7 @@ impl DelegateBuilder {
             shared.cache.clone(),
             Duration::from_secs(config.cache.ttl_medium_secs),
             clock.clone(),
+            shared.bus.clone(),
         );
         let hasher = PasswordHasher::new(&config.auth.password)?;
         // Compute the dummy hash now, so the first unknown-email login costs what any other
@@ -246,7 +257,13 @@ impl DelegateBuilder {
             },
         );
         let events = shared.bus.subscribe(AUTH_TOPIC).await?;
-        let listener = tokio::spawn(listen(Arc::downgrade(&core), events));
+        let mut listeners = vec![tokio::spawn(listen(Arc::downgrade(&core), events))];
+        // An in-process cache learns of account changes made by other processes here (a
+        // two-level cache is kept coherent by its own invalidations).
+        if in_process {
+            let changes = shared.bus.subscribe(USERS_TOPIC).await?;
+            listeners.push(tokio::spawn(forget_changed_users(users.clone(), changes)));
+        }
         Ok(Delegate {
             inner: Arc::new(Inner {
                 users,
@@ -262,7 +279,7 @@ impl DelegateBuilder {
                 clock,
                 auth: core,
                 shared,
-                listener,
+                listeners,
             }),
         })
     }
@@ -270,6 +287,24 @@ impl DelegateBuilder {
 
 /// Applies auth events from the bus to the guard until the bus or Delegate goes away; after
 /// a gap (missed events) the guard is resynchronised from the store.
+/// Drops cached profiles that another process changed; after a gap, all of them.
+async fn forget_changed_users(users: UsersService, mut changes: crate::bus::Subscription) {
+    while let Some(delivery) = changes.next().await {
+        match delivery {
+            Delivery::Message(payload) => {
+                match std::str::from_utf8(&payload)
+                    .ok()
+                    .and_then(|id| crate::ids::UserId::parse(id).ok())
+                {
+                    Some(id) => users.forget_here(id).await,
+                    None => tracing::warn!("ignored a malformed account event"),
+                }
+            }
+            Delivery::Gap => users.forget_all_here().await,
+        }
+    }
+}
+
 async fn listen(core: Weak<AuthCore>, mut events: crate::bus::Subscription) {
     while let Some(delivery) = events.next().await {
         let Some(core) = core.upgrade() else { return };

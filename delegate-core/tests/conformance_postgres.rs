@@ -5,9 +5,12 @@
 #![cfg(feature = "postgres")]
 
 use delegate_core::Stores;
-use delegate_core::backend::postgres::TestSchema;
-use delegate_core::testing::StoreFixture;
+use delegate_core::backend::postgres::{PgBus, PgStore, TestSchema};
+use delegate_core::bus::{Delivery, EventBus, Subscription};
+use delegate_core::testing::{BusFixture, StoreFixture};
+use futures::StreamExt;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The environment variable naming the test database.
 const URL_VAR: &str = "DELEGATE_TEST_DATABASE_URL";
@@ -32,4 +35,62 @@ mod stores {
     use super::*;
 
     delegate_core::store_conformance!(postgres, postgres_stores());
+}
+
+/// A bus on a fresh schema's channel.
+async fn postgres_bus() -> BusFixture {
+    let url = std::env::var(URL_VAR).expect("DELEGATE_TEST_DATABASE_URL");
+    let (store, schema) = TestSchema::create(&url, "bus").await.unwrap();
+    let bus = PgBus::start(store).await.unwrap();
+    BusFixture::new(Arc::new(bus)).with_guard(schema)
+}
+
+mod bus {
+    use super::*;
+
+    delegate_core::bus_conformance!(postgres, postgres_bus());
+}
+
+/// Two instances on one schema hear each other; when the listening connection is killed,
+/// subscribers are told of the gap and hear again once it is renewed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_postgres_bus_crosses_instances_and_reports_a_lost_connection() {
+    let url = std::env::var(URL_VAR).expect("DELEGATE_TEST_DATABASE_URL");
+    let (store, schema) = TestSchema::create(&url, "bus").await.unwrap();
+    let other = PgStore::open_in_schema(&url, schema.name()).await.unwrap();
+    let (a, b) = (
+        PgBus::start(store.clone()).await.unwrap(),
+        PgBus::start(other).await.unwrap(),
+    );
+    let mut on_b = b.subscribe("t").await.unwrap();
+    a.publish("t", b"hello".to_vec()).await.unwrap();
+    assert_eq!(next(&mut on_b).await, Delivery::Message(b"hello".to_vec()));
+    // Kill b's listening connection (the one running LISTEN on this schema's channel).
+    let killed: i64 = sqlx::query_scalar(
+        "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE query ILIKE 'LISTEN%' AND query ILIKE $1",
+    )
+    .bind(format!("%{}%", schema.name()))
+    .fetch_one(&sqlx::PgPool::connect(&url).await.unwrap())
+    .await
+    .unwrap();
+    assert!(killed >= 1, "found the listening connection");
+    assert_eq!(next(&mut on_b).await, Delivery::Gap);
+    // Renewed: publish until b hears again.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        a.publish("t", b"again".to_vec()).await.unwrap();
+        match tokio::time::timeout(Duration::from_millis(300), on_b.next()).await {
+            Ok(Some(Delivery::Message(p))) if p == b"again" => break,
+            _ => assert!(std::time::Instant::now() < deadline, "never heard again"),
+        }
+    }
+}
+
+/// The next delivery, within 10 s.
+async fn next(sub: &mut Subscription) -> Delivery {
+    tokio::time::timeout(Duration::from_secs(10), sub.next())
+        .await
+        .expect("delivered in time")
+        .expect("open")
 }

@@ -97,6 +97,15 @@ impl ApiError {
         )
     }
 
+    /// The 422 for a JSON body that is not an object.
+    pub fn body_not_object() -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            "the body must be a JSON object",
+        )
+    }
+
     /// The 400 for a body that is not valid JSON.
     pub fn malformed_json() -> Self {
         Self::new(

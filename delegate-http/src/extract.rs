@@ -39,6 +39,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         if declared_json != Some(true) {
             return Err(ApiError::not_json());
         }
+        // Every body here is an object (or `null` where the body is optional): serde would
+        // also read a struct from an array.
+        let start = body
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .unwrap_or(0);
+        if body[start] != b'{' && !body[start..].starts_with(b"null") {
+            return Err(
+                match serde_json::from_slice::<serde::de::IgnoredAny>(&body) {
+                    Ok(_) => ApiError::body_not_object(),
+                    Err(_) => ApiError::malformed_json(),
+                },
+            );
+        }
         let mut deserializer = serde_json::Deserializer::from_slice(&body);
         let value = serde_path_to_error::deserialize(&mut deserializer)
             .map_err(ApiError::from_json_error)?;

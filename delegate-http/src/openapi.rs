@@ -4,7 +4,9 @@ use crate::error::{ErrorBody, ErrorDetail};
 use crate::routes::{auth, chat, health, users};
 use crate::wire;
 use axum::Router;
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -44,7 +46,7 @@ use utoipa_swagger_ui::SwaggerUi;
         wire::ChatSessionBody, wire::MessageBody, wire::TokenUsageBody, wire::ChatSessionPage,
         wire::MessagePage, wire::SentBody, wire::UsageBody, wire::MeteredBody,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &EdgeResponses),
     tags(
         (name = "auth", description = "Accounts, tokens and login sessions"),
         (name = "users", description = "The caller's profile, preferences and usage"),
@@ -68,6 +70,91 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// The answers the edge can give on any route, added where a route does not list them: 503
+/// (shed or timed out) everywhere; 429 on the API; 400 and 401 where a token is read; 400,
+/// 413, 415 and 422 where a body is; 400 where a query string is.
+struct EdgeResponses;
+
+impl EdgeResponses {
+    fn add(operation: &mut Operation, status: &str, description: &str) {
+        if operation.responses.responses.contains_key(status) {
+            return;
+        }
+        let error = Ref::from_schema_name("ErrorBody");
+        let response = ResponseBuilder::new()
+            .description(description)
+            .content("application/json", Content::new(Some(error)))
+            .build();
+        operation
+            .responses
+            .responses
+            .insert(status.to_owned(), response.into());
+    }
+}
+
+impl Modify for EdgeResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let api = path.starts_with("/api/");
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                Self::add(
+                    operation,
+                    "503",
+                    "Shed (`overloaded`) or timed out (`request_timeout`); see Retry-After",
+                );
+                if api {
+                    Self::add(
+                        operation,
+                        "429",
+                        "Rate limited (`rate_limited`); see Retry-After",
+                    );
+                }
+                if operation.security.is_some() {
+                    Self::add(operation, "401", "Missing, invalid or revoked token");
+                    Self::add(
+                        operation,
+                        "400",
+                        "Credentials given twice (`ambiguous_credentials`)",
+                    );
+                }
+                if operation.request_body.is_some() {
+                    Self::add(operation, "400", "Malformed JSON or a missing body");
+                    Self::add(operation, "413", "Body larger than the limit");
+                    Self::add(operation, "415", "Body not declared as JSON");
+                    Self::add(
+                        operation,
+                        "422",
+                        "A field of the wrong type or value (`field` names it)",
+                    );
+                }
+                let has_query = operation.parameters.iter().flatten().any(|p| {
+                    matches!(p, utoipa::openapi::RefOr::T(p)
+                        if p.parameter_in == utoipa::openapi::path::ParameterIn::Query)
+                });
+                if has_query {
+                    Self::add(
+                        operation,
+                        "400",
+                        "A query parameter that does not parse (`invalid_query`)",
+                    );
+                    Self::add(
+                        operation,
+                        "422",
+                        "A limit out of range or a cursor this API did not give",
+                    );
+                }
+            }
+        }
     }
 }
 

@@ -40,10 +40,13 @@ impl DeviceInput {
 #[serde(rename_all = "camelCase")]
 pub struct RegisterRequest {
     /// Email address (case-insensitive).
+    #[schema(format = "email", max_length = 254)]
     pub email: String,
     /// 8–128 characters, not a common password.
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
     /// Display name (default: the email's local part).
+    #[schema(max_length = 100)]
     pub name: Option<String>,
     /// The signing-in device.
     pub device: Option<DeviceInput>,
@@ -84,10 +87,11 @@ pub struct ChangePasswordRequest {
 #[serde(rename_all = "camelCase")]
 pub struct ProfileUpdateRequest {
     /// New display name (1–100 characters).
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: Option<String>,
     /// New avatar URL (http or https); `null` removes it, absent leaves it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 2048, pattern = r"^https?://[^\s\x00-\x1f\x7f-\x9f]*$")]
     pub avatar_url: Option<Option<String>>,
 }
 
@@ -279,8 +283,10 @@ pub struct HealthBody {
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// The `nextCursor` of the previous page.
+    #[param(format = Uuid)]
     pub cursor: Option<String>,
 }
 
@@ -289,10 +295,13 @@ pub struct ListQuery {
 #[serde(rename_all = "camelCase")]
 pub struct CreateSessionRequest {
     /// Title (default "New chat").
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub title: Option<String>,
-    /// Model (default: the configured one).
+    /// Model (default: the configured one); one the caller's tier may use.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub model: Option<String>,
     /// System prompt.
+    #[schema(max_length = 8000)]
     pub system_prompt: Option<String>,
 }
 
@@ -301,6 +310,7 @@ pub struct CreateSessionRequest {
 #[serde(rename_all = "camelCase")]
 pub struct RenameSessionRequest {
     /// The new title.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub title: Option<String>,
 }
 
@@ -309,6 +319,7 @@ pub struct RenameSessionRequest {
 #[serde(rename_all = "camelCase")]
 pub struct SendMessageRequest {
     /// The user's message.
+    #[schema(min_length = 1, max_length = 32000, pattern = r"\S")]
     pub content: String,
     /// Stream the reply as server-sent events (also with `Accept: text/event-stream`).
     #[serde(default)]

@@ -146,9 +146,9 @@ pub struct AuthContext {
     pub session_id: LoginSessionId,
     /// The token's id.
     pub jti: String,
-    /// Tier at issue time.
+    /// The user's tier now.
     pub tier: Tier,
-    /// Role at issue time.
+    /// The user's role now.
     pub role: Role,
     /// When the token expires.
     pub expires_at: DateTime<Utc>,
@@ -480,12 +480,18 @@ impl AuthService {
                 }
             });
         }
+        // Tier and role as they are now (the cached profile), not as when the token was
+        // issued: a change applies to the next request, on every instance.
+        let user = match core.profiles.get(claims.sub).await {
+            Err(e) if e.kind() == crate::ErrorKind::NotFound => return Err(revoked()),
+            other => other?,
+        };
         Ok(AuthContext {
             user_id: claims.sub,
             session_id: claims.sid,
             jti: claims.jti,
-            tier: claims.tier,
-            role: claims.role,
+            tier: user.tier,
+            role: user.role,
             expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or(now),
         })
     }

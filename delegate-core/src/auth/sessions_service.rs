@@ -59,25 +59,15 @@ impl SessionsService {
                 format!("must be between 1 and {MAX_PAGE}"),
             ));
         }
-        let order = |s: &LoginSession| (s.created_at, s.id);
+        // Ids are UUIDv7, so id order is creation order and any id is a place in it.
         let mut all = self.list(user).await?;
-        all.sort_by_key(|s| std::cmp::Reverse(order(s)));
+        all.sort_by_key(|s| std::cmp::Reverse(s.id));
         let start = match cursor {
             None => 0,
             Some(cursor) => {
-                let bad = || Error::invalid("cursor", "is not a cursor this API gave");
-                let id = LoginSessionId::parse(cursor).map_err(|_| bad())?;
-                // The cursor's session may have ended since; its place in the order stays.
-                let anchor = match all.iter().find(|s| s.id == id) {
-                    Some(s) => order(s),
-                    None => match self.core.sessions.get(id).await? {
-                        Some(s) if s.user_id == user => order(&s),
-                        _ => return Err(bad()),
-                    },
-                };
-                all.iter()
-                    .position(|s| order(s) < anchor)
-                    .unwrap_or(all.len())
+                let after = LoginSessionId::parse(cursor)
+                    .map_err(|_| Error::invalid("cursor", "is not a cursor this API gave"))?;
+                all.iter().position(|s| s.id < after).unwrap_or(all.len())
             }
         };
         let end = (start + limit as usize).min(all.len());

@@ -36,6 +36,9 @@ pub struct Stores {
     pub conversations: Arc<dyn ConversationStore>,
     /// The usage ledger.
     pub usage: Arc<dyn UsageStore>,
+    /// The event bus of every process on this store, used when no Redis is configured:
+    /// PostgreSQL LISTEN/NOTIFY, a polled events table on SQLite, in-process otherwise.
+    pub bus: Arc<dyn EventBus>,
 }
 
 impl Stores {
@@ -56,7 +59,14 @@ impl Stores {
             denylist: backend.clone(),
             conversations: backend.clone(),
             usage: backend,
+            bus: Arc::new(memory::MemoryBus::default()),
         }
+    }
+
+    /// The same stores with `bus` as their cross-process bus.
+    pub fn with_bus(mut self, bus: Arc<dyn EventBus>) -> Self {
+        self.bus = bus;
+        self
     }
 
     /// Opens the store named by `url` (`sqlite://…`, `sqlite::memory:`, `postgres://…`,
@@ -71,7 +81,8 @@ impl Stores {
                     store.migrate().await?;
                 }
                 require_migrated(store.pending().await?)?;
-                Ok(Self::from_backend(Arc::new(store)))
+                let bus = sqlite::SqliteBus::start(store.clone(), sqlite::POLL_INTERVAL).await?;
+                Ok(Self::from_backend(Arc::new(store)).with_bus(Arc::new(bus)))
             }
             #[cfg(feature = "postgres")]
             "postgres" | "postgresql" => {
@@ -80,7 +91,8 @@ impl Stores {
                     store.migrate().await?;
                 }
                 require_migrated(store.pending().await?)?;
-                Ok(Self::from_backend(Arc::new(store)))
+                let bus = postgres::PgBus::start(store.clone()).await?;
+                Ok(Self::from_backend(Arc::new(store)).with_bus(Arc::new(bus)))
             }
             other => Err(unsupported("database_url", other, DATABASE_SCHEMES)),
         }

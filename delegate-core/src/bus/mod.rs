@@ -1,5 +1,7 @@
 //! Pub/sub between instances: the `EventBus` backend trait.
 
+pub(crate) mod fanout;
+
 use crate::error::Result;
 use async_trait::async_trait;
 use futures::stream::BoxStream;

@@ -1,6 +1,7 @@
 //! The users service: read accounts and change what only operators may change.
 
 use super::{ProfileChange, Role, Tier, User, UserStore};
+use crate::bus::EventBus;
 use crate::cache::{Cache, cached_json};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
@@ -15,7 +16,12 @@ pub struct UsersService {
     cache: Arc<dyn Cache>,
     ttl: Duration,
     clock: Arc<dyn Clock>,
+    bus: Arc<dyn EventBus>,
 }
+
+/// The bus topic on which a changed account's id is published, so that every process
+/// sharing the store drops its cached copy (the CLI included).
+pub(crate) const USERS_TOPIC: &str = "users";
 
 impl UsersService {
     pub(crate) fn new(
@@ -23,12 +29,14 @@ impl UsersService {
         cache: Arc<dyn Cache>,
         ttl: Duration,
         clock: Arc<dyn Clock>,
+        bus: Arc<dyn EventBus>,
     ) -> Self {
         Self {
             store,
             cache,
             ttl,
             clock,
+            bus,
         }
     }
 
@@ -45,8 +53,27 @@ impl UsersService {
 
     /// Drops the cached profile after a change (on every instance, for a two-level cache).
     async fn forget(&self, id: UserId) {
+        self.forget_here(id).await;
+        if let Err(e) = self
+            .bus
+            .publish(USERS_TOPIC, id.to_string().into_bytes())
+            .await
+        {
+            tracing::warn!(error = %e, "could not publish an account change");
+        }
+    }
+
+    /// Drops this process's cached copy of the profile (another process changed it).
+    pub(crate) async fn forget_here(&self, id: UserId) {
         if let Err(e) = self.cache.delete(&cache_key(id)).await {
             tracing::warn!(error = %e, "could not invalidate a cached profile");
+        }
+    }
+
+    /// Drops every cached profile of this process (after missed account events).
+    pub(crate) async fn forget_all_here(&self) {
+        if let Err(e) = self.cache.clear("user:*").await {
+            tracing::warn!(error = %e, "could not drop cached profiles");
         }
     }
 
@@ -107,12 +134,15 @@ impl UsersService {
         if let Some(Some(url)) = &avatar_url {
             let web = url.starts_with("https://") || url.starts_with("http://");
             if !web
-                || url.len() > MAX_URL_BYTES
+                || url.chars().count() > MAX_URL_CHARS
                 || url.chars().any(|c| c.is_whitespace() || c.is_control())
             {
                 return Err(Error::invalid(
                     "avatarUrl",
-                    format!("must be an http(s) URL of at most {MAX_URL_BYTES} bytes"),
+                    format!(
+                        "must be an http(s) URL of at most {MAX_URL_CHARS} characters, \
+                         without spaces or control characters"
+                    ),
                 ));
             }
         }
@@ -176,8 +206,8 @@ impl UsersService {
 
 /// Longest display name, in characters.
 pub(crate) const MAX_NAME_CHARS: usize = 100;
-/// Longest avatar URL, in bytes.
-const MAX_URL_BYTES: usize = 2048;
+/// Longest avatar URL, in characters.
+const MAX_URL_CHARS: usize = 2048;
 /// Largest preferences object, in bytes of JSON.
 pub const MAX_PREFERENCES_BYTES: usize = 16 * 1024;
 

@@ -134,6 +134,7 @@ pub(crate) async fn me(
 
 /// The caller's signed-in devices, the current one flagged, a page at a time.
 #[utoipa::path(get, path = "/api/v1/auth/sessions", tag = "auth", security(("bearer" = [])),
+    operation_id = "list_login_sessions",
     params(ListQuery),
     responses(
         (status = 200, description = "Alive login sessions, newest first", body = SessionListBody),

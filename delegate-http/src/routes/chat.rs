@@ -187,7 +187,8 @@ pub(crate) async fn list_messages(
     params(("id" = String, Path, description = "Chat session id")),
     request_body = SendMessageRequest,
     responses(
-        (status = 201, description = "The stored messages (JSON), or an SSE stream", body = SentBody),
+        (status = 201, description = "The stored messages, once the reply has ended (JSON)", body = SentBody),
+        (status = 200, description = "With `stream: true` or `Accept: text/event-stream`: server-sent events `message` (the stored user message), `delta` (`{text}`), then `done` (the stored reply) or `error` (`{error, assistantMessage}`)", content_type = "text/event-stream", body = Object),
         (status = 404, description = "No such session of the caller", body = ErrorBody),
         (status = 422, description = "Empty or too long content, or a session model the caller's tier may no longer use", body = ErrorBody),
         (status = 429, description = "Quota (`quota_exceeded`), too many replies at once, or rate limit", body = ErrorBody),

@@ -5,7 +5,7 @@
 use crate::chat::{chat_app, parse_sse};
 use crate::helpers::{Backing, TestApp, assert_error, spawn_on, within};
 use delegate_core::testing::upstream::{Behaviour, Reply, Upstream};
-use delegate_core::{Secret, Stores, Tier, UserId};
+use delegate_core::{Delegate, Secret, Tier, UserId};
 use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -29,25 +29,21 @@ async fn app_on(upstream: &Upstream, adjust: impl FnOnce(&mut delegate_core::Con
     .await
 }
 
-/// Sets the caller's tier straight in the store (as an operator would).
+/// Sets the caller's tier from another process on the same store (as an operator's CLI
+/// would), and waits until the app serves it.
 async fn set_tier(app: &TestApp, access: &str, tier: Tier) {
-    let me: Value = app
-        .get_auth("/api/v1/auth/me", access)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = UserId::parse(me["user"]["id"].as_str().unwrap()).unwrap();
-    let stores = Stores::connect(&app.backing.config().database_url, false)
-        .await
-        .unwrap();
-    assert!(
-        stores
-            .users
-            .set_tier(id, tier, chrono::Utc::now())
+    let me = async || -> Value {
+        app.get_auth("/api/v1/auth/me", access)
+            .await
+            .json()
             .await
             .unwrap()
-    );
+    };
+    let id = UserId::parse(me().await["user"]["id"].as_str().unwrap()).unwrap();
+    let operator = Delegate::connect(app.backing.config()).await.unwrap();
+    operator.users().set_tier(id, tier).await.unwrap();
+    let seen = within(async || me().await["user"]["tier"] == tier.as_str()).await;
+    assert!(seen.is_some(), "the app serves the new tier");
 }
 
 /// Reads SSE frames from `body` until one named `event` arrives; returns what was read.
@@ -109,9 +105,9 @@ async fn models_are_an_allow_list_per_tier_and_every_request_caps_the_output() {
     assert_eq!(sent.model(), Some("test-model"));
     assert_eq!(sent.body["max_completion_tokens"], 123);
 
-    // A pro user may use the bigger model, with the pro cap.
+    // A pro user may use the bigger model, with the pro cap: at once, with the same token.
     set_tier(&app, &free.access, Tier::Pro).await;
-    let pro = app.login("tiers@example.com", "pro").await;
+    let pro = &free;
     let big = app
         .new_chat(&pro.access, json!({"model": "big-model"}))
         .await;
@@ -126,7 +122,7 @@ async fn models_are_an_allow_list_per_tier_and_every_request_caps_the_output() {
 
     // Back on free, that chat's model is refused before any provider call.
     set_tier(&app, &free.access, Tier::Free).await;
-    let downgraded = app.login("tiers@example.com", "again").await;
+    let downgraded = &free;
     let calls = upstream.request_count();
     let res = app
         .send(&downgraded.access, big_id, json!({"content": "hi"}))

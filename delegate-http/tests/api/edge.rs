@@ -149,6 +149,25 @@ async fn every_rejection_is_the_envelope_and_names_what_was_wrong() {
         .await;
     let body = assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body").await;
     assert_eq!(body["error"]["field"], "device.name", "{body}");
+    // A body must be an object: serde would read a struct from an array.
+    for body in [json!(["Array Name"]), json!("a string"), json!(7)] {
+        let res = app
+            .client
+            .patch(app.url("/api/v1/users/profile"))
+            .bearer_auth(&ada.access)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body").await;
+    }
+    let me: Value = app
+        .get_auth("/api/v1/users/profile", &ada.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["name"], "Test", "nothing renamed");
     // A POST whose fields are all optional takes no body at all.
     let res = app
         .client

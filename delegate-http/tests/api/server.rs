@@ -1,5 +1,5 @@
-//! The `delegate-server` binary: embedded start-up, graceful shutdown on SIGTERM, and the
-//! production refusal to start without secrets.
+//! The `delegate-server` binary: embedded start-up, graceful shutdown on SIGTERM, the
+//! production refusals (no, equal or weak secrets) and the warnings about risky settings.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -98,4 +98,90 @@ fn without_migrate_on_start_an_unmigrated_database_is_refused_with_the_fix() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("delegate migrate"), "{stderr}");
+}
+
+#[test]
+fn production_refuses_equal_or_low_variety_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let same = "s3cr3t-but-the-same-for-both-0123456789";
+    let output = server(&dir, free_port())
+        .env("NODE_ENV", "production")
+        .env("JWT_SECRET", same)
+        .env("JWT_REFRESH_SECRET", same)
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("are the same"), "{stderr}");
+
+    let output = server(&dir, free_port())
+        .env("NODE_ENV", "production")
+        .env("JWT_SECRET", "a".repeat(48))
+        .env(
+            "JWT_REFRESH_SECRET",
+            "another-long-and-varied-secret-0123456789",
+        )
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("JWT_SECRET has too little variety"),
+        "{stderr}"
+    );
+}
+
+/// Starts the server with `envs`, waits for /health, stops it, and returns what it logged.
+async fn startup_log(envs: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut cmd = server(&dir, port);
+    cmd.envs(envs.iter().copied())
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped());
+    let child = cmd.spawn().expect("server starts");
+    let client = reqwest::Client::new();
+    let mut healthy = false;
+    for _ in 0..300 {
+        if let Ok(res) = client
+            .get(format!("http://127.0.0.1:{port}/health"))
+            .send()
+            .await
+        {
+            healthy = res.status() == 200;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let output = child.wait_with_output().expect("server exits");
+    assert!(healthy, "server answered /health");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[tokio::test]
+async fn risky_settings_are_named_in_the_startup_log() {
+    let log = startup_log(&[]).await;
+    assert!(log.contains("NODE_ENV is not set"), "{log}");
+    let log = startup_log(&[
+        ("NODE_ENV", "production"),
+        ("JWT_SECRET", "first-long-and-varied-secret-0123456789abc"),
+        (
+            "JWT_REFRESH_SECRET",
+            "second-long-and-varied-secret-9876543210xyz",
+        ),
+    ])
+    .await;
+    assert!(!log.contains("NODE_ENV is not set"), "{log}");
+    assert!(log.contains("CORS_ORIGIN is `*` in production"), "{log}");
+    assert!(
+        log.contains("REDIS_URL is `memory:` in production"),
+        "{log}"
+    );
 }

@@ -132,7 +132,7 @@ async fn preferences_merge_and_are_size_limited() {
     let res = app
         .patch_auth("/api/v1/users/preferences", &a.access, json!([1, 2]))
         .await;
-    assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await;
+    assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body").await;
     let big = json!({"blob": "x".repeat(17 * 1024)});
     let res = app
         .patch_auth("/api/v1/users/preferences", &a.access, big)

@@ -1,36 +1,22 @@
 //! The in-process `EventBus`: one broadcast channel per topic (one instance only).
 
-use crate::bus::{Delivery, EventBus, Subscription};
+use crate::bus::fanout::Fanout;
+use crate::bus::{EventBus, Subscription};
 use crate::error::Result;
 use async_trait::async_trait;
-use futures::StreamExt;
-use std::collections::HashMap;
-use std::sync::Mutex;
-use tokio::sync::broadcast;
 
 /// Pub/sub within this process. A subscriber that falls more than the buffer behind skips
-/// the oldest payloads and gets a [`Delivery::Gap`].
+/// the oldest payloads and gets a [`crate::bus::Delivery::Gap`].
 pub struct MemoryBus {
-    topics: Mutex<HashMap<String, broadcast::Sender<Vec<u8>>>>,
-    buffer: usize,
+    fanout: Fanout,
 }
 
 impl MemoryBus {
     /// A bus keeping up to `buffer` undelivered payloads per subscriber.
     pub fn new(buffer: usize) -> Self {
         Self {
-            topics: Mutex::new(HashMap::new()),
-            buffer: buffer.max(1),
+            fanout: Fanout::new(buffer),
         }
-    }
-
-    fn sender(&self, topic: &str) -> broadcast::Sender<Vec<u8>> {
-        self.topics
-            .lock()
-            .expect("bus lock")
-            .entry(topic.to_owned())
-            .or_insert_with(|| broadcast::channel(self.buffer).0)
-            .clone()
     }
 }
 
@@ -44,27 +30,19 @@ impl Default for MemoryBus {
 impl EventBus for MemoryBus {
     async fn publish(&self, topic: &str, payload: Vec<u8>) -> Result<()> {
         // No subscriber is not an error: pub/sub drops what nobody listens to.
-        let _ = self.sender(topic).send(payload);
+        self.fanout.deliver(topic, payload);
         Ok(())
     }
 
     async fn subscribe(&self, topic: &str) -> Result<Subscription> {
-        let receiver = self.sender(topic).subscribe();
-        let stream = futures::stream::unfold(receiver, |mut rx| async move {
-            let delivery = match rx.recv().await {
-                Ok(payload) => Delivery::Message(payload),
-                Err(broadcast::error::RecvError::Lagged(_)) => Delivery::Gap,
-                Err(broadcast::error::RecvError::Closed) => return None,
-            };
-            Some((delivery, rx))
-        });
-        Ok(stream.boxed())
+        Ok(self.fanout.subscribe(topic))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bus::Delivery;
     use futures::StreamExt;
 
     #[tokio::test]

@@ -2,12 +2,14 @@
 //! The scale-out counterpart of the SQLite store, with the same semantics.
 
 mod auth;
+mod bus;
 mod chat;
 #[cfg(feature = "testing")]
 mod testing;
 mod usage;
 mod users;
 
+pub use bus::PgBus;
 #[cfg(feature = "testing")]
 pub use testing::TestSchema;
 

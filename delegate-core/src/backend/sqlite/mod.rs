@@ -1,9 +1,12 @@
 //! The SQLite relational store: pool, migrations and error mapping. The embedded default.
 
 mod auth;
+mod bus;
 mod chat;
 mod usage;
 mod users;
+
+pub use bus::{POLL_INTERVAL, SqliteBus};
 
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};

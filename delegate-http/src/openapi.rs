@@ -158,9 +158,27 @@ impl Modify for EdgeResponses {
     }
 }
 
-/// `/openapi.json` and the vendored Swagger UI at `/docs`.
-pub(crate) fn routes() -> Router {
-    SwaggerUi::new("/docs")
-        .url("/openapi.json", ApiDoc::openapi())
-        .into()
+/// `/openapi.json` and the vendored Swagger UI at `/docs`. The document names the chat
+/// models this server's tiers may use.
+pub(crate) fn routes(models: &[String]) -> Router {
+    let mut doc = ApiDoc::openapi();
+    restrict_models(&mut doc, models);
+    SwaggerUi::new("/docs").url("/openapi.json", doc).into()
+}
+
+/// Lists the allowed models as the `enum` of a new chat session's `model`.
+fn restrict_models(doc: &mut utoipa::openapi::OpenApi, models: &[String]) {
+    use utoipa::openapi::{RefOr, Schema};
+    let schemas = doc.components.as_mut().map(|c| &mut c.schemas);
+    let Some(RefOr::T(Schema::Object(request))) =
+        schemas.and_then(|s| s.get_mut("CreateSessionRequest"))
+    else {
+        return;
+    };
+    if let Some(RefOr::T(Schema::Object(model))) = request.properties.get_mut("model") {
+        let mut values: Vec<serde_json::Value> = models.iter().map(|m| m.as_str().into()).collect();
+        values.push(serde_json::Value::Null);
+        model.enum_values = Some(values);
+        model.pattern = None;
+    }
 }

@@ -13,6 +13,7 @@ use crate::ids::UserId;
 use crate::users::Tier;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Who a request is counted against.
@@ -42,6 +43,7 @@ pub struct RateLimits {
     proxies: TrustedProxies,
     shared: Arc<dyn RateLimiter>,
     fallback: Arc<MemoryRateLimiter>,
+    fallbacks: Arc<AtomicU64>,
 }
 
 impl RateLimits {
@@ -56,7 +58,14 @@ impl RateLimits {
             proxies,
             shared,
             fallback: Arc::new(MemoryRateLimiter::new(clock)),
+            fallbacks: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// How many checks fell back to the in-process limiter because the shared one was
+    /// down or too slow, since start.
+    pub fn fallback_count(&self) -> u64 {
+        self.fallbacks.load(Ordering::Relaxed)
     }
 
     /// The client behind a connection from `peer` with these `X-Forwarded-For` values:
@@ -148,6 +157,7 @@ impl RateLimits {
                     retry_after: e.retry_after().unwrap_or(Duration::from_secs(1)),
                 }),
                 RouteClass::Standard => {
+                    self.fallbacks.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(error = %e, "shared rate limiter down; limiting in-process");
                     self.fallback.check(key, limit, window).await
                 }

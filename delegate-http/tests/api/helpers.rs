@@ -23,6 +23,8 @@ pub struct TestApp {
     pub clock: ManualClock,
     /// Where its state lives; another app spawned on it shares that state.
     pub backing: Backing,
+    /// The app's core, for what HTTP does not show.
+    pub delegate: Delegate,
 }
 
 /// Where apps keep state: a fresh SQLite file (embedded mode, the default), or a fresh
@@ -152,7 +154,7 @@ pub async fn spawn_on(
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(delegate_http::serve(delegate, listener, async {
+    tokio::spawn(delegate_http::serve(delegate.clone(), listener, async {
         let _ = stop.await;
     }));
     TestApp {
@@ -165,6 +167,7 @@ pub async fn spawn_on(
         clock,
         shutdown,
         backing: backing.clone(),
+        delegate,
     }
 }
 

@@ -451,3 +451,33 @@ async fn a_router_served_without_connect_info_never_pools_clients() {
         .unwrap();
     assert_error(res, StatusCode::INTERNAL_SERVER_ERROR, "internal_error").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_one_redis_admit_exactly_the_limit_under_a_burst() {
+    let backing = Backing::scaleout_default().await;
+    let adjust = |c: &mut delegate_core::Config| c.rate_limit.max_requests = 100;
+    let a = spawn_on(&backing, adjust, None).await;
+    let b = spawn_on(&backing, adjust, None).await;
+    let ada = a.register("burst@example.com").await;
+    let started = std::time::Instant::now();
+    let requests = (0..400).map(|i| {
+        let app = if i % 2 == 0 { &a } else { &b };
+        app.get_auth("/api/v1/auth/me", &ada.access)
+    });
+    let answers = futures::future::join_all(requests).await;
+    let elapsed = started.elapsed();
+    let admitted = answers
+        .iter()
+        .filter(|r| r.status() == StatusCode::OK)
+        .count();
+    let refused = answers
+        .iter()
+        .filter(|r| r.status() == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    println!(
+        "400-request burst over two instances: {admitted} admitted, {refused} refused in {elapsed:?}"
+    );
+    assert_eq!((admitted, refused), (100, 300));
+    let fallbacks = a.delegate.limits().fallback_count() + b.delegate.limits().fallback_count();
+    assert_eq!(fallbacks, 0, "no check fell back to the in-process limiter");
+}

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 /// How long a caller waits for a pooled connection (or a new one) before the database
 /// counts as unavailable.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Idle for this long, a pooled connection is pinged before it is used again.
 const PING_IDLE_AFTER: Duration = Duration::from_secs(10);
 

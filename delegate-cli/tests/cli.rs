@@ -386,34 +386,8 @@ impl Drop for Server {
 #[tokio::test]
 async fn serve_answers_health() {
     let env = Env::new();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let mut server = Server(
-        env.command(&["serve"])
-            .env("PORT", port.to_string())
-            .env("HOST", "127.0.0.1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starts"),
-    );
-    let client = reqwest::Client::new();
-    let url = format!("http://127.0.0.1:{port}/health");
-    let mut healthy = None;
-    for _ in 0..300 {
-        if let Some(status) = server.0.try_wait().unwrap() {
-            panic!("the server exited early: {status}");
-        }
-        if let Ok(response) = client.get(&url).send().await {
-            healthy = Some(response);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let response = healthy.expect("the server answered within 300 tries");
+    let (_server, base) = serve(&env).await;
+    let response = reqwest::get(format!("{base}/health")).await.unwrap();
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["status"], "ok");

@@ -661,3 +661,24 @@ fn check_device(device: DeviceInfo) -> Result<DeviceInfo> {
         ..device
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_prints_passwords_or_tokens() {
+        let registration = Registration::new("ada@example.com", "hunter2-secret-pass");
+        let credentials = Credentials::new("ada@example.com", "hunter2-secret-pass");
+        let tokens = TokenPair {
+            access_token: "eyJ.access.token".into(),
+            refresh_token: "refresh-token-value".into(),
+            expires_in: 900,
+        };
+        let printed = format!("{registration:?} {credentials:?} {tokens:?}");
+        for secret in ["hunter2", "eyJ.access", "refresh-token-value"] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
+        assert!(printed.contains("ada@example.com") && printed.contains("900"));
+    }
+}

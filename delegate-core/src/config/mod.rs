@@ -605,6 +605,39 @@ mod tests {
     }
 
     #[test]
+    fn debug_prints_urls_without_their_passwords() {
+        let config = Config {
+            database_url: "postgres://app:db-password@db:5432/x".into(),
+            redis_url: "redis://:redis-password@cache:6379".into(),
+            ..Config::default()
+        };
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("db-password") && !printed.contains("redis-password"));
+        assert!(
+            printed.contains("postgres://app:***@db:5432/x"),
+            "{printed}"
+        );
+    }
+
+    #[test]
+    fn production_refuses_equal_or_low_variety_secrets() {
+        let mut config = Config {
+            environment: Environment::Production,
+            ..Config::default()
+        };
+        let same = Secret::new("the-same-long-secret-for-both-0123456789");
+        config.auth.jwt_secret = Some(same.clone());
+        config.auth.jwt_refresh_secret = Some(same);
+        assert!(config.resolve_secrets().is_err());
+        config.auth.jwt_secret = Some(Secret::new("ab".repeat(20)));
+        config.auth.jwt_refresh_secret = Some(Secret::new("another-varied-secret-0123456789xyz"));
+        let err = config.resolve_secrets().unwrap_err();
+        assert!(err.to_string().contains("variety"), "{err}");
+        config.environment = Environment::Development;
+        assert!(config.resolve_secrets().is_ok(), "only production refuses");
+    }
+
+    #[test]
     fn development_generates_missing_secrets() {
         let secrets = Config::default().resolve_secrets().unwrap();
         assert!(secrets.jwt.len() >= MIN_SECRET_BYTES);

@@ -584,3 +584,40 @@ pub async fn finish_message_updates_content_status_and_usage(stores: Stores) {
     assert_eq!(got.len(), 2);
     assert_eq!(got.iter().find(|m| m.id == question.id), Some(&question));
 }
+
+/// Text the services let through (any Unicode but NUL) comes back byte for byte on every
+/// backend: 4-byte characters, combining marks, zero-width and right-to-left characters,
+/// controls other than NUL, the highest code points, and quotes and backslashes.
+pub async fn any_text_but_nul_round_trips_exactly(stores: Stores) {
+    let user = seed_user(&stores).await.id;
+    let text = "emoji 🦀👩‍👩‍👧, e\u{301}, zero\u{200b}width, \u{202e}rtl, tab\tnew\nline \u{7f}\u{1}, \
+                max \u{ffff}\u{10ffff}, quotes '\" and \\ back\\slash, ünïcødé";
+    let session = ChatSession::new(user, text, at(1));
+    stores.conversations.create_session(&session).await.unwrap();
+    let got = stores
+        .conversations
+        .get_session(user, session.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.title, text);
+    let message = Message::new(
+        session.id,
+        MessageRole::User,
+        text,
+        MessageStatus::Complete,
+        at(2),
+    );
+    stores
+        .conversations
+        .add_messages(std::slice::from_ref(&message))
+        .await
+        .unwrap();
+    let recent = stores
+        .conversations
+        .recent_messages(session.id, 10)
+        .await
+        .unwrap();
+    assert_eq!(recent.len(), 1);
+    assert_eq!(recent[0].content, text);
+}

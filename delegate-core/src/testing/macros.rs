@@ -82,6 +82,7 @@ macro_rules! store_conformance {
                     list_messages_pages_oldest_first,
                     recent_messages_returns_the_newest_in_order,
                     finish_message_updates_content_status_and_usage,
+                    any_text_but_nul_round_trips_exactly,
                 ]);
             }
 

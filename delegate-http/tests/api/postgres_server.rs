@@ -49,17 +49,25 @@ impl PostgresServer {
         self.dir.path().join("data").display().to_string()
     }
 
-    /// Runs one of the server binaries, as `postgres` when we are root.
-    fn run(&self, tool: &str, args: &[&str]) {
+    /// One of the server binaries, to run as `postgres` when we are root.
+    fn tool(&self, tool: &str) -> Command {
         let program = self.bin.join(tool);
-        let mut cmd = if is_root() {
+        if is_root() {
             let mut cmd = Command::new("runuser");
             cmd.args(["-u", "postgres", "--"]).arg(program);
             cmd
         } else {
             Command::new(program)
-        };
-        let output = cmd.args(args).output().expect("PostgreSQL tool runs");
+        }
+    }
+
+    /// Runs one of the server binaries and expects success.
+    fn run(&self, tool: &str, args: &[&str]) {
+        let output = self
+            .tool(tool)
+            .args(args)
+            .output()
+            .expect("PostgreSQL tool runs");
         assert!(
             output.status.success(),
             "{tool} {args:?} failed: {}",
@@ -121,14 +129,7 @@ fn is_root() -> bool {
 impl Drop for PostgresServer {
     fn drop(&mut self) {
         let data = self.data();
-        let program = self.bin.join("pg_ctl");
-        let mut cmd = if is_root() {
-            let mut cmd = Command::new("runuser");
-            cmd.args(["-u", "postgres", "--"]).arg(program);
-            cmd
-        } else {
-            Command::new(program)
-        };
-        let _ = cmd.args(["-D", &data, "-m", "immediate", "stop"]).output();
+        let stop = ["-D", &data, "-m", "immediate", "stop"];
+        let _ = self.tool("pg_ctl").args(stop).output();
     }
 }

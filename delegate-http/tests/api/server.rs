@@ -26,25 +26,28 @@ fn server(dir: &tempfile::TempDir, port: u16) -> Command {
     cmd
 }
 
-#[tokio::test]
-async fn the_server_starts_embedded_and_stops_gracefully_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut child = server(&dir, port).spawn().expect("server starts");
+/// Whether the server on `port` answers /health with 200, polling for up to 15 s.
+async fn healthy(port: u16) -> bool {
     let client = reqwest::Client::new();
-    let mut healthy = false;
     for _ in 0..300 {
         if let Ok(res) = client
             .get(format!("http://127.0.0.1:{port}/health"))
             .send()
             .await
         {
-            healthy = res.status() == 200;
-            break;
+            return res.status() == 200;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(healthy, "server answered /health");
+    false
+}
+
+#[tokio::test]
+async fn the_server_starts_embedded_and_stops_gracefully_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = server(&dir, port).spawn().expect("server starts");
+    assert!(healthy(port).await, "server answered /health");
     assert!(dir.path().join("d.db").exists(), "SQLite database created");
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -140,19 +143,7 @@ async fn startup_log(envs: &[(&str, &str)]) -> String {
         .env("NO_COLOR", "1")
         .stdout(Stdio::piped());
     let child = cmd.spawn().expect("server starts");
-    let client = reqwest::Client::new();
-    let mut healthy = false;
-    for _ in 0..300 {
-        if let Ok(res) = client
-            .get(format!("http://127.0.0.1:{port}/health"))
-            .send()
-            .await
-        {
-            healthy = res.status() == 200;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let healthy = healthy(port).await;
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();

@@ -10,10 +10,10 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Most request timestamps held over all keys (about 16 bytes each): the memory bound. When
-/// full, the least useful keys are evicted, which can only admit more, never refuse a
-/// client it should not.
-const MAX_TIMESTAMPS: u64 = 8_000_000;
+/// Most keys held: with each key's log bounded by its limit, the memory bound. When full,
+/// the least useful keys are evicted, which can only admit more, never refuse a client it
+/// should not.
+const MAX_KEYS: u64 = 2_000_000;
 
 /// One key's window: its own length and the admitted requests in it, oldest first.
 struct Window {
@@ -68,11 +68,7 @@ impl MemoryRateLimiter {
         Self {
             clock,
             windows: moka::sync::Cache::builder()
-                .max_capacity(MAX_TIMESTAMPS)
-                .weigher(|key: &String, window: &Arc<Window>| {
-                    let held = window.log.lock().map_or(1, |log| log.capacity().max(1));
-                    u32::try_from(held + key.len() / 16).unwrap_or(u32::MAX)
-                })
+                .max_capacity(MAX_KEYS)
                 .expire_after(IdleForItsWindow)
                 .build(),
         }
@@ -90,16 +86,20 @@ impl RateLimiter for MemoryRateLimiter {
     async fn check(&self, key: &str, limit: u32, window: Duration) -> Result<RateDecision> {
         let now = self.clock.now();
         let span = TimeDelta::from_std(window).map_err(Error::internal)?;
-        let mut entry = self
-            .windows
-            .entry_by_ref(key)
-            .or_insert_with(|| {
-                Arc::new(Window {
-                    span: window,
-                    log: Mutex::new(VecDeque::with_capacity(limit.min(64) as usize)),
+        // The read path first: a known key costs no write to the map.
+        let mut entry = match self.windows.get(key) {
+            Some(entry) => entry,
+            None => self
+                .windows
+                .entry_by_ref(key)
+                .or_insert_with(|| {
+                    Arc::new(Window {
+                        span: window,
+                        log: Mutex::new(VecDeque::new()),
+                    })
                 })
-            })
-            .into_value();
+                .into_value(),
+        };
         if entry.span != window {
             // The same key used with another window (a configuration change): start over.
             entry = Arc::new(Window {

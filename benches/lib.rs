@@ -415,7 +415,7 @@ mod tests {
     use delegate_core::ManualClock;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn counts_the_cold_session_read_then_nothing_once_warm() {
+    async fn counts_the_cold_session_and_profile_reads_then_nothing_once_warm() {
         let db = TempSqlite::create().await.unwrap();
         assert!(db.path().starts_with(db.dir()));
         let store = Arc::new(CountingStore::new(db.store()));
@@ -432,8 +432,10 @@ mod tests {
         let before = store.calls();
         delegate.auth().authenticate(&token).await.unwrap();
         let cold = store.calls().since(&before);
+        // Cold: the session (for the guard) and the profile (the current tier and role).
         assert_eq!(cold.count("LoginSessionStore::get"), 1, "{cold}");
-        assert_eq!(cold.total(), 1, "{cold}");
+        assert_eq!(cold.count("UserStore::get"), 1, "{cold}");
+        assert_eq!(cold.total(), 2, "{cold}");
 
         let warm = store.calls();
         for _ in 0..100 {

@@ -114,6 +114,38 @@ async fn the_sqlite_bus_crosses_processes() {
     assert_eq!(next(&mut on_b).await, Delivery::Message(vec![9]));
 }
 
+/// When a poll fails (here: the table is renamed away for a while), the subscribers are told
+/// of a gap once polling works again, then hear what is published after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqlite_bus_reports_a_gap_after_failed_polls() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("gap.db").display());
+    let store = SqliteStore::connect(&url).await.unwrap();
+    let bus = SqliteBus::start(store, Duration::from_millis(50))
+        .await
+        .unwrap();
+    let publisher = SqliteBus::start(
+        SqliteStore::connect(&url).await.unwrap(),
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
+    let mut sub = bus.subscribe("t").await.unwrap();
+    let admin = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query("ALTER TABLE bus_events RENAME TO bus_events_away")
+        .execute(&admin)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sqlx::query("ALTER TABLE bus_events_away RENAME TO bus_events")
+        .execute(&admin)
+        .await
+        .unwrap();
+    assert_eq!(next(&mut sub).await, Delivery::Gap);
+    publisher.publish("t", b"after".to_vec()).await.unwrap();
+    assert_eq!(next(&mut sub).await, Delivery::Message(b"after".to_vec()));
+}
+
 /// The next delivery, within 10 s.
 async fn next(sub: &mut delegate_core::bus::Subscription) -> Delivery {
     tokio::time::timeout(Duration::from_secs(10), sub.next())

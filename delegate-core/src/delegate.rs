@@ -197,7 +197,7 @@ impl DelegateBuilder {
             shared.cache.clone(),
             Duration::from_secs(config.cache.ttl_medium_secs),
             clock.clone(),
-            shared.bus.clone(),
+            in_process.then(|| shared.bus.clone()),
         );
         let hasher = PasswordHasher::new(&config.auth.password)?;
         // Compute the dummy hash now, so the first unknown-email login costs what any other

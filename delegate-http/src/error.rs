@@ -118,11 +118,13 @@ impl ApiError {
     /// The 413 for a body over the limit. The connection is closed after the answer, since
     /// the rest of the body is not read.
     pub fn payload_too_large(limit: usize) -> Self {
-        let mut error = Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("the request body is larger than the limit of {limit} bytes"),
-        );
+        Self::too_large(format!(
+            "the request body is larger than the limit of {limit} bytes"
+        ))
+    }
+
+    fn too_large(message: impl Into<String>) -> Self {
+        let mut error = Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message);
         error.close = true;
         error
     }
@@ -194,20 +196,12 @@ impl ApiError {
         } else {
             (path, "has an invalid value".to_owned())
         };
-        let error = Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_body",
-            if field == "." || field.is_empty() {
-                format!("the body {message}")
-            } else {
-                format!("`{field}` {message}")
-            },
-        );
         if field == "." || field.is_empty() {
-            error
-        } else {
-            error.with_field(field)
+            let message = format!("the body {message}");
+            return Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", message);
         }
+        let message = format!("`{field}` {message}");
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", message).with_field(field)
     }
 
     /// The 404 for routes that do not exist.
@@ -270,13 +264,7 @@ impl From<Error> for ApiError {
 impl From<BytesRejection> for ApiError {
     fn from(rejection: BytesRejection) -> Self {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            let mut error = Self::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "the request body is larger than the limit",
-            );
-            error.close = true;
-            error
+            Self::too_large("the request body is larger than the limit")
         } else {
             Self::new(
                 StatusCode::BAD_REQUEST,

@@ -184,6 +184,23 @@ impl AuthCore {
         Ok(())
     }
 
+    /// Revokes each of `ids` in the store, then everywhere (see [`Self::revoke_sessions`]);
+    /// returns how many were still alive.
+    pub(crate) async fn end_sessions(
+        &self,
+        ids: impl IntoIterator<Item = LoginSessionId>,
+    ) -> Result<u64> {
+        let now = self.clock.now();
+        let mut ended = Vec::new();
+        for id in ids {
+            if self.sessions.revoke(id, now).await? {
+                ended.push(id);
+            }
+        }
+        self.revoke_sessions(&ended).await?;
+        Ok(ended.len() as u64)
+    }
+
     /// Denies an access token durably, here, and on the bus.
     pub(crate) async fn deny_token(&self, jti: &str, expires_at: DateTime<Utc>) -> Result<()> {
         self.denylist.deny(jti, expires_at).await?;
@@ -556,22 +573,14 @@ impl AuthService {
         if !core.users.set_password_hash(user.id, &hash, now).await? {
             return Err(Error::NotFound("user"));
         }
-        let others: Vec<LoginSessionId> = core
-            .sessions
-            .list_alive(user.id, now)
-            .await?
-            .into_iter()
-            .map(|s| s.id)
-            .filter(|id| *id != caller.session_id)
-            .collect();
-        let mut revoked = Vec::with_capacity(others.len());
-        for id in others {
-            if core.sessions.revoke(id, now).await? {
-                revoked.push(id);
-            }
-        }
-        core.revoke_sessions(&revoked).await?;
-        Ok(revoked.len() as u64)
+        let others = core.sessions.list_alive(user.id, now).await?;
+        core.end_sessions(
+            others
+                .into_iter()
+                .map(|s| s.id)
+                .filter(|id| *id != caller.session_id),
+        )
+        .await
     }
 
     /// Ends every login session of the caller; returns how many were alive.
@@ -599,13 +608,9 @@ impl AuthService {
         alive.retain(|s| s.id != new.id);
         alive.sort_by_key(|s| (s.created_at, s.id));
         let excess = alive.len() + 1 - cap;
-        let mut revoked = Vec::with_capacity(excess);
-        for oldest in alive.iter().take(excess) {
-            if core.sessions.revoke(oldest.id, now).await? {
-                revoked.push(oldest.id);
-            }
-        }
-        core.revoke_sessions(&revoked).await
+        core.end_sessions(alive.into_iter().take(excess).map(|s| s.id))
+            .await
+            .map(|_| ())
     }
 
     async fn sign_in(&self, user: User, device: DeviceInfo) -> Result<SignedIn> {

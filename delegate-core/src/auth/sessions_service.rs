@@ -88,19 +88,19 @@ impl SessionsService {
             .get(id)
             .await?
             .is_some_and(|s| s.user_id == user && s.is_alive(now));
-        if !owned_alive || !core.sessions.revoke(id, now).await? {
+        if !owned_alive || core.end_sessions([id]).await? == 0 {
             return Err(Error::NotFound("session"));
         }
-        core.revoke_sessions(&[id]).await
+        Ok(())
     }
 
     /// Revokes any user's session, for operators. An unknown or already dead session is
     /// [`Error::NotFound`].
     pub async fn revoke_any(&self, id: LoginSessionId) -> Result<()> {
-        if !self.core.sessions.revoke(id, self.core.clock.now()).await? {
+        if self.core.end_sessions([id]).await? == 0 {
             return Err(Error::NotFound("session"));
         }
-        self.core.revoke_sessions(&[id]).await
+        Ok(())
     }
 
     /// Revokes every session of `user`; returns how many were alive.

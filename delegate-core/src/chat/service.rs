@@ -162,6 +162,17 @@ impl ChatService {
         }
     }
 
+    /// Every model some tier may use, sorted, once each.
+    pub fn models_of_any_tier(&self) -> Vec<String> {
+        let mut models: Vec<String> = [Tier::Free, Tier::Pro, Tier::Enterprise]
+            .into_iter()
+            .flat_map(|tier| self.allowed_models(tier))
+            .collect();
+        models.sort();
+        models.dedup();
+        models
+    }
+
     /// Refuses a model `tier` may not use, naming the ones it may.
     fn check_model(&self, tier: Tier, model: &str) -> Result<()> {
         let allowed = self.allowed_models(tier);

@@ -16,7 +16,9 @@ pub struct UsersService {
     cache: Arc<dyn Cache>,
     ttl: Duration,
     clock: Arc<dyn Clock>,
-    bus: Arc<dyn EventBus>,
+    /// Where account changes are announced, when other processes keep in-process copies
+    /// (without Redis; a two-level cache carries its own invalidations).
+    changes: Option<Arc<dyn EventBus>>,
 }
 
 /// The bus topic on which a changed account's id is published, so that every process
@@ -29,14 +31,14 @@ impl UsersService {
         cache: Arc<dyn Cache>,
         ttl: Duration,
         clock: Arc<dyn Clock>,
-        bus: Arc<dyn EventBus>,
+        changes: Option<Arc<dyn EventBus>>,
     ) -> Self {
         Self {
             store,
             cache,
             ttl,
             clock,
-            bus,
+            changes,
         }
     }
 
@@ -54,8 +56,8 @@ impl UsersService {
     /// Drops the cached profile after a change (on every instance, for a two-level cache).
     async fn forget(&self, id: UserId) {
         self.forget_here(id).await;
-        if let Err(e) = self
-            .bus
+        let Some(changes) = &self.changes else { return };
+        if let Err(e) = changes
             .publish(USERS_TOPIC, id.to_string().into_bytes())
             .await
         {

@@ -10,7 +10,7 @@ use crate::openapi;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
-use delegate_core::{Delegate, Tier};
+use delegate_core::Delegate;
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -27,12 +27,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// or a fresh UUID) and the security headers.
 pub fn router(delegate: Delegate) -> Router {
     let server = delegate.config().server.clone();
-    let mut models: Vec<String> = [Tier::Free, Tier::Pro, Tier::Enterprise]
-        .into_iter()
-        .flat_map(|tier| delegate.chat().allowed_models(tier))
-        .collect();
-    models.sort();
-    models.dedup();
+    let models = delegate.chat().models_of_any_tier();
     let cors = crate::cors::layer(&server.cors_origin);
     let api = Router::new()
         .nest("/api/v1/auth", auth::routes())

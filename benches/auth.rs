@@ -72,9 +72,10 @@ fn hot_path(c: &mut Criterion, rt: &Runtime) {
         b.iter(|| signer.verify(black_box(&token), now).expect("valid token"))
     });
 
-    // Warm the guard right before measuring: its entries live 60 s of real time, far longer
-    // than the measured window. This first call must read the session from SQLite exactly
-    // once, which shows the decorator sees the path the measurement must not take.
+    // Warm the guard and the profile cache right before measuring (the clock is frozen, so
+    // neither expires). This first call must read the session and the profile (the current
+    // tier and role) from SQLite exactly once each, which shows the decorator sees the path
+    // the measurement must not take.
     let cold_start = store.calls();
     let caller = rt
         .block_on(auth.authenticate(&token))
@@ -82,9 +83,13 @@ fn hot_path(c: &mut Criterion, rt: &Runtime) {
     assert_eq!(caller.session_id, signed_in.session.id);
     let cold = store.calls().since(&cold_start);
     assert_eq!(
-        (cold.count("LoginSessionStore::get"), cold.total()),
-        (1, 1),
-        "the cold authenticate should read the session once: {cold}"
+        (
+            cold.count("LoginSessionStore::get"),
+            cold.count("UserStore::get"),
+            cold.total()
+        ),
+        (1, 1, 2),
+        "the cold authenticate should read the session and the profile once: {cold}"
     );
 
     let (auth, token) = (&auth, token.as_str());

@@ -10,7 +10,7 @@ pub fn print_output(output: &Output, json: bool) {
     if json {
         match serde_json::to_string_pretty(output) {
             Ok(text) => println!("{text}"),
-            Err(e) => print_error(&Error::internal(e), true),
+            Err(e) => print_error(&Error::internal("printing JSON").with_source(e), true),
         }
     } else {
         println!("{}", output.human());
@@ -41,7 +41,7 @@ impl From<&Error> for ErrorDetail {
         // The operator runs this on the machine that owns the database, so unlike an HTTP
         // client they see the cause of an internal failure (a bad path, a failed migration).
         let message = match err.kind() {
-            ErrorKind::Internal => err.to_string(),
+            ErrorKind::Internal => err.report().to_string(),
             _ => err.public_message(),
         };
         let field = match err {

@@ -315,7 +315,7 @@ async fn listen(core: Weak<AuthCore>, mut events: crate::bus::Subscription) {
             },
             Delivery::Gap => {
                 if let Err(e) = core.resync().await {
-                    tracing::warn!(error = %e, "could not reload the denylist after a bus gap");
+                    tracing::warn!(error = %e.report(), "could not reload the denylist after a bus gap");
                 }
             }
         }

@@ -1,6 +1,14 @@
 //! The one error type of the core, with a stable [`ErrorKind`] that frontends map.
 
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
+
+/// The failure underneath an [`Error::Internal`], [`Error::Upstream`] or
+/// [`Error::Unavailable`]: kept for logs (it is the error's `source()`), never shown to a
+/// client. Shared, so errors stay `Clone`.
+pub type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
 
 /// What went wrong, in terms a frontend can map to its own vocabulary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,9 +90,15 @@ pub enum Error {
          OpenAI-compatible server), or DELEGATE_AI_PROVIDER=echo for the offline demo provider"
     )]
     AiNotConfigured,
-    /// See [`ErrorKind::Upstream`].
-    #[error("upstream failure: {0}")]
-    Upstream(String),
+    /// See [`ErrorKind::Upstream`]; the context and cause are for logs only.
+    #[error("upstream failure: {context}")]
+    Upstream {
+        /// What failed, in words (scrubbed of secrets).
+        context: Cow<'static, str>,
+        /// The underlying error, when there is one.
+        #[source]
+        source: Option<Cause>,
+    },
     /// See [`ErrorKind::Unavailable`].
     #[error("{what} is unavailable")]
     Unavailable {
@@ -92,10 +106,19 @@ pub enum Error {
         what: &'static str,
         /// A hint for clients on when to retry.
         retry_after: Duration,
+        /// The underlying error, when there is one (for logs).
+        #[source]
+        source: Option<Cause>,
     },
-    /// See [`ErrorKind::Internal`]; the message is for logs only.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// See [`ErrorKind::Internal`]; the context and cause are for logs only.
+    #[error("internal error: {context}")]
+    Internal {
+        /// What was being done, in words.
+        context: Cow<'static, str>,
+        /// The underlying error, when there is one.
+        #[source]
+        source: Option<Cause>,
+    },
 }
 
 impl Error {
@@ -110,9 +133,9 @@ impl Error {
             Error::RateLimited { .. } => ErrorKind::RateLimited,
             Error::QuotaExceeded { .. } => ErrorKind::QuotaExceeded,
             Error::AiNotConfigured => ErrorKind::Unavailable,
-            Error::Upstream(_) => ErrorKind::Upstream,
+            Error::Upstream { .. } => ErrorKind::Upstream,
             Error::Unavailable { .. } => ErrorKind::Unavailable,
-            Error::Internal(_) => ErrorKind::Internal,
+            Error::Internal { .. } => ErrorKind::Internal,
         }
     }
 
@@ -126,17 +149,17 @@ impl Error {
             Error::RateLimited { .. } => "rate_limited",
             Error::QuotaExceeded { .. } => "quota_exceeded",
             Error::AiNotConfigured => "ai_not_configured",
-            Error::Upstream(_) => "upstream_error",
+            Error::Upstream { .. } => "upstream_error",
             Error::Unavailable { .. } => "service_unavailable",
-            Error::Internal(_) => "internal_error",
+            Error::Internal { .. } => "internal_error",
         }
     }
 
     /// The message a client may see; internal details are replaced by a generic line.
     pub fn public_message(&self) -> String {
         match self {
-            Error::Internal(_) => "an internal error occurred".to_owned(),
-            Error::Upstream(_) => "the upstream service failed".to_owned(),
+            Error::Internal { .. } => "an internal error occurred".to_owned(),
+            Error::Upstream { .. } => "the upstream service failed".to_owned(),
             other => other.to_string(),
         }
     }
@@ -165,9 +188,63 @@ impl Error {
         Error::Unauthenticated { code, message }
     }
 
-    /// Shorthand for an [`Error::Internal`] from any displayable cause.
-    pub fn internal(cause: impl std::fmt::Display) -> Self {
-        Error::Internal(cause.to_string())
+    /// An [`Error::Internal`]: `context` says what was being done (or what broke an
+    /// invariant); add the underlying error with [`Error::with_source`].
+    pub fn internal(context: impl Into<Cow<'static, str>>) -> Self {
+        Error::Internal {
+            context: context.into(),
+            source: None,
+        }
+    }
+
+    /// An [`Error::Upstream`]: `context` says what the provider did (no secrets in it).
+    pub fn upstream(context: impl Into<Cow<'static, str>>) -> Self {
+        Error::Upstream {
+            context: context.into(),
+            source: None,
+        }
+    }
+
+    /// An [`Error::Unavailable`]: `what` is down, retry after `retry_after`.
+    pub fn unavailable(what: &'static str, retry_after: Duration) -> Self {
+        Error::Unavailable {
+            what,
+            retry_after,
+            source: None,
+        }
+    }
+
+    /// The same error, keeping `cause` as its source (for [`Error::Internal`],
+    /// [`Error::Upstream`] and [`Error::Unavailable`]; other kinds carry no cause and are
+    /// returned unchanged).
+    pub fn with_source(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        if let Error::Internal { source, .. }
+        | Error::Upstream { source, .. }
+        | Error::Unavailable { source, .. } = &mut self
+        {
+            *source = Some(Arc::new(cause));
+        }
+        self
+    }
+
+    /// The error and every cause under it, `: `-separated, for logs (never for clients).
+    pub fn report(&self) -> Report<'_> {
+        Report(self)
+    }
+}
+
+/// An error with its whole `source()` chain, displayed on one line: see [`Error::report`].
+pub struct Report<'a>(&'a Error);
+
+impl fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = std::error::Error::source(self.0);
+        while let Some(inner) = cause {
+            write!(f, ": {inner}")?;
+            cause = inner.source();
+        }
+        Ok(())
     }
 }
 
@@ -183,6 +260,22 @@ mod tests {
         let err = Error::internal("SELECT * FROM users failed: disk I/O");
         assert_eq!(err.kind(), ErrorKind::Internal);
         assert!(!err.public_message().contains("SELECT"));
+    }
+
+    #[test]
+    fn a_cause_is_kept_as_the_source_and_reported_but_never_public() {
+        let io = std::io::Error::other("disk full at /var/lib/db");
+        let err = Error::internal("writing a row").with_source(io);
+        let source = std::error::Error::source(&err).expect("a source");
+        assert_eq!(source.to_string(), "disk full at /var/lib/db");
+        assert_eq!(
+            err.report().to_string(),
+            "internal error: writing a row: disk full at /var/lib/db"
+        );
+        assert!(!err.public_message().contains("disk"));
+        // Kinds without a cause are left as they are.
+        let missing = Error::NotFound("user").with_source(std::io::Error::other("x"));
+        assert!(std::error::Error::source(&missing).is_none());
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub mod config;
 mod delegate;
 pub mod error;
 pub mod ids;
+pub mod paging;
 pub mod ratelimit;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -43,4 +44,5 @@ pub use config::{Config, Environment, Secret};
 pub use delegate::{Delegate, DelegateBuilder};
 pub use error::{Error, ErrorKind, Result};
 pub use ids::{ChatSessionId, LoginSessionId, MessageId, UserId};
+pub use paging::{MAX_PAGE, Page};
 pub use users::{Role, Tier, User, UsersService};

@@ -62,11 +62,11 @@ impl ApiError {
 
     /// The 401 for a request without an access token.
     pub fn missing_token() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
+        Error::unauthenticated(
             "missing_token",
             "an Authorization: Bearer <accessToken> header is required",
         )
+        .into()
     }
 
     /// The 400 for credentials presented more than once (two Authorization headers, or a
@@ -243,8 +243,10 @@ impl From<Error> for ApiError {
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
+        // Inside the request's span, so the log line carries its request id; the causes
+        // go to the log, never to the client.
         if status.is_server_error() {
-            tracing::error!(error = %err, "request failed");
+            tracing::error!(error = %err.report(), "request failed");
         }
         let field = match &err {
             Error::Invalid { field, .. } => Some(Cow::Borrowed(*field)),
@@ -293,8 +295,10 @@ impl IntoResponse for ApiError {
         let mut response = (self.status, Json(body)).into_response();
         let headers = response.headers_mut();
         if let Some(wait) = self.retry_after {
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(whole_secs(wait).max(1)),
+            );
         }
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -304,4 +308,9 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// `wait` in whole seconds, rounded up (the unit of `Retry-After` and `RateLimit-Reset`).
+pub(crate) fn whole_secs(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }

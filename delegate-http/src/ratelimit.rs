@@ -2,7 +2,7 @@
 //! valid token is presented on an ordinary route; the client IP on login, register and
 //! refresh, and for anonymous requests) and writes the `RateLimit-*` headers.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, whole_secs};
 use crate::extract::{ClientIp, bearer_token, client_ip};
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method};
@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Response};
 use delegate_core::ratelimit::{RateClient, RateDecision, RouteClass};
 use delegate_core::{Delegate, Error, ErrorKind};
 use std::sync::Once;
-use std::time::Duration;
 
 /// Routes that are counted against the stricter auth limit, per IP, and fail closed.
 const AUTH_ROUTES: &[&str] = &[
@@ -95,10 +94,6 @@ fn no_connect_info() -> ApiError {
         );
     });
     Error::internal("router served without connect info").into()
-}
-
-fn whole_secs(d: Duration) -> u64 {
-    d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
 fn write_headers(headers: &mut HeaderMap, decision: &RateDecision) {

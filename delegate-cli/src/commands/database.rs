@@ -9,7 +9,7 @@ pub async fn serve(config: Config) -> Result<()> {
     let delegate = super::connect(config).await?;
     delegate_http::run(delegate)
         .await
-        .map_err(|e| Error::internal(format!("the server stopped: {e}")))
+        .map_err(|e| Error::internal("the server stopped").with_source(e))
 }
 
 /// Applies pending migrations to `config.database_url`.

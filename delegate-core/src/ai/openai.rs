@@ -135,7 +135,9 @@ impl OpenAiModel {
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT.min(config.timeout()))
             .build()
-            .map_err(|e| Error::internal(format!("building the AI provider's HTTP client: {e}")))?;
+            .map_err(|e| {
+                Error::internal("building the AI provider's HTTP client").with_source(e)
+            })?;
         // Set every field: the defaults would read OPENAI_* variables behind the config's back.
         let openai_config = OpenAIConfig::new()
             .with_api_base(base_url.clone())
@@ -310,15 +312,15 @@ impl OpenAiModel {
             }
         }
         if reading.inner.is_none() && reading.pending.is_empty() && !reading.finished {
-            return Err(Failure::fatal(Error::Upstream(
-                "the AI provider's reply ended before any text".into(),
+            return Err(Failure::fatal(Error::upstream(
+                "the AI provider's reply ended before any text",
             )));
         }
         Ok(reading)
     }
 
     fn timed_out(&self) -> Error {
-        Error::Upstream(format!(
+        Error::upstream(format!(
             "the AI provider gave no complete reply within {:?}",
             self.timeout
         ))
@@ -332,7 +334,7 @@ impl OpenAiModel {
         match error {
             OpenAIError::Boxed(boxed) => match boxed.downcast::<HttpFailure>() {
                 Ok(http) => self.http_failure(&http),
-                Err(other) => Failure::fatal(Error::Upstream(self.scrub(&other.to_string()))),
+                Err(other) => Failure::fatal(Error::upstream(self.scrub(&other.to_string()))),
             },
             OpenAIError::ApiError(api) => self.http_failure(&HttpFailure {
                 status: api.status_code.as_u16(),
@@ -345,30 +347,27 @@ impl OpenAiModel {
                     base_url = %self.base_url,
                     "cannot connect to the AI provider"
                 );
-                Failure::retry(Error::Unavailable {
-                    what: "ai provider",
-                    retry_after: UNAVAILABLE_RETRY_AFTER,
-                })
+                Failure::retry(Error::unavailable("ai provider", UNAVAILABLE_RETRY_AFTER))
             }
             OpenAIError::Reqwest(e) if e.is_builder() => Failure::fatal(Error::internal(format!(
                 "building the AI request: {}",
                 self.scrub(&e.without_url().to_string())
             ))),
-            OpenAIError::Reqwest(e) => Failure::retry(Error::Upstream(format!(
+            OpenAIError::Reqwest(e) => Failure::retry(Error::upstream(format!(
                 "the connection to the AI provider failed: {}",
                 self.scrub(&error_chain(&e.without_url()))
             ))),
-            OpenAIError::JSONDeserialize(e, _) => Failure::fatal(Error::Upstream(format!(
-                "the AI provider sent a malformed reply: {e}"
-            ))),
-            OpenAIError::StreamError(e) => Failure::retry(Error::Upstream(format!(
+            OpenAIError::JSONDeserialize(e, _) => Failure::fatal(
+                Error::upstream("the AI provider sent a malformed reply").with_source(e),
+            ),
+            OpenAIError::StreamError(e) => Failure::retry(Error::upstream(format!(
                 "the AI provider's reply stream broke: {}",
                 self.scrub(&e.to_string())
             ))),
             OpenAIError::InvalidArgument(m) => {
                 Failure::fatal(Error::internal(format!("building the AI request: {m}")))
             }
-            other => Failure::fatal(Error::Upstream(self.scrub(&other.to_string()))),
+            other => Failure::fatal(Error::upstream(self.scrub(&other.to_string()))),
         }
     }
 
@@ -392,19 +391,19 @@ impl OpenAiModel {
             .iter()
             .any(|v| v.as_deref() == Some("insufficient_quota"));
         let mut failure = match status {
-            401 | 403 => Failure::fatal(Error::Upstream(format!(
+            401 | 403 => Failure::fatal(Error::upstream(format!(
                 "the AI provider refused the credentials ({status}); check OPENAI_API_KEY"
             ))),
-            429 if no_quota => Failure::fatal(Error::Upstream(
-                "the AI provider account has no quota left (429 insufficient_quota)".into(),
+            429 if no_quota => Failure::fatal(Error::upstream(
+                "the AI provider account has no quota left (429 insufficient_quota)",
             )),
-            429 => Failure::retry(Error::Upstream(format!(
+            429 => Failure::retry(Error::upstream(format!(
                 "the AI provider is rate limiting (429){detail}"
             ))),
-            500..=599 => Failure::retry(Error::Upstream(format!(
+            500..=599 => Failure::retry(Error::upstream(format!(
                 "the AI provider failed ({status}){detail}"
             ))),
-            _ => Failure::fatal(Error::Upstream(format!(
+            _ => Failure::fatal(Error::upstream(format!(
                 "the AI provider rejected the request ({status}){detail}"
             ))),
         };
@@ -529,13 +528,13 @@ impl Reading {
                             continue;
                         }
                         Ok(None) if reading.finished => return None,
-                        Ok(None) => Error::Upstream(
-                            "the AI provider's reply stream ended before the model finished".into(),
+                        Ok(None) => Error::upstream(
+                            "the AI provider's reply stream ended before the model finished",
                         ),
                         Ok(Some(Err(e))) => stream_error(e, &scrubber),
                         Err(_) => timed_out
                             .take()
-                            .unwrap_or_else(|| Error::Upstream("the AI provider timed out".into())),
+                            .unwrap_or_else(|| Error::upstream("the AI provider timed out")),
                     };
                     reading.inner = None;
                     return Some((Err(error), (reading, timed_out)));
@@ -550,13 +549,13 @@ impl Reading {
 fn stream_error(error: OpenAIError, scrubber: &Scrubber) -> Error {
     match error {
         OpenAIError::JSONDeserialize(e, _) => {
-            Error::Upstream(format!("the AI provider sent a malformed chunk: {e}"))
+            Error::upstream("the AI provider sent a malformed chunk").with_source(e)
         }
-        OpenAIError::StreamError(e) => Error::Upstream(format!(
+        OpenAIError::StreamError(e) => Error::upstream(format!(
             "the AI provider's reply stream broke: {}",
             scrubber.clean(&e.to_string())
         )),
-        other => Error::Upstream(format!(
+        other => Error::upstream(format!(
             "the AI provider failed mid-reply: {}",
             scrubber.clean(&other.to_string())
         )),

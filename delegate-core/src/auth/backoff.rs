@@ -5,7 +5,7 @@
 //! over many IPs.
 
 use super::random;
-use crate::cache::Cache;
+use crate::cache::{Cache, keys};
 use crate::clock::Clock;
 use crate::config::LoginBackoffConfig;
 use crate::error::{Error, Result};
@@ -129,13 +129,13 @@ fn account_digest(account: &str) -> String {
 }
 
 fn attempts_key(account: &str) -> String {
-    format!("login_attempts:{}", account_digest(account))
+    keys::login_attempts(&account_digest(account))
 }
 
 fn failures_key(account: &str, client: &str) -> String {
-    format!("login_failures:{}:{client}", account_digest(account))
+    keys::login_failures(&account_digest(account), client)
 }
 
 fn lock_key(account: &str, client: &str) -> String {
-    format!("login_lock:{}:{client}", account_digest(account))
+    keys::login_lock(&account_digest(account), client)
 }

@@ -42,7 +42,7 @@ impl PasswordHasher {
             argon2
                 .hash_password(password.as_bytes())
                 .map(|h| h.to_string())
-                .map_err(Error::internal)
+                .map_err(|e| Error::internal("hashing a password").with_source(e))
         })
         .await
     }
@@ -55,7 +55,7 @@ impl PasswordHasher {
             move || match argon2.verify_password(password.as_bytes(), hash.as_str()) {
                 Ok(()) => Ok(true),
                 Err(argon2::password_hash::Error::PasswordInvalid) => Ok(false),
-                Err(e) => Err(Error::internal(format!("stored hash unusable: {e}"))),
+                Err(e) => Err(Error::internal("stored hash unusable").with_source(e)),
             },
         )
         .await
@@ -79,11 +79,8 @@ impl PasswordHasher {
         // Waiting is bounded: a storm gets 503s instead of an ever longer queue.
         let permit = tokio::time::timeout(self.max_wait, self.permits.clone().acquire_owned())
             .await
-            .map_err(|_| Error::Unavailable {
-                what: "password hashing",
-                retry_after: Duration::from_secs(1),
-            })?
-            .map_err(Error::internal)?;
+            .map_err(|_| Error::unavailable("password hashing", Duration::from_secs(1)))?
+            .map_err(|e| Error::internal("the hashing pool closed").with_source(e))?;
         // The permit lives with the hash, not the request: a client that goes away cannot
         // free a slot while its hash still runs.
         tokio::task::spawn_blocking(move || {
@@ -91,7 +88,7 @@ impl PasswordHasher {
             work()
         })
         .await
-        .map_err(Error::internal)?
+        .map_err(|e| Error::internal("a hashing task ended abnormally").with_source(e))?
     }
 }
 

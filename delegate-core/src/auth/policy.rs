@@ -62,12 +62,14 @@ pub fn check_new_password(password: &str) -> Result<()> {
 /// spent on absurd input.
 pub fn check_presented_password(password: &str) -> Result<()> {
     if password.is_empty() || password.chars().count() > MAX_PASSWORD_CHARS {
-        return Err(Error::unauthenticated(
-            "invalid_credentials",
-            "invalid email or password",
-        ));
+        return Err(invalid_credentials());
     }
     Ok(())
+}
+
+/// The one answer to every failed login, unknown email included.
+pub(crate) fn invalid_credentials() -> Error {
+    Error::unauthenticated("invalid_credentials", "invalid email or password")
 }
 
 #[cfg(test)]

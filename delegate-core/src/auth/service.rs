@@ -238,7 +238,7 @@ impl AuthCore {
         let payload = serde_json::to_vec(event).expect("auth events serialise");
         // The store already holds the truth; other instances re-read it after the guard TTL.
         if let Err(e) = self.bus.publish(AUTH_TOPIC, payload).await {
-            tracing::warn!(error = %e, "could not publish an auth event");
+            tracing::warn!(error = %e.report(), "could not publish an auth event");
         }
     }
 
@@ -369,10 +369,7 @@ impl AuthService {
         };
         match found {
             Some(creds) if verified => Ok(creds.user),
-            _ => Err(Error::unauthenticated(
-                "invalid_credentials",
-                "invalid email or password",
-            )),
+            _ => Err(policy::invalid_credentials()),
         }
     }
 
@@ -493,7 +490,7 @@ impl AuthService {
             let (store, sid) = (core.sessions.clone(), claims.sid);
             tokio::spawn(async move {
                 if let Err(e) = store.touch(sid, now).await {
-                    tracing::warn!(error = %e, "could not record lastSeenAt");
+                    tracing::warn!(error = %e.report(), "could not record lastSeenAt");
                 }
             });
         }
@@ -616,8 +613,7 @@ impl AuthService {
     async fn sign_in(&self, user: User, device: DeviceInfo) -> Result<SignedIn> {
         let core = &self.core;
         let now = core.clock.now();
-        let expires_at =
-            now + TimeDelta::from_std(core.config.refresh_ttl()).map_err(Error::internal)?;
+        let expires_at = now + crate::clock::delta(core.config.refresh_ttl())?;
         let session = LoginSession::new(user.id, device, now, expires_at);
         core.sessions.insert(&session).await?;
         let refresh_token = random::token(REFRESH_TOKEN_BYTES);

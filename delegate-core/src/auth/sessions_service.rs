@@ -2,10 +2,9 @@
 
 use super::service::AuthCore;
 use super::session::LoginSession;
-use crate::chat::{MAX_PAGE, Page};
 use crate::error::{Error, Result};
 use crate::ids::{LoginSessionId, UserId};
-use chrono::TimeDelta;
+use crate::paging::{Page, check_limit, parse_cursor};
 use std::sync::Arc;
 
 /// What a cleanup removed.
@@ -53,20 +52,14 @@ impl SessionsService {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<Page<LoginSession>> {
-        if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(Error::invalid(
-                "limit",
-                format!("must be between 1 and {MAX_PAGE}"),
-            ));
-        }
+        let limit = check_limit(limit)?;
         // Ids are UUIDv7, so id order is creation order and any id is a place in it.
         let mut all = self.list(user).await?;
         all.sort_by_key(|s| std::cmp::Reverse(s.id));
         let start = match cursor {
             None => 0,
             Some(cursor) => {
-                let after = LoginSessionId::parse(cursor)
-                    .map_err(|_| Error::invalid("cursor", "is not a cursor this API gave"))?;
+                let after: LoginSessionId = parse_cursor(cursor)?;
                 all.iter().position(|s| s.id < after).unwrap_or(all.len())
             }
         };
@@ -118,8 +111,7 @@ impl SessionsService {
     pub async fn cleanup(&self) -> Result<CleanupReport> {
         let core = &self.core;
         let now = core.clock.now();
-        let family_start =
-            now - TimeDelta::from_std(core.config.refresh_ttl()).map_err(Error::internal)?;
+        let family_start = now - crate::clock::delta(core.config.refresh_ttl())?;
         Ok(CleanupReport {
             sessions: core.sessions.purge(now).await?,
             refresh_tokens: core.refresh.purge_issued_before(family_start).await?,

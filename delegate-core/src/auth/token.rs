@@ -100,7 +100,7 @@ impl TokenSigner {
             role,
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(Error::internal)?;
+            .map_err(|e| Error::internal("signing an access token").with_source(e))?;
         Ok((token, claims))
     }
 

@@ -22,16 +22,16 @@ where
 {
     let load = || -> BoxFuture<'static, Result<Vec<u8>>> {
         let value = fetch();
-        Box::pin(async move { serde_json::to_vec(&value.await?).map_err(Error::internal) })
+        Box::pin(async move { serde_json::to_vec(&value.await?).map_err(json_error) })
     };
     let bytes = match cache.get_or_load(key, ttl, load()).await {
         Err(e) if e.kind() == ErrorKind::Unavailable => {
-            tracing::warn!(error = %e, key, "cache unavailable; reading the source");
+            tracing::warn!(error = %e.report(), key, "cache unavailable; reading the source");
             return fetch().await;
         }
         other => other?,
     };
-    serde_json::from_slice(&bytes).map_err(Error::internal)
+    serde_json::from_slice(&bytes).map_err(json_error)
 }
 
 /// Stores `value` under `key` for `ttl` (a write-through after a change); a cache error is
@@ -39,9 +39,14 @@ where
 pub async fn store_json<T: Serialize>(cache: &dyn Cache, key: &str, value: &T, ttl: Duration) {
     let result = match serde_json::to_vec(value) {
         Ok(bytes) => cache.set(key, bytes, ttl).await,
-        Err(e) => Err(Error::internal(e)),
+        Err(e) => Err(json_error(e)),
     };
     if let Err(e) = result {
-        tracing::warn!(error = %e, key, "could not cache a value");
+        tracing::warn!(error = %e.report(), key, "could not cache a value");
     }
+}
+
+/// A value that does not convert to or from its cached JSON form.
+fn json_error(e: serde_json::Error) -> Error {
+    Error::internal("a cached value's JSON").with_source(e)
 }

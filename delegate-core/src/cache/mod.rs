@@ -1,7 +1,8 @@
-//! Caching: the `Cache` backend trait, the glob patterns used to clear it, namespaces, and
-//! the two-level cache.
+//! Caching: the `Cache` backend trait, the glob patterns used to clear it, namespaces, the
+//! key builders, invalidation, and the two-level cache.
 
 mod json;
+pub mod keys;
 pub mod stats;
 mod two_level;
 
@@ -41,6 +42,18 @@ pub trait Cache: Send + Sync + 'static {
         let value = load.await?;
         self.set(key, value.clone(), ttl).await?;
         Ok(value)
+    }
+}
+
+/// Drops `keys` (from every instance's L1, for a two-level cache), all at once. A cache
+/// error is logged, not returned: after a change the store is right, and an entry that
+/// could not be dropped ends with its TTL.
+pub async fn forget(cache: &dyn Cache, keys: &[String]) {
+    let results = futures::future::join_all(keys.iter().map(|key| cache.delete(key))).await;
+    for (key, result) in keys.iter().zip(results) {
+        if let Err(e) = result {
+            tracing::warn!(error = %e.report(), key, "could not drop a cached entry");
+        }
     }
 }
 

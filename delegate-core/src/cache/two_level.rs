@@ -134,7 +134,7 @@ impl TwoLevelCache {
                 }
                 let value = load.await?;
                 if let Err(e) = self.l2_write(key, &value, ttl).await {
-                    tracing::warn!(error = %e, "L2 cache write failed; serving from L1 only");
+                    tracing::warn!(error = %e.report(), "L2 cache write failed; serving from L1 only");
                 }
                 Ok::<_, Error>(self.entry(value, ttl))
             })
@@ -175,7 +175,7 @@ impl TwoLevelCache {
     /// source of truth).
     async fn l2_get(&self, key: &str) -> Option<Entry> {
         self.l2_lookup(key).await.unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "L2 cache read failed; treating as a miss");
+            tracing::warn!(error = %e.report(), "L2 cache read failed; treating as a miss");
             None
         })
     }
@@ -192,7 +192,7 @@ impl TwoLevelCache {
         };
         let payload = serde_json::to_vec(&message).expect("invalidations serialise");
         if let Err(e) = self.bus.publish(CACHE_TOPIC, payload).await {
-            tracing::warn!(error = %e, "could not announce a cache invalidation");
+            tracing::warn!(error = %e.report(), "could not announce a cache invalidation");
         }
     }
 

@@ -2,14 +2,14 @@
 //! trait, the `ChatModel` provider trait, and the chat service.
 
 mod model;
+mod reply;
 mod service;
 mod store;
 
+pub use crate::paging::{MAX_PAGE, Page};
 pub use model::{ChatChunk, ChatModel, ChatRequest, ChatStream, ChatTurn};
-pub use service::{
-    ChatService, ChatSettings, MAX_MESSAGE_CHARS, MAX_PAGE, NewSession, Page, Reply, ReplyEvent,
-    Sent,
-};
+pub use reply::{Ended, Reply, ReplyEvent, Sent};
+pub use service::{ChatService, ChatSettings, MAX_MESSAGE_CHARS, NewSession};
 pub use store::ConversationStore;
 
 use crate::ids::{ChatSessionId, MessageId, UserId};

@@ -1,24 +1,23 @@
-//! The chat service: sessions and messages for their owner, and sending a message — quota
-//! check, context assembly, the streamed reply, and an assistant message whose status always
-//! says how the reply ended (complete, partial, failed or cancelled).
+//! The chat service: chat sessions and messages for their owner, and sending a message —
+//! quota hold, context assembly, starting the reply (see `reply`), and storing how it ended.
 
+use super::reply::{AbortOnDrop, Outcome, Reply, Sent};
 use super::{
-    ChatChunk, ChatModel, ChatRequest, ChatSession, ChatStream, ChatTurn, ConversationStore,
-    Message, MessageRole, MessageStatus, TokenUsage,
+    ChatChunk, ChatModel, ChatRequest, ChatSession, ChatTurn, ConversationStore, Message,
+    MessageRole, MessageStatus, TokenUsage,
 };
 use crate::ai::{estimate_tokens, fit_to_budget};
 use crate::auth::AuthContext;
-use crate::cache::{Cache, cached_json, store_json};
+use crate::cache::{Cache, cached_json, forget, keys, store_json};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::ids::{ChatSessionId, MessageId, UserId};
+use crate::paging::{MAX_PAGE, Page, check_limit, page, parse_cursor};
 use crate::usage::UsageService;
 use crate::users::Tier;
 use futures::future::BoxFuture;
-use futures::{FutureExt, Stream, StreamExt};
-use std::pin::Pin;
+use futures::{FutureExt, StreamExt};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 /// Longest title, in characters.
@@ -32,8 +31,6 @@ const CONTEXT_MESSAGES: u32 = 100;
 /// How long past the reply deadline a budget hold outlives an instance that crashed
 /// before settling it.
 const HOLD_GRACE: Duration = Duration::from_secs(60);
-/// The most items a page holds (and what the cache keeps of a first page).
-pub const MAX_PAGE: u32 = 100;
 
 /// How the chat service talks to its model.
 #[derive(Debug, Clone)]
@@ -58,15 +55,6 @@ pub struct ChatSettings {
     pub tiers: crate::config::AiTiers,
 }
 
-/// A page of a list, and the cursor of the next page.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Page<T> {
-    /// The items.
-    pub items: Vec<T>,
-    /// Pass as `cursor` for the next page; `None` on the last page.
-    pub next_cursor: Option<String>,
-}
-
 /// What a new session may set.
 #[derive(Debug, Clone, Default)]
 pub struct NewSession {
@@ -76,27 +64,6 @@ pub struct NewSession {
     pub model: Option<String>,
     /// System prompt.
     pub system_prompt: Option<String>,
-}
-
-/// What the reply stream yields.
-#[derive(Debug, Clone)]
-pub enum ReplyEvent {
-    /// More text, as it arrived.
-    Delta(String),
-    /// The reply ended; the stored assistant message (status complete, or partial if the
-    /// upstream stopped without finishing).
-    Done(Message),
-    /// The reply failed; the stored assistant message (partial text kept) and the cause.
-    Failed(Message, Error),
-}
-
-/// A message sent: the stored user message and the reply as it streams. Dropping the reply
-/// before it ends cancels the upstream request and stores the text so far as `cancelled`.
-pub struct Sent {
-    /// The stored user message.
-    pub user_message: Message,
-    /// The assistant's reply.
-    pub reply: Reply,
 }
 
 /// What sending to a session needs of it, none of which changes after it is created: its
@@ -215,10 +182,10 @@ impl ChatService {
             session = session.with_system_prompt(prompt);
         }
         self.store.create_session(&session).await?;
-        self.forget_sessions(user).await;
+        forget(self.cache.as_ref(), &[keys::chat_sessions(user)]).await;
         // Written through: the first message to a new session reads no session row.
         let head = SessionHead::of(&session);
-        let key = head_key(user, session.id);
+        let key = keys::chat_session_head(user, session.id);
         store_json(self.cache.as_ref(), &key, &head, self.settings.head_ttl).await;
         Ok(session)
     }
@@ -236,7 +203,7 @@ impl ChatService {
             Some(before) => self.store.list_sessions(user, Some(before), limit).await?,
             None => {
                 let store = self.store.clone();
-                self.first_page(&sessions_key(user), limit, move || {
+                self.first_page(&keys::chat_sessions(user), limit, move || {
                     let store = store.clone();
                     Box::pin(async move { store.list_sessions(user, None, MAX_PAGE).await })
                 })
@@ -269,7 +236,7 @@ impl ChatService {
         {
             return Err(Error::NotFound("session"));
         }
-        self.forget_sessions(user).await;
+        forget(self.cache.as_ref(), &[keys::chat_sessions(user)]).await;
         self.get_session(user, id).await
     }
 
@@ -278,12 +245,12 @@ impl ChatService {
         if !self.store.delete_session(user, id).await? {
             return Err(Error::NotFound("session"));
         }
-        let head = head_key(user, id);
-        tokio::join!(
-            self.forget_sessions(user),
-            self.forget_messages(id),
-            self.forget(&head),
-        );
+        let gone = [
+            keys::chat_sessions(user),
+            keys::messages(id),
+            keys::chat_session_head(user, id),
+        ];
+        forget(self.cache.as_ref(), &gone).await;
         Ok(())
     }
 
@@ -306,7 +273,7 @@ impl ChatService {
             }
             None => {
                 let store = self.store.clone();
-                self.first_page(&messages_key(session), limit, move || {
+                self.first_page(&keys::messages(session), limit, move || {
                     let store = store.clone();
                     Box::pin(async move { store.list_messages(session, None, MAX_PAGE).await })
                 })
@@ -366,13 +333,13 @@ impl ChatService {
         let response_key = self.response_key(&request);
         let cached_reply = match &response_key {
             Some(key) => self.cache.get(key).await.unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "response cache unavailable");
+                tracing::warn!(error = %e.report(), "response cache unavailable");
                 None
             }),
             None => None,
         };
         let from_cache = cached_reply.is_some();
-        let deadline = tokio::time::Instant::now() + self.settings.reply_timeout;
+        let deadline = self.clock.now() + crate::clock::delta(self.settings.reply_timeout)?;
         let prompt_estimate: u32 = request
             .turns
             .iter()
@@ -391,48 +358,41 @@ impl ChatService {
             )
             .await?;
         // The provider is called while both messages are stored; the caller gets the reply
-        // as soon as they are durable, before the provider answers. The call ends by the
-        // deadline, and dropping the reply aborts it (closing the upstream request).
-        let call = tokio::spawn(async move {
+        // as soon as they are durable, before the provider answers. The reply ends the call
+        // at the deadline, and dropping the reply aborts it (closing the upstream request).
+        let call = AbortOnDrop(tokio::spawn(async move {
             match cached_reply {
                 // A cached reply costs no tokens.
-                Some(text) => Ok(Ok(futures::stream::iter([
+                Some(text) => Ok(futures::stream::iter([
                     Ok(ChatChunk::Delta(
                         String::from_utf8_lossy(&text).into_owned(),
                     )),
                     Ok(ChatChunk::Usage(TokenUsage::default())),
                 ])
-                .boxed())),
-                None => tokio::time::timeout_at(deadline, model.stream(request)).await,
+                .boxed()),
+                None => model.stream(request).await,
             }
-        });
-        let call = AbortOnDrop(call);
+        }));
         let both = [user_message.clone(), assistant.clone()];
         if let Err(e) = self.store.add_messages(&both).await {
             if let Err(e) = self.usage.release(assistant.id).await {
-                tracing::warn!(error = %e, "could not release a reply's budget hold");
+                tracing::warn!(error = %e.report(), "could not release a reply's budget hold");
             }
             return Err(e);
         }
-        self.forget_messages(session).await;
+        forget(self.cache.as_ref(), &[keys::messages(session)]).await;
         let finisher = Finisher {
             service: self.clone(),
             user: caller.user_id,
-            message: assistant,
+            message: assistant.clone(),
             prompt_estimate,
             response_key: response_key.filter(|_| !from_cache),
         };
+        let deadline = self.clock.sleep_until(deadline);
+        let store = Box::new(move |outcome: Outcome| finisher.finish(outcome).boxed());
         Ok(Sent {
             user_message,
-            reply: Reply {
-                starting: Some(call),
-                upstream: None,
-                deadline: Box::pin(tokio::time::sleep_until(deadline)),
-                text: String::new(),
-                usage: None,
-                ending: None,
-                finisher: Some(finisher),
-            },
+            reply: Reply::new(assistant, call, deadline, store),
         })
     }
 
@@ -489,7 +449,7 @@ impl ChatService {
         let digest =
             aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.to_string().as_bytes());
         let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-        Some(format!("openai:{hex}"))
+        Some(keys::ai_response(&hex))
     }
 
     /// The first `limit` items of the first page cached under `key` (up to [`MAX_PAGE`]
@@ -515,7 +475,7 @@ impl ChatService {
         let store = self.store.clone();
         cached_json(
             self.cache.as_ref(),
-            &head_key(user, id),
+            &keys::chat_session_head(user, id),
             self.settings.head_ttl,
             move || {
                 let store = store.clone();
@@ -526,20 +486,6 @@ impl ChatService {
             },
         )
         .await
-    }
-
-    async fn forget_sessions(&self, user: UserId) {
-        self.forget(&sessions_key(user)).await;
-    }
-
-    async fn forget_messages(&self, session: ChatSessionId) {
-        self.forget(&messages_key(session)).await;
-    }
-
-    async fn forget(&self, key: &str) {
-        if let Err(e) = self.cache.delete(key).await {
-            tracing::warn!(error = %e, key, "could not invalidate a cached list");
-        }
     }
 }
 
@@ -556,12 +502,12 @@ struct Finisher {
 impl Finisher {
     /// Stores the final text, status and usage (estimated when the provider sent none but
     /// text was produced), meters the exchange, and returns the stored message.
-    async fn finish(
-        self,
-        text: String,
-        status: MessageStatus,
-        usage: Option<TokenUsage>,
-    ) -> Message {
+    async fn finish(self, outcome: Outcome) -> Message {
+        let Outcome {
+            text,
+            status,
+            usage,
+        } = outcome;
         let usage = usage.or_else(|| {
             (!text.is_empty()).then(|| TokenUsage {
                 prompt_tokens: self.prompt_estimate,
@@ -574,21 +520,25 @@ impl Finisher {
             .finish_message(self.message.id, &text, status, usage)
             .await
         {
-            tracing::error!(error = %e, message = %self.message.id, "could not store a reply");
+            tracing::error!(error = %e.report(), message = %self.message.id, "could not store a reply");
         }
         if let Err(e) = service
             .usage
             .settle(self.user, self.message.id, usage)
             .await
         {
-            tracing::error!(error = %e, "could not meter an exchange");
+            tracing::error!(error = %e.report(), "could not meter an exchange");
         }
-        service.forget_messages(self.message.session_id).await;
+        forget(
+            service.cache.as_ref(),
+            &[keys::messages(self.message.session_id)],
+        )
+        .await;
         if let (Some(key), MessageStatus::Complete, Some(ttl)) =
             (&self.response_key, status, service.settings.response_ttl)
             && let Err(e) = service.cache.set(key, text.clone().into_bytes(), ttl).await
         {
-            tracing::warn!(error = %e, "could not cache a reply");
+            tracing::warn!(error = %e.report(), "could not cache a reply");
         }
         Message {
             content: text,
@@ -599,202 +549,10 @@ impl Finisher {
     }
 }
 
-/// How a reply ended, before it is stored.
-enum Ending {
-    /// The provider finished.
-    Done,
-    /// The provider's stream failed (an upstream error, or a cut connection).
-    Failed(Error),
-    /// The reply's deadline passed.
-    TimedOut,
-}
-
-/// The provider call of a reply, aborted (its upstream request closed) when dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<StartResult>);
-
-/// What starting the provider's stream gave: the stream, its failure, or the deadline.
-type StartResult = std::result::Result<Result<ChatStream>, tokio::time::error::Elapsed>;
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// The streamed reply. Yields deltas as they arrive, then one `Done` or `Failed`; a
-/// provider that fails before its first token is a `Failed` too.
-pub struct Reply {
-    starting: Option<AbortOnDrop>,
-    upstream: Option<ChatStream>,
-    deadline: Pin<Box<tokio::time::Sleep>>,
-    text: String,
-    usage: Option<TokenUsage>,
-    ending: Option<Pin<Box<dyn std::future::Future<Output = ReplyEvent> + Send>>>,
-    finisher: Option<Finisher>,
-}
-
-impl Reply {
-    /// Drains the reply: the stored assistant message, or the failure with it.
-    pub async fn collect(mut self) -> std::result::Result<Message, (Message, Error)> {
-        while let Some(event) = self.next().await {
-            match event {
-                ReplyEvent::Delta(_) => {}
-                ReplyEvent::Done(message) => return Ok(message),
-                ReplyEvent::Failed(message, error) => return Err((message, error)),
-            }
-        }
-        unreachable!("a reply always ends with Done or Failed")
-    }
-
-    fn end(&mut self, ending: Ending) {
-        let Some(finisher) = self.finisher.take() else {
-            return;
-        };
-        self.starting = None;
-        self.upstream = None; // Closes the upstream connection at once.
-        let text = std::mem::take(&mut self.text);
-        let usage = self.usage.take();
-        self.ending = Some(Box::pin(async move {
-            match ending {
-                Ending::Done => {
-                    ReplyEvent::Done(finisher.finish(text, MessageStatus::Complete, usage).await)
-                }
-                Ending::Failed(error) => {
-                    let status = if text.is_empty() {
-                        MessageStatus::Failed
-                    } else {
-                        MessageStatus::Partial
-                    };
-                    ReplyEvent::Failed(finisher.finish(text, status, usage).await, error)
-                }
-                Ending::TimedOut => {
-                    let message = finisher.finish(text, MessageStatus::Failed, usage).await;
-                    ReplyEvent::Failed(message, timed_out())
-                }
-            }
-        }));
-    }
-}
-
-impl Stream for Reply {
-    type Item = ReplyEvent;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<ReplyEvent>> {
-        loop {
-            if let Some(ending) = self.ending.as_mut() {
-                let event = std::task::ready!(ending.as_mut().poll(cx));
-                self.ending = None;
-                return Poll::Ready(Some(event));
-            }
-            if let Some(starting) = self.starting.as_mut() {
-                let started = std::task::ready!(starting.0.poll_unpin(cx));
-                self.starting = None;
-                match started {
-                    Ok(Ok(Ok(stream))) => self.upstream = Some(stream),
-                    Ok(Ok(Err(error))) => self.end(Ending::Failed(error)),
-                    Ok(Err(_)) => self.end(Ending::TimedOut),
-                    Err(join) => self.end(Ending::Failed(Error::internal(join))),
-                }
-                continue;
-            }
-            let Some(upstream) = self.upstream.as_mut() else {
-                return Poll::Ready(None);
-            };
-            match upstream.poll_next_unpin(cx) {
-                Poll::Ready(Some(Ok(ChatChunk::Delta(text)))) => {
-                    self.text.push_str(&text);
-                    return Poll::Ready(Some(ReplyEvent::Delta(text)));
-                }
-                Poll::Ready(Some(Ok(ChatChunk::Usage(usage)))) => self.usage = Some(usage),
-                Poll::Ready(Some(Err(error))) => self.end(Ending::Failed(error)),
-                Poll::Ready(None) => self.end(Ending::Done),
-                Poll::Pending => {
-                    std::task::ready!(self.deadline.as_mut().poll(cx));
-                    self.end(Ending::TimedOut);
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Reply {
-    fn drop(&mut self) {
-        // Dropped before it ended: the client went away. The provider call (or its stream)
-        // is dropped with `self`, closing the upstream request; the text so far is stored
-        // as cancelled.
-        if let Some(finisher) = self.finisher.take() {
-            let text = std::mem::take(&mut self.text);
-            let usage = self.usage.take();
-            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                runtime.spawn(async move {
-                    finisher.finish(text, MessageStatus::Cancelled, usage).await;
-                });
-            }
-        }
-    }
-}
-
-fn timed_out() -> Error {
-    Error::Upstream("the AI provider did not answer in time".into())
-}
-
 fn check_title(title: &str) -> Result<String> {
     let title = title.trim();
     match title.chars().count() {
         0 => Err(Error::invalid("title", "must not be empty")),
         _ => crate::text::check("title", title, MAX_TITLE_CHARS).map(|()| title.to_owned()),
     }
-}
-
-fn check_limit(limit: u32) -> Result<u32> {
-    if (1..=MAX_PAGE).contains(&limit) {
-        Ok(limit)
-    } else {
-        Err(Error::invalid(
-            "limit",
-            format!("must be between 1 and {MAX_PAGE}"),
-        ))
-    }
-}
-
-fn parse_cursor<T: CursorId>(cursor: &str) -> Result<T> {
-    T::parse_cursor(cursor).map_err(|_| Error::invalid("cursor", "is not a cursor this API gave"))
-}
-
-/// Ids usable as cursors.
-trait CursorId: Sized {
-    fn parse_cursor(text: &str) -> Result<Self>;
-}
-
-impl CursorId for ChatSessionId {
-    fn parse_cursor(text: &str) -> Result<Self> {
-        ChatSessionId::parse(text)
-    }
-}
-
-impl CursorId for MessageId {
-    fn parse_cursor(text: &str) -> Result<Self> {
-        MessageId::parse(text)
-    }
-}
-
-/// A page of `items` (fetched with `limit`): the next cursor is the last item's id when the
-/// page is full.
-fn page<T>(items: Vec<T>, limit: u32, id: impl Fn(&T) -> String) -> Page<T> {
-    let next_cursor = (items.len() == limit as usize)
-        .then(|| items.last().map(id))
-        .flatten();
-    Page { items, next_cursor }
-}
-
-fn sessions_key(user: UserId) -> String {
-    format!("chat_sessions:{user}")
-}
-
-fn messages_key(session: ChatSessionId) -> String {
-    format!("messages:{session}")
-}
-
-fn head_key(user: UserId, session: ChatSessionId) -> String {
-    format!("session_head:{user}:{session}")
 }

@@ -6,6 +6,7 @@
 use super::client_ip::{TrustedProxies, ip_bucket};
 use super::{RateDecision, RateLimiter};
 use crate::backend::memory::MemoryRateLimiter;
+use crate::cache::keys;
 use crate::clock::Clock;
 use crate::config::RateLimitConfig;
 use crate::error::{Error, ErrorKind, Result};
@@ -78,8 +79,8 @@ impl RateLimits {
     /// `ipv6_prefix_len`-bit network).
     pub fn client_key(&self, client: &RateClient) -> String {
         match client {
-            RateClient::User(id, _) => format!("user:{id}"),
-            RateClient::Ip(ip) => format!("ip:{}", ip_bucket(*ip, self.config.ipv6_prefix_len)),
+            RateClient::User(id, _) => keys::limits::user(*id),
+            RateClient::Ip(ip) => keys::limits::ip(&ip_bucket(*ip, self.config.ipv6_prefix_len)),
         }
     }
 
@@ -95,12 +96,16 @@ impl RateLimits {
         let c = &self.config;
         let mut scopes: Vec<(String, u32, u64)> = Vec::with_capacity(3);
         if c.global_max_requests > 0 {
-            scopes.push(("global".to_owned(), c.global_max_requests, c.window_ms));
+            scopes.push((
+                keys::limits::GLOBAL.to_owned(),
+                c.global_max_requests,
+                c.window_ms,
+            ));
         }
         let client_key = self.client_key(client);
         match class {
             RouteClass::Auth => scopes.push((
-                format!("auth:{client_key}"),
+                keys::limits::auth(&client_key),
                 c.auth_max_requests,
                 c.auth_window_ms,
             )),
@@ -119,7 +124,7 @@ impl RateLimits {
         }
         if let Some(limit) = c.routes.get(route) {
             scopes.push((
-                format!("route:{route}:{client_key}"),
+                keys::limits::route(route, &client_key),
                 limit.max_requests,
                 limit.window_ms,
             ));
@@ -152,13 +157,13 @@ impl RateLimits {
     ) -> Result<RateDecision> {
         match self.shared.check(key, limit, window).await {
             Err(e) if e.kind() == ErrorKind::Unavailable => match class {
-                RouteClass::Auth | RouteClass::Ai => Err(Error::Unavailable {
-                    what: "rate limiter",
-                    retry_after: e.retry_after().unwrap_or(Duration::from_secs(1)),
-                }),
+                RouteClass::Auth | RouteClass::Ai => Err(Error::unavailable(
+                    "rate limiter",
+                    e.retry_after().unwrap_or(Duration::from_secs(1)),
+                )),
                 RouteClass::Standard => {
                     self.fallbacks.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(error = %e, "shared rate limiter down; limiting in-process");
+                    tracing::warn!(error = %e.report(), "shared rate limiter down; limiting in-process");
                     self.fallback.check(key, limit, window).await
                 }
             },
@@ -176,10 +181,7 @@ mod tests {
     struct Down;
 
     fn down() -> Error {
-        Error::Unavailable {
-            what: "redis",
-            retry_after: Duration::from_secs(1),
-        }
+        Error::unavailable("redis", Duration::from_secs(1))
     }
 
     #[async_trait]

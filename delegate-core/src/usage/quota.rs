@@ -2,7 +2,7 @@
 //! against the ledger.
 
 use super::{Hold, HoldLimits, HoldOutcome, UsageEvent, UsageStore, UsageTotals};
-use crate::cache::{Cache, cached_json, store_json};
+use crate::cache::{Cache, cached_json, forget, keys, store_json};
 use crate::chat::TokenUsage;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
@@ -128,7 +128,7 @@ impl UsageService {
         let store = self.store.clone();
         let [today, month] = cached_json(
             self.cache.as_ref(),
-            &usage_key(user, day_start),
+            &keys::usage(user, day_start),
             self.ttl,
             move || Box::pin(totals(store.clone(), user, day_start, month_start)),
         )
@@ -163,7 +163,7 @@ impl UsageService {
             message_id: reply,
             user_id: user,
             tokens,
-            expires_at: now + chrono::TimeDelta::from_std(lapse_after).map_err(Error::internal)?,
+            expires_at: now + crate::clock::delta(lapse_after)?,
         };
         let limits = HoldLimits {
             now,
@@ -227,14 +227,12 @@ impl UsageService {
             .await?;
         // Rewritten, not dropped: the next quota check finds fresh totals in the cache.
         let day_start = day_start(now);
-        let key = usage_key(user, day_start);
+        let key = keys::usage(user, day_start);
         match totals(self.store.clone(), user, day_start, month_start(now)).await {
             Ok(fresh) => store_json(self.cache.as_ref(), &key, &fresh, self.ttl).await,
             Err(e) => {
-                tracing::warn!(error = %e, "could not reload usage totals; dropping them");
-                if let Err(e) = self.cache.delete(&key).await {
-                    tracing::warn!(error = %e, key, "could not drop cached usage totals");
-                }
+                tracing::warn!(error = %e.report(), "could not reload usage totals; dropping them");
+                forget(self.cache.as_ref(), &[key]).await;
             }
         }
         Ok(())
@@ -253,11 +251,6 @@ async fn totals(
         store.totals_since(user, month_start)
     )?;
     Ok([today, month])
-}
-
-/// The cache key of a user's totals on the day starting at `day_start`.
-fn usage_key(user: UserId, day_start: DateTime<Utc>) -> String {
-    format!("usage:{user}:{}", day_start.timestamp())
 }
 
 fn day_start(now: DateTime<Utc>) -> DateTime<Utc> {

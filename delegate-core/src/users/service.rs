@@ -2,7 +2,7 @@
 
 use super::{ProfileChange, Role, Tier, User, UserStore};
 use crate::bus::EventBus;
-use crate::cache::{Cache, cached_json};
+use crate::cache::{Cache, cached_json, forget, keys};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::ids::UserId;
@@ -46,7 +46,7 @@ impl UsersService {
     /// outage falls back to the store.
     pub async fn get(&self, id: UserId) -> Result<User> {
         let store = self.store.clone();
-        cached_json(self.cache.as_ref(), &cache_key(id), self.ttl, move || {
+        cached_json(self.cache.as_ref(), &keys::user(id), self.ttl, move || {
             let store = store.clone();
             Box::pin(async move { store.get(id).await?.ok_or(Error::NotFound("user")) })
         })
@@ -61,21 +61,19 @@ impl UsersService {
             .publish(USERS_TOPIC, id.to_string().into_bytes())
             .await
         {
-            tracing::warn!(error = %e, "could not publish an account change");
+            tracing::warn!(error = %e.report(), "could not publish an account change");
         }
     }
 
     /// Drops this process's cached copy of the profile (another process changed it).
     pub(crate) async fn forget_here(&self, id: UserId) {
-        if let Err(e) = self.cache.delete(&cache_key(id)).await {
-            tracing::warn!(error = %e, "could not invalidate a cached profile");
-        }
+        forget(self.cache.as_ref(), &[keys::user(id)]).await;
     }
 
     /// Drops every cached profile of this process (after missed account events).
     pub(crate) async fn forget_all_here(&self) {
-        if let Err(e) = self.cache.clear("user:*").await {
-            tracing::warn!(error = %e, "could not drop cached profiles");
+        if let Err(e) = self.cache.clear(keys::ALL_USERS).await {
+            tracing::warn!(error = %e.report(), "could not drop cached profiles");
         }
     }
 
@@ -212,11 +210,6 @@ pub(crate) const MAX_NAME_CHARS: usize = 100;
 const MAX_URL_CHARS: usize = 2048;
 /// Largest preferences object, in bytes of JSON.
 pub const MAX_PREFERENCES_BYTES: usize = 16 * 1024;
-
-/// The cache key of a user's profile (API.md's `user:{userId}`).
-fn cache_key(id: UserId) -> String {
-    format!("user:{id}")
-}
 
 #[cfg(test)]
 mod tests {

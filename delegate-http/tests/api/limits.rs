@@ -137,10 +137,7 @@ impl RateLimiter for Flaky {
         window: Duration,
     ) -> delegate_core::Result<RateDecision> {
         if self.down.load(Ordering::SeqCst) {
-            return Err(Error::Unavailable {
-                what: "redis",
-                retry_after: Duration::from_secs(1),
-            });
+            return Err(Error::unavailable("redis", Duration::from_secs(1)));
         }
         self.inner.check(key, limit, window).await
     }

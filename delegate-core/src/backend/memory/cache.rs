@@ -2,9 +2,9 @@
 
 use crate::cache::{Cache, glob_match};
 use crate::clock::Clock;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use async_trait::async_trait;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -48,7 +48,7 @@ impl Cache for MemoryCache {
 
     async fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<()> {
         let now = self.clock.now();
-        let expires = now + TimeDelta::from_std(ttl).map_err(Error::internal)?;
+        let expires = now + crate::clock::delta(ttl)?;
         let mut entries = self.entries.lock().expect("cache lock");
         if entries.len() >= self.max_entries && !entries.contains_key(key) {
             entries.retain(|_, (_, exp)| *exp > now);

@@ -2,10 +2,10 @@
 //! in a bounded map whose idle keys expire by themselves (no scan on the request path).
 
 use crate::clock::Clock;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ratelimit::{RateDecision, RateLimiter};
 use async_trait::async_trait;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -85,7 +85,7 @@ impl MemoryRateLimiter {
 impl RateLimiter for MemoryRateLimiter {
     async fn check(&self, key: &str, limit: u32, window: Duration) -> Result<RateDecision> {
         let now = self.clock.now();
-        let span = TimeDelta::from_std(window).map_err(Error::internal)?;
+        let span = crate::clock::delta(window)?;
         // The read path first: a known key costs no write to the map.
         let mut entry = match self.windows.get(key) {
             Some(entry) => entry,

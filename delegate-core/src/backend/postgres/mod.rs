@@ -120,7 +120,7 @@ impl PgStore {
         let before = self.applied().await?;
         migrator.run(&self.pool).await.map_err(|e| match e {
             MigrateError::Execute(e) if is_unavailable(&e) => db_error(e),
-            other => Error::internal(format!("PostgreSQL migration failed: {other}")),
+            other => Error::internal("PostgreSQL migration failed").with_source(other),
         })?;
         Ok(self.applied().await?.saturating_sub(before))
     }
@@ -220,16 +220,13 @@ fn is_unavailable(e: &sqlx::Error) -> bool {
     }
 }
 
-/// Maps a sqlx error: connectivity problems are `Unavailable`, the rest `Internal` (the
-/// SQL text and driver message stay in logs).
+/// Maps a sqlx error: connectivity problems are `Unavailable`, the rest `Internal`. The
+/// driver's error is kept as the cause (the SQL text and driver message stay in logs).
 pub(crate) fn db_error(e: sqlx::Error) -> Error {
     if is_unavailable(&e) {
-        Error::Unavailable {
-            what: "database",
-            retry_after: RETRY_AFTER,
-        }
+        Error::unavailable("database", RETRY_AFTER).with_source(e)
     } else {
-        Error::internal(format!("database error: {e}"))
+        Error::internal("database error").with_source(e)
     }
 }
 

@@ -64,7 +64,7 @@ impl Drop for TestSchema {
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .map_err(Error::internal)?
+                .map_err(|e| Error::internal("a runtime to drop a test schema").with_source(e))?
                 .block_on(drop_now(&url, &name))
         })
         .join();

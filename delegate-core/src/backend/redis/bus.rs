@@ -120,10 +120,7 @@ impl Hub {
     }
 
     async fn subscribe(&self, channel: String) -> Result<Subscription> {
-        let down = || Error::Unavailable {
-            what: "redis",
-            retry_after: Duration::from_secs(1),
-        };
+        let down = || Error::unavailable("redis", Duration::from_secs(1));
         // Wait (briefly) for the connection before taking the lock: the task takes it too to
         // resubscribe before it publishes a new connection.
         let mut link = self.link.clone();

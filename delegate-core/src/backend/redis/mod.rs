@@ -196,10 +196,7 @@ fn cluster_node_urls(rest: &str) -> Result<Vec<String>> {
 /// The error for a Redis failure at run time: Redis is unavailable, retry in a second.
 pub(crate) fn unavailable(err: RedisError) -> Error {
     tracing::warn!(error = %err, "redis request failed");
-    Error::Unavailable {
-        what: "redis",
-        retry_after: RETRY_AFTER,
-    }
+    Error::unavailable("redis", RETRY_AFTER)
 }
 
 fn invalid_url(err: RedisError) -> Error {

@@ -87,7 +87,7 @@ async fn poll(inner: Weak<Inner>, mut last: i64, interval: Duration) {
             }
             Err(e) => {
                 if !failing {
-                    tracing::warn!(error = %e, "the SQLite event bus cannot read; retrying");
+                    tracing::warn!(error = %e.report(), "the SQLite event bus cannot read; retrying");
                 }
                 failing = true;
             }

@@ -70,7 +70,7 @@ impl SqliteStore {
         migrator
             .run(&self.pool)
             .await
-            .map_err(|e| Error::internal(format!("SQLite migration failed: {e}")))?;
+            .map_err(|e| Error::internal("SQLite migration failed").with_source(e))?;
         Ok(self.applied().await?.saturating_sub(before))
     }
 
@@ -107,18 +107,27 @@ impl SqliteStore {
     }
 }
 
-/// Maps a sqlx error: connectivity problems are `Unavailable`, the rest `Internal` (the
+/// Maps a sqlx error: connectivity problems, and a database left busy or locked by another
+/// writer past the busy timeout, are `Unavailable` (retry shortly), as PostgreSQL's
+/// connection errors are; the rest `Internal`. The driver's error is kept as the cause (the
 /// SQL text and driver message stay in logs).
 pub(crate) fn db_error(e: sqlx::Error) -> Error {
-    match e {
-        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-            Error::Unavailable {
-                what: "database",
-                retry_after: Duration::from_secs(2),
-            }
-        }
-        other => Error::internal(format!("database error: {other}")),
+    let unavailable = match &e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| is_busy(&code)),
+        _ => false,
+    };
+    if unavailable {
+        Error::unavailable("database", Duration::from_secs(2)).with_source(e)
+    } else {
+        Error::internal("database error").with_source(e)
     }
+}
+
+/// SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes (low byte 5 or 6).
+fn is_busy(code: &str) -> bool {
+    code.parse::<i32>()
+        .is_ok_and(|code| matches!(code & 0xff, 5 | 6))
 }
 
 fn millis(t: DateTime<Utc>) -> i64 {

@@ -25,7 +25,8 @@ fn credentials(row: &SqliteRow) -> Result<UserCredentials> {
             name: get_str("name")?,
             tier: get_str("tier")?.parse()?,
             role: get_str("role")?.parse()?,
-            preferences: serde_json::from_str(&preferences).map_err(Error::internal)?,
+            preferences: serde_json::from_str(&preferences)
+                .map_err(|e| Error::internal("stored preferences are not JSON").with_source(e))?,
             avatar_url: row.try_get("avatar_url").map_err(db_error)?,
             created_at: from_millis(row.try_get("created_at").map_err(db_error)?)?,
             updated_at: from_millis(row.try_get("updated_at").map_err(db_error)?)?,

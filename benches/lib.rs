@@ -311,44 +311,48 @@ impl<S: TokenDenylist> TokenDenylist for CountingStore<S> {
 
 #[async_trait]
 impl<S: ConversationStore> ConversationStore for CountingStore<S> {
-    async fn create_session(&self, session: &ChatSession) -> Result<()> {
-        self.record("ConversationStore::create_session")
-            .create_session(session)
+    async fn create_chat_session(&self, session: &ChatSession) -> Result<()> {
+        self.record("ConversationStore::create_chat_session")
+            .create_chat_session(session)
             .await
     }
 
-    async fn get_session(&self, user: UserId, id: ChatSessionId) -> Result<Option<ChatSession>> {
-        self.record("ConversationStore::get_session")
-            .get_session(user, id)
+    async fn get_chat_session(
+        &self,
+        user: UserId,
+        id: ChatSessionId,
+    ) -> Result<Option<ChatSession>> {
+        self.record("ConversationStore::get_chat_session")
+            .get_chat_session(user, id)
             .await
     }
 
-    async fn list_sessions(
+    async fn list_chat_sessions(
         &self,
         user: UserId,
         before: Option<ChatSessionId>,
         limit: u32,
     ) -> Result<Vec<ChatSession>> {
-        self.record("ConversationStore::list_sessions")
-            .list_sessions(user, before, limit)
+        self.record("ConversationStore::list_chat_sessions")
+            .list_chat_sessions(user, before, limit)
             .await
     }
 
-    async fn rename_session(
+    async fn rename_chat_session(
         &self,
         user: UserId,
         id: ChatSessionId,
         title: &str,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        self.record("ConversationStore::rename_session")
-            .rename_session(user, id, title, now)
+        self.record("ConversationStore::rename_chat_session")
+            .rename_chat_session(user, id, title, now)
             .await
     }
 
-    async fn delete_session(&self, user: UserId, id: ChatSessionId) -> Result<bool> {
-        self.record("ConversationStore::delete_session")
-            .delete_session(user, id)
+    async fn delete_chat_session(&self, user: UserId, id: ChatSessionId) -> Result<bool> {
+        self.record("ConversationStore::delete_chat_session")
+            .delete_chat_session(user, id)
             .await
     }
 

@@ -349,7 +349,11 @@ async fn sessions_are_listed_and_revoked() {
         env.ok(&["sessions", "list", "ada@example.com"])["items"],
         Value::Array(Vec::new())
     );
-    let alive = delegate.sessions().list(signed_in.user.id).await.unwrap();
+    let alive = delegate
+        .login_sessions()
+        .list(signed_in.user.id)
+        .await
+        .unwrap();
     assert!(alive.is_empty(), "the store no longer has it alive");
 
     let again = env.fails(&["sessions", "revoke", &session_id]);
@@ -368,7 +372,11 @@ async fn sessions_are_listed_and_revoked() {
     let cleaned = env.ok(&["sessions", "cleanup"]);
     assert_eq!(cleaned["sessions"], 1, "{cleaned}");
     assert_eq!(env.ok(&["sessions", "cleanup"])["removed"], 0);
-    let alive = delegate.sessions().list(signed_in.user.id).await.unwrap();
+    let alive = delegate
+        .login_sessions()
+        .list(signed_in.user.id)
+        .await
+        .unwrap();
     assert_eq!(alive.len(), 1);
     assert_eq!(alive[0].id, kept.session.id);
 }

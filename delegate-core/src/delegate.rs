@@ -2,7 +2,9 @@
 
 use crate::auth::password::PasswordHasher;
 use crate::auth::token::TokenSigner;
-use crate::auth::{AUTH_TOPIC, AuthCore, AuthEvent, AuthService, SessionGuard, SessionsService};
+use crate::auth::{
+    AUTH_TOPIC, AuthCore, AuthEvent, AuthService, LoginSessionsService, SessionGuard,
+};
 use crate::backend::{Shared, Stores};
 use crate::bus::{Delivery, EventBus};
 use crate::cache::Cache;
@@ -68,8 +70,8 @@ impl Delegate {
     }
 
     /// Login sessions (devices): list, revoke, cleanup.
-    pub fn sessions(&self) -> SessionsService {
-        SessionsService::new(self.inner.auth.clone())
+    pub fn login_sessions(&self) -> LoginSessionsService {
+        LoginSessionsService::new(self.inner.auth.clone())
     }
 
     /// Accounts.

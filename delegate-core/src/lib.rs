@@ -35,8 +35,8 @@ pub mod usage;
 pub mod users;
 
 pub use auth::{
-    AuthContext, AuthService, CleanupReport, Credentials, DeviceInfo, LoginSession, Registration,
-    SessionsService, SignedIn, TokenPair,
+    AuthContext, AuthService, CleanupReport, Credentials, DeviceInfo, LoginSession,
+    LoginSessionsService, Registration, SignedIn, TokenPair,
 };
 pub use backend::{Shared, Stores};
 pub use clock::{Clock, ManualClock, SystemClock};

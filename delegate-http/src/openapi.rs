@@ -22,27 +22,27 @@ use utoipa_swagger_ui::SwaggerUi;
         auth::logout,
         auth::logout_all,
         auth::me,
-        auth::list_sessions,
-        auth::revoke_session,
+        auth::list_login_sessions,
+        auth::revoke_login_session,
         auth::change_password,
         users::profile,
         users::update_profile,
         users::update_preferences,
         users::usage,
-        chat::list_sessions,
-        chat::create_session,
-        chat::get_session,
-        chat::rename_session,
-        chat::delete_session,
+        chat::list_chat_sessions,
+        chat::create_chat_session,
+        chat::get_chat_session,
+        chat::rename_chat_session,
+        chat::delete_chat_session,
         chat::list_messages,
         chat::send_message,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, wire::RegisterRequest, wire::LoginRequest, wire::ChangePasswordRequest, wire::RefreshRequest,
         wire::DeviceInput, wire::UserBody, wire::DeviceBody, wire::LoginSessionBody,
-        wire::TokenBody, wire::AuthResultBody, wire::MeBody, wire::SessionListBody,
+        wire::TokenBody, wire::AuthResultBody, wire::MeBody, wire::LoginSessionPage,
         wire::RevokedBody, wire::HealthBody, wire::ProfileUpdateRequest,
-        wire::CreateSessionRequest, wire::RenameSessionRequest, wire::SendMessageRequest,
+        wire::CreateChatSessionRequest, wire::RenameChatSessionRequest, wire::SendMessageRequest,
         wire::ChatSessionBody, wire::MessageBody, wire::TokenUsageBody, wire::ChatSessionPage,
         wire::MessagePage, wire::SentBody, wire::UsageBody, wire::MeteredBody,
     )),
@@ -171,7 +171,7 @@ fn restrict_models(doc: &mut utoipa::openapi::OpenApi, models: &[String]) {
     use utoipa::openapi::{RefOr, Schema};
     let schemas = doc.components.as_mut().map(|c| &mut c.schemas);
     let Some(RefOr::T(Schema::Object(request))) =
-        schemas.and_then(|s| s.get_mut("CreateSessionRequest"))
+        schemas.and_then(|s| s.get_mut("CreateChatSessionRequest"))
     else {
         return;
     };

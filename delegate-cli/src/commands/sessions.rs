@@ -10,18 +10,18 @@ pub async fn run(command: SessionsCommand, config: Config) -> Result<Output> {
         SessionsCommand::List { user } => {
             let delegate = super::connect(config).await?;
             let user = super::find_user(&delegate, &user).await?;
-            let sessions = delegate.sessions().list(user.id).await?;
+            let sessions = delegate.login_sessions().list(user.id).await?;
             Ok(Output::Sessions(SessionListView::new(sessions)))
         }
         SessionsCommand::Revoke { session_id } => {
             let id = LoginSessionId::parse(session_id.trim())?;
             let delegate = super::connect(config).await?;
-            delegate.sessions().revoke_any(id).await?;
+            delegate.login_sessions().revoke_any(id).await?;
             Ok(Output::Revoked(RevokedView::new(id)))
         }
         SessionsCommand::Cleanup => {
             let delegate = super::connect(config).await?;
-            let report = delegate.sessions().cleanup().await?;
+            let report = delegate.login_sessions().cleanup().await?;
             Ok(Output::Cleanup(report.into()))
         }
     }

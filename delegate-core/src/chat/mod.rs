@@ -9,7 +9,7 @@ mod store;
 pub use crate::paging::{MAX_PAGE, Page};
 pub use model::{ChatChunk, ChatModel, ChatRequest, ChatStream, ChatTurn};
 pub use reply::{Ended, Reply, ReplyEvent, Sent};
-pub use service::{ChatService, ChatSettings, MAX_MESSAGE_CHARS, NewSession};
+pub use service::{ChatService, ChatSettings, MAX_MESSAGE_CHARS, NewChatSession};
 pub use store::ConversationStore;
 
 use crate::ids::{ChatSessionId, MessageId, UserId};

@@ -57,7 +57,7 @@ pub struct ChatSettings {
 
 /// What a new session may set.
 #[derive(Debug, Clone, Default)]
-pub struct NewSession {
+pub struct NewChatSession {
     /// Title (default "New chat").
     pub title: Option<String>,
     /// Model (default: the configured one).
@@ -157,10 +157,10 @@ impl ChatService {
     }
 
     /// Creates a session for the caller. A model must be one the caller's tier may use.
-    pub async fn create_session(
+    pub async fn create_chat_session(
         &self,
         caller: &AuthContext,
-        new: NewSession,
+        new: NewChatSession,
     ) -> Result<ChatSession> {
         let user = caller.user_id;
         let title = match new.title {
@@ -181,7 +181,7 @@ impl ChatService {
             crate::text::check("systemPrompt", &prompt, MAX_SYSTEM_PROMPT_CHARS)?;
             session = session.with_system_prompt(prompt);
         }
-        self.store.create_session(&session).await?;
+        self.store.create_chat_session(&session).await?;
         forget(self.cache.as_ref(), &[keys::chat_sessions(user)]).await;
         // Written through: the first message to a new session reads no session row.
         let head = SessionHead::of(&session);
@@ -191,7 +191,7 @@ impl ChatService {
     }
 
     /// The user's sessions, newest first. The first page is cached.
-    pub async fn list_sessions(
+    pub async fn list_chat_sessions(
         &self,
         user: UserId,
         cursor: Option<&str>,
@@ -200,12 +200,16 @@ impl ChatService {
         let limit = check_limit(limit)?;
         let before = cursor.map(parse_cursor::<ChatSessionId>).transpose()?;
         let items = match before {
-            Some(before) => self.store.list_sessions(user, Some(before), limit).await?,
+            Some(before) => {
+                self.store
+                    .list_chat_sessions(user, Some(before), limit)
+                    .await?
+            }
             None => {
                 let store = self.store.clone();
                 self.first_page(&keys::chat_sessions(user), limit, move || {
                     let store = store.clone();
-                    Box::pin(async move { store.list_sessions(user, None, MAX_PAGE).await })
+                    Box::pin(async move { store.list_chat_sessions(user, None, MAX_PAGE).await })
                 })
                 .await?
             }
@@ -214,15 +218,15 @@ impl ChatService {
     }
 
     /// The user's session, or [`Error::NotFound`] (also for another user's session).
-    pub async fn get_session(&self, user: UserId, id: ChatSessionId) -> Result<ChatSession> {
+    pub async fn get_chat_session(&self, user: UserId, id: ChatSessionId) -> Result<ChatSession> {
         self.store
-            .get_session(user, id)
+            .get_chat_session(user, id)
             .await?
             .ok_or(Error::NotFound("session"))
     }
 
     /// Renames the user's session.
-    pub async fn rename_session(
+    pub async fn rename_chat_session(
         &self,
         user: UserId,
         id: ChatSessionId,
@@ -231,18 +235,18 @@ impl ChatService {
         let title = check_title(title)?;
         if !self
             .store
-            .rename_session(user, id, &title, self.clock.now())
+            .rename_chat_session(user, id, &title, self.clock.now())
             .await?
         {
             return Err(Error::NotFound("session"));
         }
         forget(self.cache.as_ref(), &[keys::chat_sessions(user)]).await;
-        self.get_session(user, id).await
+        self.get_chat_session(user, id).await
     }
 
     /// Deletes the user's session and its messages (usage already metered stays).
-    pub async fn delete_session(&self, user: UserId, id: ChatSessionId) -> Result<()> {
-        if !self.store.delete_session(user, id).await? {
+    pub async fn delete_chat_session(&self, user: UserId, id: ChatSessionId) -> Result<()> {
+        if !self.store.delete_chat_session(user, id).await? {
             return Err(Error::NotFound("session"));
         }
         let gone = [
@@ -480,7 +484,7 @@ impl ChatService {
             move || {
                 let store = store.clone();
                 Box::pin(async move {
-                    let session = store.get_session(user, id).await?;
+                    let session = store.get_chat_session(user, id).await?;
                     Ok(SessionHead::of(&session.ok_or(Error::NotFound("session"))?))
                 })
             },

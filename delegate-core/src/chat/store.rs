@@ -11,19 +11,23 @@ use chrono::{DateTime, Utc};
 #[async_trait]
 pub trait ConversationStore: Send + Sync + 'static {
     /// Stores a new session.
-    async fn create_session(&self, session: &ChatSession) -> Result<()>;
+    async fn create_chat_session(&self, session: &ChatSession) -> Result<()>;
     /// The session, if it exists and belongs to `user`.
-    async fn get_session(&self, user: UserId, id: ChatSessionId) -> Result<Option<ChatSession>>;
+    async fn get_chat_session(
+        &self,
+        user: UserId,
+        id: ChatSessionId,
+    ) -> Result<Option<ChatSession>>;
     /// Up to `limit` of the user's sessions, newest first (by id), strictly older than
     /// `before` if given.
-    async fn list_sessions(
+    async fn list_chat_sessions(
         &self,
         user: UserId,
         before: Option<ChatSessionId>,
         limit: u32,
     ) -> Result<Vec<ChatSession>>;
     /// Renames the user's session; false if there is no such session of `user`.
-    async fn rename_session(
+    async fn rename_chat_session(
         &self,
         user: UserId,
         id: ChatSessionId,
@@ -31,7 +35,7 @@ pub trait ConversationStore: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<bool>;
     /// Deletes the user's session and its messages; false if there is no such session.
-    async fn delete_session(&self, user: UserId, id: ChatSessionId) -> Result<bool>;
+    async fn delete_chat_session(&self, user: UserId, id: ChatSessionId) -> Result<bool>;
     /// Stores a message in its session and sets the session's `updated_at` to the message's
     /// `created_at`, atomically. A session that does not exist (e.g. deleted since the
     /// caller checked it) is [`crate::Error::NotFound`], and nothing is stored.

@@ -27,7 +27,7 @@ async fn seed_chat(stores: &Stores, user: UserId, secs: i64) -> ChatSession {
     let session = ChatSession::new(user, "Seeded chat", at(secs));
     stores
         .conversations
-        .create_session(&session)
+        .create_chat_session(&session)
         .await
         .expect("create seeded chat session");
     session
@@ -92,15 +92,23 @@ pub async fn create_then_get_round_trips(stores: Stores) {
         .with_model("gpt-4o-mini")
         .with_system_prompt("You are a terse travel agent.\nAnswer in English.");
     full.updated_at = at(20);
-    stores.conversations.create_session(&full).await.unwrap();
+    stores
+        .conversations
+        .create_chat_session(&full)
+        .await
+        .unwrap();
 
     let bare = ChatSession::new(ada.id, "", t0());
-    stores.conversations.create_session(&bare).await.unwrap();
+    stores
+        .conversations
+        .create_chat_session(&bare)
+        .await
+        .unwrap();
 
     assert_eq!(
         stores
             .conversations
-            .get_session(ada.id, full.id)
+            .get_chat_session(ada.id, full.id)
             .await
             .unwrap(),
         Some(full)
@@ -108,7 +116,7 @@ pub async fn create_then_get_round_trips(stores: Stores) {
     assert_eq!(
         stores
             .conversations
-            .get_session(ada.id, bare.id)
+            .get_chat_session(ada.id, bare.id)
             .await
             .unwrap(),
         Some(bare)
@@ -116,15 +124,15 @@ pub async fn create_then_get_round_trips(stores: Stores) {
     assert_eq!(
         stores
             .conversations
-            .get_session(ada.id, ChatSessionId::new())
+            .get_chat_session(ada.id, ChatSessionId::new())
             .await
             .unwrap(),
         None
     );
 }
 
-/// Another user's session id behaves exactly like an unknown one: `get_session` is `None`,
-/// `rename_session` and `delete_session` are false, its owner's lists leave it out, and
+/// Another user's session id behaves exactly like an unknown one: `get_chat_session` is `None`,
+/// `rename_chat_session` and `delete_chat_session` are false, its owner's lists leave it out, and
 /// nothing about it (title, `updated_at`, messages) changes.
 pub async fn another_users_session_is_unreachable(stores: Stores) {
     let ada = seed_user(&stores).await;
@@ -134,22 +142,22 @@ pub async fn another_users_session_is_unreachable(stores: Stores) {
     add_all(&stores, &said).await;
     let before = stores
         .conversations
-        .get_session(ada.id, adas.id)
+        .get_chat_session(ada.id, adas.id)
         .await
         .unwrap()
         .expect("ada's session exists");
 
     let conv = &stores.conversations;
-    assert_eq!(conv.get_session(eve.id, adas.id).await.unwrap(), None);
+    assert_eq!(conv.get_chat_session(eve.id, adas.id).await.unwrap(), None);
     assert!(
         !conv
-            .rename_session(eve.id, adas.id, "mine now", at(50))
+            .rename_chat_session(eve.id, adas.id, "mine now", at(50))
             .await
             .unwrap()
     );
-    assert!(!conv.delete_session(eve.id, adas.id).await.unwrap());
+    assert!(!conv.delete_chat_session(eve.id, adas.id).await.unwrap());
     assert!(
-        conv.list_sessions(eve.id, None, 10)
+        conv.list_chat_sessions(eve.id, None, 10)
             .await
             .unwrap()
             .is_empty()
@@ -157,30 +165,30 @@ pub async fn another_users_session_is_unreachable(stores: Stores) {
 
     // Unknown ids answer the same way for the owner.
     let unknown = ChatSessionId::new();
-    assert_eq!(conv.get_session(ada.id, unknown).await.unwrap(), None);
+    assert_eq!(conv.get_chat_session(ada.id, unknown).await.unwrap(), None);
     assert!(
         !conv
-            .rename_session(ada.id, unknown, "nothing", at(50))
+            .rename_chat_session(ada.id, unknown, "nothing", at(50))
             .await
             .unwrap()
     );
-    assert!(!conv.delete_session(ada.id, unknown).await.unwrap());
+    assert!(!conv.delete_chat_session(ada.id, unknown).await.unwrap());
 
     // Nothing changed.
     assert_eq!(
-        conv.get_session(ada.id, adas.id).await.unwrap(),
+        conv.get_chat_session(ada.id, adas.id).await.unwrap(),
         Some(before.clone())
     );
     assert_eq!(before.title, "Seeded chat");
     assert_eq!(before.updated_at, at(11));
     assert_eq!(conv.list_messages(adas.id, None, 10).await.unwrap(), said);
     assert_eq!(
-        session_ids(&conv.list_sessions(ada.id, None, 10).await.unwrap()),
+        session_ids(&conv.list_chat_sessions(ada.id, None, 10).await.unwrap()),
         vec![adas.id]
     );
 }
 
-/// `list_sessions` returns only the user's sessions, newest first by id, at most `limit`,
+/// `list_chat_sessions` returns only the user's sessions, newest first by id, at most `limit`,
 /// strictly older than `before` (which need not be a stored id).
 pub async fn list_sessions_pages_newest_first(stores: Stores) {
     let ada = seed_user(&stores).await;
@@ -188,7 +196,7 @@ pub async fn list_sessions_pages_newest_first(stores: Stores) {
     assert!(
         stores
             .conversations
-            .list_sessions(ada.id, None, 10)
+            .list_chat_sessions(ada.id, None, 10)
             .await
             .unwrap()
             .is_empty()
@@ -199,9 +207,17 @@ pub async fn list_sessions_pages_newest_first(stores: Stores) {
     // Inserted out of id order, and interleaved with another user's, so a store returning
     // insertion order or ignoring the owner fails.
     for i in [3, 0, 4, 1, 2] {
-        stores.conversations.create_session(&adas[i]).await.unwrap();
+        stores
+            .conversations
+            .create_chat_session(&adas[i])
+            .await
+            .unwrap();
         if let Some(bobs) = bobs.get(i) {
-            stores.conversations.create_session(bobs).await.unwrap();
+            stores
+                .conversations
+                .create_chat_session(bobs)
+                .await
+                .unwrap();
         }
     }
     let newest_first: Vec<ChatSessionId> = adas.iter().rev().map(|s| s.id).collect();
@@ -209,7 +225,7 @@ pub async fn list_sessions_pages_newest_first(stores: Stores) {
     let list = |before: Option<ChatSessionId>, limit: u32| {
         let conv = stores.conversations.clone();
         async move {
-            conv.list_sessions(ada_id, before, limit)
+            conv.list_chat_sessions(ada_id, before, limit)
                 .await
                 .expect("list sessions")
         }
@@ -253,7 +269,7 @@ pub async fn list_sessions_pages_newest_first(stores: Stores) {
 
     let bobs_list = stores
         .conversations
-        .list_sessions(bob.id, None, 10)
+        .list_chat_sessions(bob.id, None, 10)
         .await
         .unwrap();
     let mut bobs_newest_first = bob_ids.clone();
@@ -261,25 +277,29 @@ pub async fn list_sessions_pages_newest_first(stores: Stores) {
     assert_eq!(session_ids(&bobs_list), bobs_newest_first);
 }
 
-/// `rename_session` sets the title and `updated_at` of the owner's session and nothing else.
+/// `rename_chat_session` sets the title and `updated_at` of the owner's session and nothing else.
 pub async fn rename_changes_title_and_updated_at(stores: Stores) {
     let ada = seed_user(&stores).await;
     let chat = ChatSession::new(ada.id, "Untitled", at(0))
         .with_model("m1")
         .with_system_prompt("be brief");
-    stores.conversations.create_session(&chat).await.unwrap();
+    stores
+        .conversations
+        .create_chat_session(&chat)
+        .await
+        .unwrap();
     let other = seed_chat(&stores, ada.id, 5).await;
 
     assert!(
         stores
             .conversations
-            .rename_session(ada.id, chat.id, "Renamed ✓", at(30))
+            .rename_chat_session(ada.id, chat.id, "Renamed ✓", at(30))
             .await
             .unwrap()
     );
     let renamed = stores
         .conversations
-        .get_session(ada.id, chat.id)
+        .get_chat_session(ada.id, chat.id)
         .await
         .unwrap()
         .expect("still there");
@@ -290,7 +310,7 @@ pub async fn rename_changes_title_and_updated_at(stores: Stores) {
     assert_eq!(
         stores
             .conversations
-            .get_session(ada.id, other.id)
+            .get_chat_session(ada.id, other.id)
             .await
             .unwrap(),
         Some(other),
@@ -298,7 +318,7 @@ pub async fn rename_changes_title_and_updated_at(stores: Stores) {
     );
 }
 
-/// `delete_session` removes the session and its messages (and only those); a second
+/// `delete_chat_session` removes the session and its messages (and only those); a second
 /// delete is false, and finishing one of its messages afterwards changes nothing.
 pub async fn delete_removes_the_session_and_its_messages(stores: Stores) {
     let ada = seed_user(&stores).await;
@@ -310,8 +330,11 @@ pub async fn delete_removes_the_session_and_its_messages(stores: Stores) {
     add_all(&stores, &kept_msgs).await;
 
     let conv = &stores.conversations;
-    assert!(conv.delete_session(ada.id, doomed.id).await.unwrap());
-    assert_eq!(conv.get_session(ada.id, doomed.id).await.unwrap(), None);
+    assert!(conv.delete_chat_session(ada.id, doomed.id).await.unwrap());
+    assert_eq!(
+        conv.get_chat_session(ada.id, doomed.id).await.unwrap(),
+        None
+    );
     assert!(
         conv.list_messages(doomed.id, None, 10)
             .await
@@ -324,9 +347,9 @@ pub async fn delete_removes_the_session_and_its_messages(stores: Stores) {
             .unwrap()
             .is_empty()
     );
-    assert!(!conv.delete_session(ada.id, doomed.id).await.unwrap());
+    assert!(!conv.delete_chat_session(ada.id, doomed.id).await.unwrap());
     assert_eq!(
-        session_ids(&conv.list_sessions(ada.id, None, 10).await.unwrap()),
+        session_ids(&conv.list_chat_sessions(ada.id, None, 10).await.unwrap()),
         vec![kept.id]
     );
 
@@ -357,19 +380,27 @@ pub async fn add_message_bumps_updated_at(stores: Stores) {
 
     let said = messages(chat.id, 50, 2);
     conv.add_message(&said[0]).await.unwrap();
-    let got = conv.get_session(ada.id, chat.id).await.unwrap().unwrap();
+    let got = conv
+        .get_chat_session(ada.id, chat.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(got.updated_at, at(50));
     assert_eq!(got.created_at, at(0));
     conv.add_message(&said[1]).await.unwrap();
-    let got = conv.get_session(ada.id, chat.id).await.unwrap().unwrap();
+    let got = conv
+        .get_chat_session(ada.id, chat.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(got.updated_at, at(51));
     assert_eq!(got.title, chat.title);
     // The list shows the bump too, and the other session is untouched.
-    let listed = conv.list_sessions(ada.id, None, 10).await.unwrap();
+    let listed = conv.list_chat_sessions(ada.id, None, 10).await.unwrap();
     let listed_chat = listed.iter().find(|s| s.id == chat.id).expect("listed");
     assert_eq!(listed_chat.updated_at, at(51));
     assert_eq!(
-        conv.get_session(ada.id, other.id).await.unwrap(),
+        conv.get_chat_session(ada.id, other.id).await.unwrap(),
         Some(other)
     );
 
@@ -593,10 +624,14 @@ pub async fn any_text_but_nul_round_trips_exactly(stores: Stores) {
     let text = "emoji 🦀👩‍👩‍👧, e\u{301}, zero\u{200b}width, \u{202e}rtl, tab\tnew\nline \u{7f}\u{1}, \
                 max \u{ffff}\u{10ffff}, quotes '\" and \\ back\\slash, ünïcødé";
     let session = ChatSession::new(user, text, at(1));
-    stores.conversations.create_session(&session).await.unwrap();
+    stores
+        .conversations
+        .create_chat_session(&session)
+        .await
+        .unwrap();
     let got = stores
         .conversations
-        .get_session(user, session.id)
+        .get_chat_session(user, session.id)
         .await
         .unwrap()
         .unwrap();

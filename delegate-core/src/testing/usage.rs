@@ -97,7 +97,11 @@ pub async fn totals_exceed_the_event_width(stores: Stores) {
 pub async fn totals_survive_deleting_the_session(stores: Stores) {
     let ada = seed_user(&stores).await;
     let chat = ChatSession::new(ada.id, "Metered", at(0));
-    stores.conversations.create_session(&chat).await.unwrap();
+    stores
+        .conversations
+        .create_chat_session(&chat)
+        .await
+        .unwrap();
     let question = Message::new(
         chat.id,
         MessageRole::User,
@@ -122,7 +126,7 @@ pub async fn totals_survive_deleting_the_session(stores: Stores) {
     assert!(
         stores
             .conversations
-            .delete_session(ada.id, chat.id)
+            .delete_chat_session(ada.id, chat.id)
             .await
             .unwrap()
     );

@@ -4,8 +4,8 @@ use super::DEFAULT_LIMIT;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, ClientMeta};
 use crate::wire::{
-    AuthResultBody, ChangePasswordRequest, ListQuery, LoginRequest, LoginSessionBody, MeBody,
-    RefreshRequest, RegisterRequest, RevokedBody, SessionListBody, TokenBody,
+    AuthResultBody, ChangePasswordRequest, ListQuery, LoginRequest, LoginSessionBody,
+    LoginSessionPage, MeBody, RefreshRequest, RegisterRequest, RevokedBody, TokenBody,
 };
 use axum::Router;
 use axum::extract::State;
@@ -21,8 +21,8 @@ pub(crate) fn routes() -> Router<Delegate> {
         .route("/logout", post(logout))
         .route("/logout-all", post(logout_all))
         .route("/me", get(me))
-        .route("/sessions", get(list_sessions))
-        .route("/sessions/{id}", delete(revoke_session))
+        .route("/sessions", get(list_login_sessions))
+        .route("/sessions/{id}", delete(revoke_login_session))
         .route("/password", post(change_password))
 }
 
@@ -137,25 +137,25 @@ pub(crate) async fn me(
     operation_id = "list_login_sessions",
     params(ListQuery),
     responses(
-        (status = 200, description = "Alive login sessions, newest first", body = SessionListBody),
+        (status = 200, description = "Alive login sessions, newest first", body = LoginSessionPage),
         (status = 400, description = "A query parameter of the wrong type", body = ErrorBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 422, description = "Bad limit or cursor", body = ErrorBody),
     ))]
-pub(crate) async fn list_sessions(
+pub(crate) async fn list_login_sessions(
     State(delegate): State<Delegate>,
     AuthUser(caller): AuthUser,
     ApiQuery(query): ApiQuery<ListQuery>,
-) -> Result<ApiJson<SessionListBody>, ApiError> {
+) -> Result<ApiJson<LoginSessionPage>, ApiError> {
     let page = delegate
-        .sessions()
+        .login_sessions()
         .list_page(
             caller.user_id,
             query.cursor.as_deref(),
             query.limit.unwrap_or(DEFAULT_LIMIT),
         )
         .await?;
-    Ok(ApiJson(SessionListBody {
+    Ok(ApiJson(LoginSessionPage {
         items: page
             .items
             .into_iter()
@@ -173,14 +173,14 @@ pub(crate) async fn list_sessions(
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 404, description = "No such session of the caller", body = ErrorBody),
     ))]
-pub(crate) async fn revoke_session(
+pub(crate) async fn revoke_login_session(
     State(delegate): State<Delegate>,
     AuthUser(caller): AuthUser,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = LoginSessionId::parse(&id)
         .map_err(|_| ApiError::from(delegate_core::Error::NotFound("session")))?;
-    delegate.sessions().revoke(caller.user_id, id).await?;
+    delegate.login_sessions().revoke(caller.user_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

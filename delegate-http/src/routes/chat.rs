@@ -4,8 +4,8 @@ use super::DEFAULT_LIMIT;
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
 use crate::wire::{
-    ChatSessionBody, ChatSessionPage, CreateSessionRequest, ListQuery, MessageBody, MessagePage,
-    RenameSessionRequest, SendMessageRequest, SentBody,
+    ChatSessionBody, ChatSessionPage, CreateChatSessionRequest, ListQuery, MessageBody,
+    MessagePage, RenameChatSessionRequest, SendMessageRequest, SentBody,
 };
 use axum::Router;
 use axum::extract::State;
@@ -13,19 +13,19 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use delegate_core::chat::{NewSession, ReplyEvent};
+use delegate_core::chat::{NewChatSession, ReplyEvent};
 use delegate_core::{ChatSessionId, Delegate, Error};
 use futures::StreamExt;
 use std::convert::Infallible;
 
 pub(crate) fn routes() -> Router<Delegate> {
     Router::new()
-        .route("/", get(list_sessions).post(create_session))
+        .route("/", get(list_chat_sessions).post(create_chat_session))
         .route(
             "/{id}",
-            get(get_session)
-                .patch(rename_session)
-                .delete(delete_session),
+            get(get_chat_session)
+                .patch(rename_chat_session)
+                .delete(delete_chat_session),
         )
         .route("/{id}/messages", get(list_messages).post(send_message))
 }
@@ -42,14 +42,14 @@ fn session_id(id: &str) -> Result<ChatSessionId, ApiError> {
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 422, description = "Bad limit or cursor", body = ErrorBody),
     ))]
-pub(crate) async fn list_sessions(
+pub(crate) async fn list_chat_sessions(
     State(delegate): State<Delegate>,
     AuthUser(caller): AuthUser,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<ApiJson<ChatSessionPage>, ApiError> {
     let page = delegate
         .chat()
-        .list_sessions(
+        .list_chat_sessions(
             caller.user_id,
             query.cursor.as_deref(),
             query.limit.unwrap_or(DEFAULT_LIMIT),
@@ -63,23 +63,23 @@ pub(crate) async fn list_sessions(
 
 /// Create a chat session.
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "chat", security(("bearer" = [])),
-    request_body = Option<CreateSessionRequest>,
+    request_body = Option<CreateChatSessionRequest>,
     responses(
         (status = 201, description = "Created", body = ChatSessionBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 422, description = "Invalid title or system prompt, or a model the caller's tier may not use (the message names the allowed ones)", body = ErrorBody),
     ))]
-pub(crate) async fn create_session(
+pub(crate) async fn create_chat_session(
     State(delegate): State<Delegate>,
     AuthUser(caller): AuthUser,
-    ApiJson(body): ApiJson<Option<CreateSessionRequest>>,
+    ApiJson(body): ApiJson<Option<CreateChatSessionRequest>>,
 ) -> Result<(StatusCode, ApiJson<ChatSessionBody>), ApiError> {
     let body = body.unwrap_or_default();
     let session = delegate
         .chat()
-        .create_session(
+        .create_chat_session(
             &caller,
-            NewSession {
+            NewChatSession {
                 title: body.title,
                 model: body.model,
                 system_prompt: body.system_prompt,
@@ -96,14 +96,14 @@ pub(crate) async fn create_session(
         (status = 200, description = "The session", body = ChatSessionBody),
         (status = 404, description = "No such session of the caller", body = ErrorBody),
     ))]
-pub(crate) async fn get_session(
+pub(crate) async fn get_chat_session(
     State(delegate): State<Delegate>,
     AuthUser(caller): AuthUser,
     ApiPath(id): ApiPath<String>,
 ) -> Result<ApiJson<ChatSessionBody>, ApiError> {
     let session = delegate
         .chat()
-        .get_session(caller.user_id, session_id(&id)?)
+        .get_chat_session(caller.user_id, session_id(&id)?)
         .await?;
     Ok(ApiJson(session.into()))
 }
@@ -111,23 +111,23 @@ pub(crate) async fn get_session(
 /// Rename a chat session.
 #[utoipa::path(patch, path = "/api/v1/sessions/{id}", tag = "chat", security(("bearer" = [])),
     params(("id" = String, Path, description = "Chat session id")),
-    request_body = RenameSessionRequest,
+    request_body = RenameChatSessionRequest,
     responses(
         (status = 200, description = "The renamed session", body = ChatSessionBody),
         (status = 404, description = "No such session of the caller", body = ErrorBody),
         (status = 422, description = "Invalid title", body = ErrorBody),
     ))]
-pub(crate) async fn rename_session(
+pub(crate) async fn rename_chat_session(
     State(delegate): State<Delegate>,
     AuthUser(caller): AuthUser,
     ApiPath(id): ApiPath<String>,
-    ApiJson(body): ApiJson<RenameSessionRequest>,
+    ApiJson(body): ApiJson<RenameChatSessionRequest>,
 ) -> Result<ApiJson<ChatSessionBody>, ApiError> {
     let id = session_id(&id)?;
     let chat = delegate.chat();
     let session = match body.title {
-        Some(title) => chat.rename_session(caller.user_id, id, &title).await?,
-        None => chat.get_session(caller.user_id, id).await?,
+        Some(title) => chat.rename_chat_session(caller.user_id, id, &title).await?,
+        None => chat.get_chat_session(caller.user_id, id).await?,
     };
     Ok(ApiJson(session.into()))
 }
@@ -139,14 +139,14 @@ pub(crate) async fn rename_session(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such session of the caller", body = ErrorBody),
     ))]
-pub(crate) async fn delete_session(
+pub(crate) async fn delete_chat_session(
     State(delegate): State<Delegate>,
     AuthUser(caller): AuthUser,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     delegate
         .chat()
-        .delete_session(caller.user_id, session_id(&id)?)
+        .delete_chat_session(caller.user_id, session_id(&id)?)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

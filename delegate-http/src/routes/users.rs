@@ -13,7 +13,7 @@ pub(crate) fn routes() -> Router<Delegate> {
         .route("/profile", get(profile).patch(update_profile))
         .route("/preferences", patch(update_preferences))
         .route("/usage", get(usage))
-        .route("/sessions", get(super::chat::list_sessions))
+        .route("/sessions", get(super::chat::list_chat_sessions))
 }
 
 /// The caller's usage this period against the tier's quota.

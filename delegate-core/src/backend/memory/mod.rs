@@ -1,10 +1,14 @@
 //! In-memory backends: the embedded defaults for cache, limits and bus, and a throwaway
 //! relational store.
 
+mod auth;
 mod bus;
 mod cache;
+mod chat;
 mod ratelimit;
 mod store;
+mod usage;
+mod users;
 
 pub use bus::MemoryBus;
 pub use cache::MemoryCache;

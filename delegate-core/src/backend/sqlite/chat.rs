@@ -64,7 +64,7 @@ fn token_usage(prompt: Option<i64>, completion: Option<i64>) -> Result<Option<To
 
 #[async_trait]
 impl ConversationStore for SqliteStore {
-    async fn create_session(&self, s: &ChatSession) -> Result<()> {
+    async fn create_chat_session(&self, s: &ChatSession) -> Result<()> {
         sqlx::query(concat!(
             "INSERT INTO chat_sessions (",
             session_columns!(),
@@ -83,7 +83,11 @@ impl ConversationStore for SqliteStore {
         Ok(())
     }
 
-    async fn get_session(&self, user: UserId, id: ChatSessionId) -> Result<Option<ChatSession>> {
+    async fn get_chat_session(
+        &self,
+        user: UserId,
+        id: ChatSessionId,
+    ) -> Result<Option<ChatSession>> {
         let row = sqlx::query(concat!(
             "SELECT ",
             session_columns!(),
@@ -97,7 +101,7 @@ impl ConversationStore for SqliteStore {
         row.as_ref().map(chat_session).transpose()
     }
 
-    async fn list_sessions(
+    async fn list_chat_sessions(
         &self,
         user: UserId,
         before: Option<ChatSessionId>,
@@ -127,7 +131,7 @@ impl ConversationStore for SqliteStore {
         rows.iter().map(chat_session).collect()
     }
 
-    async fn rename_session(
+    async fn rename_chat_session(
         &self,
         user: UserId,
         id: ChatSessionId,
@@ -147,7 +151,7 @@ impl ConversationStore for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn delete_session(&self, user: UserId, id: ChatSessionId) -> Result<bool> {
+    async fn delete_chat_session(&self, user: UserId, id: ChatSessionId) -> Result<bool> {
         // The messages go with it (ON DELETE CASCADE); the usage ledger stays.
         let done = sqlx::query("DELETE FROM chat_sessions WHERE id = ? AND user_id = ?")
             .bind(id.to_string())

@@ -1,7 +1,7 @@
 //! The sessions service: a user's signed-in devices, revoking one or all, and cleanup.
 
+use super::login_session::LoginSession;
 use super::service::AuthCore;
-use super::session::LoginSession;
 use crate::error::{Error, Result};
 use crate::ids::{LoginSessionId, UserId};
 use crate::paging::{Page, check_limit, parse_cursor};
@@ -27,11 +27,11 @@ impl CleanupReport {
 
 /// Login sessions (devices) of users.
 #[derive(Clone)]
-pub struct SessionsService {
+pub struct LoginSessionsService {
     core: Arc<AuthCore>,
 }
 
-impl SessionsService {
+impl LoginSessionsService {
     pub(crate) fn new(core: Arc<AuthCore>) -> Self {
         Self { core }
     }

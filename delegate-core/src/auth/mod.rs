@@ -1,6 +1,7 @@
 //! Authentication: passwords, access tokens, refresh-token rotation and login sessions.
 
 mod backoff;
+mod core;
 mod denylist;
 mod events;
 mod guard;
@@ -14,6 +15,7 @@ mod service;
 pub mod token;
 mod types;
 
+pub(crate) use self::core::AuthCore;
 pub(crate) use backoff::LoginBackoff;
 pub use denylist::TokenDenylist;
 pub use events::{AUTH_TOPIC, AuthEvent};
@@ -21,6 +23,5 @@ pub(crate) use guard::SessionGuard;
 pub use login_session::{DeviceInfo, LoginSession, LoginSessionStore};
 pub use login_sessions::{CleanupReport, LoginSessionsService};
 pub use refresh::{RefreshTokenRecord, RefreshTokenStore, Rotation};
-pub(crate) use service::AuthCore;
 pub use service::AuthService;
 pub use types::{AuthContext, Credentials, Registration, SignedIn, TokenPair};

@@ -1,23 +1,16 @@
 //! The auth service: register, login, refresh rotation, request authentication, logout.
 
-use super::denylist::TokenDenylist;
-use super::events::{AUTH_TOPIC, AuthEvent};
-use super::guard::{Liveness, SessionGuard};
-use super::login_session::{DeviceInfo, LoginSession, LoginSessionStore};
-use super::password::PasswordHasher;
+use super::core::AuthCore;
+use super::guard::Liveness;
+use super::login_session::{DeviceInfo, LoginSession};
 use super::policy;
 use super::random;
-use super::refresh::{RefreshTokenRecord, RefreshTokenStore, Rotation};
-use super::token::TokenSigner;
+use super::refresh::{RefreshTokenRecord, Rotation};
 use super::types::{AuthContext, Credentials, Registration, SignedIn, TokenPair};
-use crate::bus::EventBus;
-use crate::clock::Clock;
-use crate::config::{AuthConfig, Secret};
 use crate::error::{Error, Result};
-use crate::ids::LoginSessionId;
+use crate::users::User;
 use crate::users::service::MAX_NAME_CHARS;
-use crate::users::{User, UserStore};
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta};
 use std::sync::Arc;
 
 /// Longest accepted client-supplied device field, in characters.
@@ -26,99 +19,6 @@ const MAX_DEVICE_FIELD_CHARS: usize = 200;
 const MAX_USER_AGENT_CHARS: usize = 512;
 /// Bytes of randomness in a refresh token.
 const REFRESH_TOKEN_BYTES: usize = 32;
-
-/// State shared by [`AuthService`] and [`crate::LoginSessionsService`].
-pub(crate) struct AuthCore {
-    pub(crate) config: AuthConfig,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) users: Arc<dyn UserStore>,
-    pub(crate) profiles: crate::users::UsersService,
-    pub(crate) sessions: Arc<dyn LoginSessionStore>,
-    pub(crate) refresh: Arc<dyn RefreshTokenStore>,
-    pub(crate) denylist: Arc<dyn TokenDenylist>,
-    pub(crate) bus: Arc<dyn EventBus>,
-    pub(crate) guard: SessionGuard,
-    pub(crate) backoff: super::LoginBackoff,
-    pub(crate) hasher: PasswordHasher,
-    pub(crate) signer: TokenSigner,
-    pub(crate) refresh_key: Secret,
-}
-
-impl AuthCore {
-    /// Revokes sessions durably, then in this instance's guard, then on the bus.
-    pub(crate) async fn revoke_sessions(&self, ids: &[LoginSessionId]) -> Result<()> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        self.guard.mark_dead(ids);
-        self.refresh.delete_families(ids).await?;
-        self.publish(&AuthEvent::SessionsRevoked { ids: ids.to_vec() })
-            .await;
-        Ok(())
-    }
-
-    /// Revokes each of `ids` in the store, then everywhere (see [`Self::revoke_sessions`]);
-    /// returns how many were still alive.
-    pub(crate) async fn end_sessions(
-        &self,
-        ids: impl IntoIterator<Item = LoginSessionId>,
-    ) -> Result<u64> {
-        let now = self.clock.now();
-        let mut ended = Vec::new();
-        for id in ids {
-            if self.sessions.revoke(id, now).await? {
-                ended.push(id);
-            }
-        }
-        self.revoke_sessions(&ended).await?;
-        Ok(ended.len() as u64)
-    }
-
-    /// Denies an access token durably, here, and on the bus.
-    pub(crate) async fn deny_token(&self, jti: &str, expires_at: DateTime<Utc>) -> Result<()> {
-        self.denylist.deny(jti, expires_at).await?;
-        self.guard.deny(jti, expires_at, self.clock.now());
-        self.publish(&AuthEvent::TokenDenied {
-            jti: jti.to_owned(),
-            expires_at,
-        })
-        .await;
-        Ok(())
-    }
-
-    /// Applies an event from the bus to this instance's guard.
-    pub(crate) fn apply(&self, event: AuthEvent) {
-        match event {
-            AuthEvent::SessionsRevoked { ids } => self.guard.mark_dead(&ids),
-            AuthEvent::TokenDenied { jti, expires_at } => {
-                self.guard.deny(&jti, expires_at, self.clock.now())
-            }
-        }
-    }
-
-    /// After missed bus events: forgets what the guard knows of sessions (they are re-read
-    /// from the store on next use) and reloads the denylist.
-    pub(crate) async fn resync(&self) -> Result<()> {
-        self.guard.forget_sessions();
-        let now = self.clock.now();
-        for (jti, expires_at) in self.denylist.active(now).await? {
-            self.guard.deny(&jti, expires_at, now);
-        }
-        Ok(())
-    }
-
-    async fn publish(&self, event: &AuthEvent) {
-        let payload = serde_json::to_vec(event).expect("auth events serialise");
-        // The store already holds the truth; other instances re-read it after the guard TTL.
-        if let Err(e) = self.bus.publish(AUTH_TOPIC, payload).await {
-            tracing::warn!(error = %e.report(), "could not publish an auth event");
-        }
-    }
-
-    fn hash_refresh(&self, token: &str) -> String {
-        random::keyed_hash(self.refresh_key.expose(), token)
-    }
-}
 
 /// Accounts and tokens: register, login, refresh, authenticate, logout.
 #[derive(Clone)]

@@ -156,6 +156,7 @@ fn cache_levels(c: &mut Criterion, rt: &tokio::runtime::Runtime, redis: &str, pr
             Arc::new(backend.bus()),
             10_000,
             Duration::from_secs(60),
+            Arc::new(SystemClock),
         ))
         .expect("two-level cache");
     let memory = MemoryCache::new(Arc::new(SystemClock), 10_000);

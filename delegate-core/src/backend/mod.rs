@@ -165,13 +165,14 @@ impl Shared {
             "memory" => Ok(Self::memory(clock)),
             #[cfg(feature = "redis")]
             "redis" | "rediss" | "redis+cluster" => {
-                let backend = redis::RedisBackend::connect(url, prefix, clock).await?;
+                let backend = redis::RedisBackend::connect(url, prefix, clock.clone()).await?;
                 let bus: Arc<dyn EventBus> = Arc::new(backend.bus());
                 let cache = crate::cache::TwoLevelCache::new(
                     Arc::new(backend.cache()),
                     bus.clone(),
                     cache.l1_capacity,
                     std::time::Duration::from_secs(cache.l1_max_ttl_secs),
+                    clock,
                 )
                 .await?;
                 Ok(Self {

@@ -1,12 +1,13 @@
 //! The two-level cache: an in-process L1 (moka) in front of a shared L2 (Redis), itself a
 //! [`Cache`]. Writes go to both and tell every other instance, over the event bus, to drop
 //! its L1 copy. `get_or_load` runs one loader per key, however many callers miss at once.
-//! L2 values carry their expiry time (8 bytes, Unix ms, before the value), so an entry copied
-//! into another instance's L1 expires there when it does in L2.
+//! L2 values carry their expiry time (8 bytes, Unix ms by the injected clock, before the
+//! value), so an entry copied into another instance's L1 expires there when it does in L2.
 
 use super::stats::{CacheStats, Layer};
 use super::{Cache, glob_match};
 use crate::bus::{Delivery, EventBus};
+use crate::clock::Clock;
 use crate::error::{Error, Result};
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -64,6 +65,7 @@ pub struct TwoLevelCache {
     bus: Arc<dyn EventBus>,
     origin: String,
     l1_max_ttl: Duration,
+    clock: Arc<dyn Clock>,
     stats: CacheStats,
     listener: tokio::task::JoinHandle<()>,
 }
@@ -77,12 +79,14 @@ impl Drop for TwoLevelCache {
 impl TwoLevelCache {
     /// An L1 of at most `l1_capacity` entries, each kept at most `l1_max_ttl` (which bounds
     /// how stale an instance can be if an invalidation is lost), in front of `l2`. Starts
-    /// listening for other instances' invalidations; needs a Tokio runtime.
+    /// listening for other instances' invalidations; needs a Tokio runtime. L2 expiry
+    /// stamps read `clock`.
     pub async fn new(
         l2: Arc<dyn Cache>,
         bus: Arc<dyn EventBus>,
         l1_capacity: u64,
         l1_max_ttl: Duration,
+        clock: Arc<dyn Clock>,
     ) -> Result<Arc<Self>> {
         let events = bus.subscribe(CACHE_TOPIC).await?;
         Ok(Arc::new_cyclic(|weak: &Weak<Self>| Self {
@@ -94,6 +98,7 @@ impl TwoLevelCache {
             bus,
             origin: uuid::Uuid::now_v7().to_string(),
             l1_max_ttl,
+            clock,
             stats: CacheStats::default(),
             listener: tokio::spawn(listen(weak.clone(), events)),
         }))
@@ -156,7 +161,7 @@ impl TwoLevelCache {
             .l2
             .get(key)
             .await
-            .map(|v| v.and_then(|v| unwrap_expiry(&v)));
+            .map(|v| v.and_then(|v| unwrap_expiry(&v, self.now_ms())));
         self.stats
             .record(key, Layer::L2, matches!(found, Ok(Some(_))));
         Ok(found?.map(|(value, ttl)| self.entry(value, ttl)))
@@ -181,7 +186,9 @@ impl TwoLevelCache {
     }
 
     async fn l2_write(&self, key: &str, value: &[u8], ttl: Duration) -> Result<()> {
-        self.l2.set(key, wrap_expiry(value, ttl), ttl).await
+        self.l2
+            .set(key, wrap_expiry(value, ttl, self.now_ms()), ttl)
+            .await
     }
 
     async fn announce(&self, keys: Vec<String>, pattern: Option<String>) {
@@ -264,25 +271,27 @@ impl Cache for TwoLevelCache {
     }
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+impl TwoLevelCache {
+    /// The clock's time in Unix ms (0 before 1970).
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.clock.now().timestamp_millis()).unwrap_or(0)
+    }
 }
 
-/// `value` prefixed with its expiry time (Unix ms, big-endian).
-fn wrap_expiry(value: &[u8], ttl: Duration) -> Vec<u8> {
-    let expires = now_ms().saturating_add(ttl.as_millis() as u64);
+/// `value` prefixed with its expiry time (Unix ms, big-endian), `ttl` after `now_ms`.
+fn wrap_expiry(value: &[u8], ttl: Duration, now_ms: u64) -> Vec<u8> {
+    let expires = now_ms.saturating_add(ttl.as_millis() as u64);
     let mut out = Vec::with_capacity(8 + value.len());
     out.extend_from_slice(&expires.to_be_bytes());
     out.extend_from_slice(value);
     out
 }
 
-/// The value and its remaining TTL; `None` when expired or not written by this cache.
-fn unwrap_expiry(stored: &[u8]) -> Option<(Vec<u8>, Duration)> {
+/// The value and its remaining TTL at `now_ms`; `None` when expired or not written by this
+/// cache.
+fn unwrap_expiry(stored: &[u8], now_ms: u64) -> Option<(Vec<u8>, Duration)> {
     let (head, value) = stored.split_first_chunk::<8>()?;
-    let remaining = u64::from_be_bytes(*head).checked_sub(now_ms())?;
+    let remaining = u64::from_be_bytes(*head).checked_sub(now_ms)?;
     (remaining > 0).then(|| (value.to_vec(), Duration::from_millis(remaining)))
 }
 
@@ -311,9 +320,15 @@ mod tests {
     const TTL: Duration = Duration::from_secs(60);
 
     async fn pair() -> (Arc<TwoLevelCache>, Arc<TwoLevelCache>) {
-        let l2: Arc<dyn Cache> = Arc::new(MemoryCache::new(Arc::new(ManualClock::default()), 100));
+        pair_on(ManualClock::default()).await
+    }
+
+    /// Two instances sharing an L2 and a bus, all reading `clock`.
+    async fn pair_on(clock: ManualClock) -> (Arc<TwoLevelCache>, Arc<TwoLevelCache>) {
+        let clock: Arc<dyn Clock> = Arc::new(clock);
+        let l2: Arc<dyn Cache> = Arc::new(MemoryCache::new(clock.clone(), 100));
         let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::default());
-        let make = || TwoLevelCache::new(l2.clone(), bus.clone(), 100, TTL);
+        let make = || TwoLevelCache::new(l2.clone(), bus.clone(), 100, TTL, clock.clone());
         (make().await.unwrap(), make().await.unwrap())
     }
 
@@ -376,7 +391,7 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         // And it was written through to L2 (with its expiry in front).
         let stored = cache.l2.get("profile:7").await.unwrap().unwrap();
-        assert_eq!(unwrap_expiry(&stored).unwrap().0, b"loaded");
+        assert_eq!(unwrap_expiry(&stored, cache.now_ms()).unwrap().0, b"loaded");
     }
 
     #[tokio::test]
@@ -396,5 +411,34 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(value, b"now");
+    }
+
+    #[tokio::test]
+    async fn an_l2_entry_expires_by_the_injected_clock_on_every_instance() {
+        // The L2 here never expires anything itself (its clock stays put): only the stamp
+        // the two-level cache wrote, read against the clock, ends the entry.
+        let clock = ManualClock::default();
+        let l2: Arc<dyn Cache> = Arc::new(MemoryCache::new(Arc::new(ManualClock::default()), 10));
+        let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::default());
+        let shared_clock: Arc<dyn Clock> = Arc::new(clock.clone());
+        let make = || TwoLevelCache::new(l2.clone(), bus.clone(), 10, TTL, shared_clock.clone());
+        let (writer, reader) = (make().await.unwrap(), make().await.unwrap());
+        writer
+            .set("user:9", b"v".to_vec(), Duration::from_secs(30))
+            .await
+            .unwrap();
+        clock.advance(Duration::from_secs(29));
+        // Copied into the reader's L1 with the one second it has left.
+        assert_eq!(reader.get("user:9").await.unwrap(), Some(b"v".to_vec()));
+        clock.advance(Duration::from_secs(1));
+        // A third instance, with a cold L1, finds the L2 copy expired by the clock.
+        let cold = make().await.unwrap();
+        assert_eq!(cold.get("user:9").await.unwrap(), None);
+        let stored = l2
+            .get("user:9")
+            .await
+            .unwrap()
+            .expect("still in the L2 store");
+        assert_eq!(unwrap_expiry(&stored, cold.now_ms()), None);
     }
 }

@@ -253,10 +253,6 @@ impl<S: LoginSessionStore> LoginSessionStore for CountingStore<S> {
             .revoke_all(user, at)
             .await
     }
-
-    async fn purge(&self, now: DateTime<Utc>) -> Result<u64> {
-        LoginSessionStore::purge(self.record("LoginSessionStore::purge"), now).await
-    }
 }
 
 #[async_trait]
@@ -278,18 +274,6 @@ impl<S: RefreshTokenStore> RefreshTokenStore for CountingStore<S> {
             .delete_families(sessions)
             .await
     }
-
-    async fn purge_issued_before(&self, before: DateTime<Utc>) -> Result<u64> {
-        self.record("RefreshTokenStore::purge_issued_before")
-            .purge_issued_before(before)
-            .await
-    }
-
-    async fn count_unused(&self, session: LoginSessionId) -> Result<u64> {
-        self.record("RefreshTokenStore::count_unused")
-            .count_unused(session)
-            .await
-    }
 }
 
 #[async_trait]
@@ -302,10 +286,6 @@ impl<S: TokenDenylist> TokenDenylist for CountingStore<S> {
 
     async fn active(&self, now: DateTime<Utc>) -> Result<Vec<(String, DateTime<Utc>)>> {
         self.record("TokenDenylist::active").active(now).await
-    }
-
-    async fn purge(&self, now: DateTime<Utc>) -> Result<u64> {
-        TokenDenylist::purge(self.record("TokenDenylist::purge"), now).await
     }
 }
 

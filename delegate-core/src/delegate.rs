@@ -217,6 +217,7 @@ impl DelegateBuilder {
             sessions: stores.sessions,
             refresh: stores.refresh,
             denylist: stores.denylist,
+            cleanup: stores.cleanup,
             bus: shared.bus.clone(),
             guard,
             backoff: crate::auth::LoginBackoff::new(

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 /// A fresh in-memory relational store.
 async fn memory_stores() -> Stores {
-    Stores::from_backend(Arc::new(MemoryStore::new()))
+    Stores::from_complete_backend(Arc::new(MemoryStore::new()))
 }
 
 /// A fresh SQLite database in its own temporary directory, removed when the test ends.
@@ -24,7 +24,7 @@ async fn sqlite_stores() -> StoreFixture {
     let store = SqliteStore::connect(&url)
         .await
         .expect("open and migrate SQLite");
-    StoreFixture::new(Stores::from_backend(Arc::new(store))).with_guard(dir)
+    StoreFixture::new(Stores::from_complete_backend(Arc::new(store))).with_guard(dir)
 }
 
 /// A fresh in-memory cache on its own manual clock.

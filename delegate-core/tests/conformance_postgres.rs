@@ -28,7 +28,7 @@ async fn postgres_stores() -> StoreFixture {
     let (store, schema) = TestSchema::create(&url, "conformance")
         .await
         .unwrap_or_else(|e| panic!("create a test schema in {URL_VAR}'s database: {e:?}"));
-    StoreFixture::new(Stores::from_backend(Arc::new(store))).with_guard(schema)
+    StoreFixture::new(Stores::from_complete_backend(Arc::new(store))).with_guard(schema)
 }
 
 mod stores {

@@ -27,6 +27,7 @@ pub(crate) struct AuthCore {
     pub(crate) sessions: Arc<dyn LoginSessionStore>,
     pub(crate) refresh: Arc<dyn RefreshTokenStore>,
     pub(crate) denylist: Arc<dyn TokenDenylist>,
+    pub(crate) cleanup: Option<Arc<dyn super::ExpiredDeletion>>,
     pub(crate) bus: Arc<dyn EventBus>,
     pub(crate) guard: SessionGuard,
     pub(crate) backoff: super::LoginBackoff,

@@ -11,6 +11,4 @@ pub trait TokenDenylist: Send + Sync + 'static {
     async fn deny(&self, jti: &str, expires_at: DateTime<Utc>) -> Result<()>;
     /// Every denial still in force at `now`, as `(jti, expires_at)`.
     async fn active(&self, now: DateTime<Utc>) -> Result<Vec<(String, DateTime<Utc>)>>;
-    /// Deletes denials that ended before `now`; returns how many.
-    async fn purge(&self, now: DateTime<Utc>) -> Result<u64>;
 }

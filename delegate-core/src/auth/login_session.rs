@@ -79,6 +79,4 @@ pub trait LoginSessionStore: Send + Sync + 'static {
     async fn revoke(&self, id: LoginSessionId, at: DateTime<Utc>) -> Result<bool>;
     /// Revokes every unrevoked session of the user; returns the ids this call revoked.
     async fn revoke_all(&self, user: UserId, at: DateTime<Utc>) -> Result<Vec<LoginSessionId>>;
-    /// Deletes sessions that are expired or revoked at `now`; returns how many.
-    async fn purge(&self, now: DateTime<Utc>) -> Result<u64>;
 }

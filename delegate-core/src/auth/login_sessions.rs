@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::ids::{LoginSessionId, UserId};
 use crate::paging::{Page, check_limit, parse_cursor};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// What a cleanup removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -108,14 +109,50 @@ impl LoginSessionsService {
     }
 
     /// Deletes expired and revoked sessions, expired refresh families and ended denials.
+    /// [`Error::Unavailable`] when the store cannot ([`crate::auth::ExpiredDeletion`]).
     pub async fn cleanup(&self) -> Result<CleanupReport> {
         let core = &self.core;
+        let Some(cleanup) = &core.cleanup else {
+            return Err(Error::unavailable("cleanup", Duration::from_secs(3600)));
+        };
         let now = core.clock.now();
         let family_start = now - crate::clock::delta(core.config.refresh_ttl())?;
         Ok(CleanupReport {
-            sessions: core.sessions.purge(now).await?,
-            refresh_tokens: core.refresh.purge_issued_before(family_start).await?,
-            denials: core.denylist.purge(now).await?,
+            sessions: cleanup.purge_login_sessions(now).await?,
+            refresh_tokens: cleanup
+                .purge_refresh_tokens_issued_before(family_start)
+                .await?,
+            denials: cleanup.purge_denials(now).await?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::backend::memory::MemoryStore;
+    use crate::{Config, Delegate, ErrorKind, Secret, Stores};
+    use std::sync::Arc;
+
+    async fn delegate_on(stores: Stores) -> Delegate {
+        let mut config = Config::default();
+        config.auth.jwt_secret = Some(Secret::random());
+        config.auth.jwt_refresh_secret = Some(Secret::random());
+        Delegate::builder(config)
+            .with_stores(stores)
+            .build()
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn cleanup_needs_the_optional_capability_and_says_so_without_it() {
+        let store = Arc::new(MemoryStore::new());
+        let without = delegate_on(Stores::from_backend(store.clone())).await;
+        let err = without.login_sessions().cleanup().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unavailable);
+        assert!(err.to_string().contains("cleanup"), "{err}");
+        let with = delegate_on(Stores::from_complete_backend(store)).await;
+        let report = with.login_sessions().cleanup().await.unwrap();
+        assert_eq!(report.sessions + report.refresh_tokens + report.denials, 0);
     }
 }

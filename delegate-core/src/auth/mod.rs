@@ -1,6 +1,7 @@
 //! Authentication: passwords, access tokens, refresh-token rotation and login sessions.
 
 mod backoff;
+mod cleanup;
 mod core;
 mod denylist;
 mod events;
@@ -17,11 +18,12 @@ mod types;
 
 pub(crate) use self::core::AuthCore;
 pub(crate) use backoff::LoginBackoff;
+pub use cleanup::ExpiredDeletion;
 pub use denylist::TokenDenylist;
 pub use events::{AUTH_TOPIC, AuthEvent};
 pub(crate) use guard::SessionGuard;
 pub use login_session::{DeviceInfo, LoginSession, LoginSessionStore};
 pub use login_sessions::{CleanupReport, LoginSessionsService};
-pub use refresh::{RefreshTokenRecord, RefreshTokenStore, Rotation};
+pub use refresh::{RefreshTokenCounts, RefreshTokenRecord, RefreshTokenStore, Rotation};
 pub use service::AuthService;
 pub use types::{AuthContext, Credentials, Registration, SignedIn, TokenPair};

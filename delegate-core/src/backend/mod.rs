@@ -9,7 +9,9 @@ pub mod redis;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
-use crate::auth::{LoginSessionStore, RefreshTokenStore, TokenDenylist};
+use crate::auth::{
+    ExpiredDeletion, LoginSessionStore, RefreshTokenCounts, RefreshTokenStore, TokenDenylist,
+};
 use crate::bus::EventBus;
 use crate::cache::Cache;
 use crate::chat::ConversationStore;
@@ -36,13 +38,19 @@ pub struct Stores {
     pub conversations: Arc<dyn ConversationStore>,
     /// The usage ledger.
     pub usage: Arc<dyn UsageStore>,
+    /// Deleting ended auth rows, when the backend can (see [`ExpiredDeletion`]).
+    pub cleanup: Option<Arc<dyn ExpiredDeletion>>,
+    /// Counting a refresh family's unused tokens, when the backend can (conformance only).
+    pub refresh_counts: Option<Arc<dyn RefreshTokenCounts>>,
     /// The event bus of every process on this store, used when no Redis is configured:
     /// PostgreSQL LISTEN/NOTIFY, a polled events table on SQLite, in-process otherwise.
     pub bus: Arc<dyn EventBus>,
 }
 
 impl Stores {
-    /// All stores served by one backend value.
+    /// All stores served by one backend value that implements every required trait; the
+    /// optional capabilities are added with [`Stores::with_cleanup`] and
+    /// [`Stores::with_refresh_counts`] (or all at once by [`Stores::from_complete_backend`]).
     pub fn from_backend<T>(backend: Arc<T>) -> Self
     where
         T: UserStore
@@ -59,8 +67,40 @@ impl Stores {
             denylist: backend.clone(),
             conversations: backend.clone(),
             usage: backend,
+            cleanup: None,
+            refresh_counts: None,
             bus: Arc::new(memory::MemoryBus::default()),
         }
+    }
+
+    /// All stores, and every optional capability, served by one backend value (as the
+    /// built-in backends are).
+    pub fn from_complete_backend<T>(backend: Arc<T>) -> Self
+    where
+        T: UserStore
+            + LoginSessionStore
+            + RefreshTokenStore
+            + TokenDenylist
+            + ConversationStore
+            + UsageStore
+            + ExpiredDeletion
+            + RefreshTokenCounts,
+    {
+        Self::from_backend(backend.clone())
+            .with_cleanup(backend.clone())
+            .with_refresh_counts(backend)
+    }
+
+    /// The same stores, deleting ended auth rows with `cleanup`.
+    pub fn with_cleanup(mut self, cleanup: Arc<dyn ExpiredDeletion>) -> Self {
+        self.cleanup = Some(cleanup);
+        self
+    }
+
+    /// The same stores, counting refresh tokens with `counts`.
+    pub fn with_refresh_counts(mut self, counts: Arc<dyn RefreshTokenCounts>) -> Self {
+        self.refresh_counts = Some(counts);
+        self
     }
 
     /// The same stores with `bus` as their cross-process bus.
@@ -73,7 +113,9 @@ impl Stores {
     /// `memory:`), applying its pending migrations if `migrate` is set.
     pub async fn connect(url: &str, migrate: bool) -> Result<Self> {
         match scheme(url) {
-            "memory" => Ok(Self::from_backend(Arc::new(memory::MemoryStore::new()))),
+            "memory" => Ok(Self::from_complete_backend(Arc::new(
+                memory::MemoryStore::new(),
+            ))),
             #[cfg(feature = "sqlite")]
             "sqlite" => {
                 let store = sqlite::SqliteStore::open(url).await?;
@@ -82,7 +124,7 @@ impl Stores {
                 }
                 require_migrated(store.pending().await?)?;
                 let bus = sqlite::SqliteBus::start(store.clone(), sqlite::POLL_INTERVAL).await?;
-                Ok(Self::from_backend(Arc::new(store)).with_bus(Arc::new(bus)))
+                Ok(Self::from_complete_backend(Arc::new(store)).with_bus(Arc::new(bus)))
             }
             #[cfg(feature = "postgres")]
             "postgres" | "postgresql" => {
@@ -92,7 +134,7 @@ impl Stores {
                 }
                 require_migrated(store.pending().await?)?;
                 let bus = postgres::PgBus::start(store.clone()).await?;
-                Ok(Self::from_backend(Arc::new(store)).with_bus(Arc::new(bus)))
+                Ok(Self::from_complete_backend(Arc::new(store)).with_bus(Arc::new(bus)))
             }
             other => Err(unsupported("database_url", other, DATABASE_SCHEMES)),
         }

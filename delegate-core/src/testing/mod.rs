@@ -26,7 +26,7 @@
 //! mod stores {
 //!     use super::*;
 //!     delegate_core::store_conformance!(memory, async {
-//!         Stores::from_backend(Arc::new(MemoryStore::new()))
+//!         Stores::from_complete_backend(Arc::new(MemoryStore::new()))
 //!     });
 //! }
 //! ```

@@ -1,7 +1,7 @@
 //! The `RefreshTokenStore` suite: rotation outcomes, the single winner of concurrent
 //! rotations, family counts, family deletion and purging.
 
-use super::support::{at, seed_session, seed_token, seed_user};
+use super::support::{at, cleanup, counts, seed_session, seed_token, seed_user};
 use crate::Stores;
 use crate::auth::{LoginSession, Rotation};
 use crate::ids::LoginSessionId;
@@ -25,7 +25,7 @@ fn rotated(session: &LoginSession) -> Rotation {
 pub async fn rotate_then_reuse_then_unknown(stores: Stores) {
     let session = family(&stores).await;
     seed_token(&stores, &session, "hash-0", 0).await;
-    assert_eq!(stores.refresh.count_unused(session.id).await.unwrap(), 1);
+    assert_eq!(counts(&stores).count_unused(session.id).await.unwrap(), 1);
 
     let first = stores
         .refresh
@@ -33,7 +33,7 @@ pub async fn rotate_then_reuse_then_unknown(stores: Stores) {
         .await
         .unwrap();
     assert_eq!(first, rotated(&session));
-    assert_eq!(stores.refresh.count_unused(session.id).await.unwrap(), 1);
+    assert_eq!(counts(&stores).count_unused(session.id).await.unwrap(), 1);
 
     let replay = stores
         .refresh
@@ -49,7 +49,7 @@ pub async fn rotate_then_reuse_then_unknown(stores: Stores) {
             child_used: false,
         }
     );
-    assert_eq!(stores.refresh.count_unused(session.id).await.unwrap(), 1);
+    assert_eq!(counts(&stores).count_unused(session.id).await.unwrap(), 1);
     // The replay stored no child.
     assert_eq!(
         stores
@@ -77,7 +77,7 @@ pub async fn rotate_then_reuse_then_unknown(stores: Stores) {
         Rotation::Unknown,
         "an Unknown rotation must not store its child"
     );
-    assert_eq!(stores.refresh.count_unused(session.id).await.unwrap(), 1);
+    assert_eq!(counts(&stores).count_unused(session.id).await.unwrap(), 1);
 }
 
 /// The child of a rotation is an ordinary unused token of the same family: it rotates in
@@ -95,7 +95,7 @@ pub async fn child_rotates_in_the_same_family(stores: Stores) {
             .await
             .unwrap();
         assert_eq!(outcome, rotated(&session), "generation {generation}");
-        assert_eq!(stores.refresh.count_unused(session.id).await.unwrap(), 1);
+        assert_eq!(counts(&stores).count_unused(session.id).await.unwrap(), 1);
     }
 
     // Every ancestor is now a replay, reporting when it was used and whether the family
@@ -176,7 +176,7 @@ pub async fn concurrent_rotations_have_exactly_one_winner(stores: Stores) {
             Rotation::Unknown => panic!("a stored token was reported Unknown: {outcomes:?}"),
         }
     }
-    assert_eq!(stores.refresh.count_unused(session.id).await.unwrap(), 1);
+    assert_eq!(counts(&stores).count_unused(session.id).await.unwrap(), 1);
 
     // Only the winner's child exists.
     for (child, _) in &outcomes {
@@ -202,11 +202,10 @@ pub async fn count_unused_is_per_family(stores: Stores) {
     seed_token(&stores, &one, "one-b", 0).await;
     seed_token(&stores, &two, "two-a", 0).await;
 
-    assert_eq!(stores.refresh.count_unused(one.id).await.unwrap(), 2);
-    assert_eq!(stores.refresh.count_unused(two.id).await.unwrap(), 1);
+    assert_eq!(counts(&stores).count_unused(one.id).await.unwrap(), 2);
+    assert_eq!(counts(&stores).count_unused(two.id).await.unwrap(), 1);
     assert_eq!(
-        stores
-            .refresh
+        counts(&stores)
             .count_unused(LoginSessionId::new())
             .await
             .unwrap(),
@@ -218,8 +217,8 @@ pub async fn count_unused_is_per_family(stores: Stores) {
         .rotate("one-a", "one-c", at(10))
         .await
         .unwrap();
-    assert_eq!(stores.refresh.count_unused(one.id).await.unwrap(), 2);
-    assert_eq!(stores.refresh.count_unused(two.id).await.unwrap(), 1);
+    assert_eq!(counts(&stores).count_unused(one.id).await.unwrap(), 2);
+    assert_eq!(counts(&stores).count_unused(two.id).await.unwrap(), 1);
 }
 
 /// `delete_families` deletes every token (used or not) of the named families only and
@@ -251,9 +250,9 @@ pub async fn delete_families_counts_tokens(stores: Stores) {
             .unwrap(),
         4
     );
-    assert_eq!(stores.refresh.count_unused(one.id).await.unwrap(), 0);
-    assert_eq!(stores.refresh.count_unused(two.id).await.unwrap(), 0);
-    assert_eq!(stores.refresh.count_unused(kept.id).await.unwrap(), 1);
+    assert_eq!(counts(&stores).count_unused(one.id).await.unwrap(), 0);
+    assert_eq!(counts(&stores).count_unused(two.id).await.unwrap(), 0);
+    assert_eq!(counts(&stores).count_unused(kept.id).await.unwrap(), 1);
     for hash in ["one-0", "one-2", "two-0"] {
         assert_eq!(
             stores.refresh.rotate(hash, "after", at(30)).await.unwrap(),
@@ -296,11 +295,17 @@ pub async fn purge_issued_before_counts_tokens(stores: Stores) {
         .unwrap();
 
     assert_eq!(
-        stores.refresh.purge_issued_before(at(100)).await.unwrap(),
+        cleanup(&stores)
+            .purge_refresh_tokens_issued_before(at(100))
+            .await
+            .unwrap(),
         2
     );
     assert_eq!(
-        stores.refresh.purge_issued_before(at(100)).await.unwrap(),
+        cleanup(&stores)
+            .purge_refresh_tokens_issued_before(at(100))
+            .await
+            .unwrap(),
         0
     );
     for hash in ["old-a", "old-b"] {
@@ -311,13 +316,16 @@ pub async fn purge_issued_before_counts_tokens(stores: Stores) {
         );
     }
     // `edge` (issued exactly at the cut-off), `child` and `new` remain.
-    assert_eq!(stores.refresh.count_unused(one.id).await.unwrap(), 2);
-    assert_eq!(stores.refresh.count_unused(two.id).await.unwrap(), 1);
+    assert_eq!(counts(&stores).count_unused(one.id).await.unwrap(), 2);
+    assert_eq!(counts(&stores).count_unused(two.id).await.unwrap(), 1);
 
     assert_eq!(
-        stores.refresh.purge_issued_before(at(1000)).await.unwrap(),
+        cleanup(&stores)
+            .purge_refresh_tokens_issued_before(at(1000))
+            .await
+            .unwrap(),
         3
     );
-    assert_eq!(stores.refresh.count_unused(one.id).await.unwrap(), 0);
-    assert_eq!(stores.refresh.count_unused(two.id).await.unwrap(), 0);
+    assert_eq!(counts(&stores).count_unused(one.id).await.unwrap(), 0);
+    assert_eq!(counts(&stores).count_unused(two.id).await.unwrap(), 0);
 }

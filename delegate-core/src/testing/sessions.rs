@@ -1,6 +1,6 @@
 //! The `LoginSessionStore` suite: round trips, liveness, touch, revocation and purging.
 
-use super::support::{at, seed_session, seed_user};
+use super::support::{at, cleanup, seed_session, seed_user};
 use crate::Stores;
 use crate::auth::{DeviceInfo, LoginSession};
 use crate::ids::{LoginSessionId, UserId};
@@ -208,7 +208,13 @@ pub async fn purge_deletes_dead_sessions_and_counts(stores: Stores) {
     let later = seed_session(&stores, bob.id, 0, 500).await;
     assert!(stores.sessions.revoke(revoked.id, at(10)).await.unwrap());
 
-    assert_eq!(stores.sessions.purge(at(100)).await.unwrap(), 3);
+    assert_eq!(
+        cleanup(&stores)
+            .purge_login_sessions(at(100))
+            .await
+            .unwrap(),
+        3
+    );
     for gone in [revoked.id, expired.id, ends_now.id] {
         assert_eq!(stores.sessions.get(gone).await.unwrap(), None);
     }
@@ -218,7 +224,19 @@ pub async fn purge_deletes_dead_sessions_and_counts(stores: Stores) {
         Some(later.clone())
     );
 
-    assert_eq!(stores.sessions.purge(at(100)).await.unwrap(), 0);
-    assert_eq!(stores.sessions.purge(at(500)).await.unwrap(), 1);
+    assert_eq!(
+        cleanup(&stores)
+            .purge_login_sessions(at(100))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        cleanup(&stores)
+            .purge_login_sessions(at(500))
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(stores.sessions.get(later.id).await.unwrap(), None);
 }

@@ -1,7 +1,9 @@
 //! Helpers shared by the relational suites: fixed instants and seeded rows.
 
 use crate::Stores;
-use crate::auth::{DeviceInfo, LoginSession, RefreshTokenRecord};
+use crate::auth::{
+    DeviceInfo, ExpiredDeletion, LoginSession, RefreshTokenCounts, RefreshTokenRecord,
+};
 use crate::ids::UserId;
 use crate::users::User;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -15,6 +17,22 @@ pub(crate) fn t0() -> DateTime<Utc> {
 /// `t0()` plus `secs` seconds.
 pub(crate) fn at(secs: i64) -> DateTime<Utc> {
     t0() + TimeDelta::seconds(secs)
+}
+
+/// The backend's cleanup capability, which the purge cases exercise.
+pub(crate) fn cleanup(stores: &Stores) -> &dyn ExpiredDeletion {
+    stores
+        .cleanup
+        .as_deref()
+        .expect("the purge cases need a backend with ExpiredDeletion (Stores::with_cleanup)")
+}
+
+/// The backend's refresh-token counts, which the rotation cases check.
+pub(crate) fn counts(stores: &Stores) -> &dyn RefreshTokenCounts {
+    stores
+        .refresh_counts
+        .as_deref()
+        .expect("the refresh cases need RefreshTokenCounts (Stores::with_refresh_counts)")
 }
 
 /// Inserts a fresh user with a unique email (sessions and tokens reference users).

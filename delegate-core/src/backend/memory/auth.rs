@@ -2,7 +2,8 @@
 
 use super::store::{MemoryStore, State};
 use crate::auth::{
-    LoginSession, LoginSessionStore, RefreshTokenRecord, RefreshTokenStore, Rotation, TokenDenylist,
+    ExpiredDeletion, LoginSession, LoginSessionStore, RefreshTokenCounts, RefreshTokenRecord,
+    RefreshTokenStore, Rotation, TokenDenylist,
 };
 use crate::error::Result;
 use crate::ids::{LoginSessionId, UserId};
@@ -59,20 +60,6 @@ impl LoginSessionStore for MemoryStore {
             }
         }
         Ok(ids)
-    }
-
-    async fn purge(&self, now: DateTime<Utc>) -> Result<u64> {
-        let mut state = self.state();
-        let before = state.sessions.len();
-        state.sessions.retain(|_, s| s.is_alive(now));
-        // Like the relational stores' cascade: a purged session takes its tokens along.
-        let State {
-            sessions, refresh, ..
-        } = &mut *state;
-        refresh.retain(|_, r| sessions.contains_key(&r.session_id));
-        let removed = (before - sessions.len()) as u64;
-        state.forget_dropped_parents();
-        Ok(removed)
     }
 }
 
@@ -134,23 +121,6 @@ impl RefreshTokenStore for MemoryStore {
         state.forget_dropped_parents();
         Ok((before - state.refresh.len()) as u64)
     }
-
-    async fn purge_issued_before(&self, before: DateTime<Utc>) -> Result<u64> {
-        let mut state = self.state();
-        let count = state.refresh.len();
-        state.refresh.retain(|_, r| r.issued_at >= before);
-        state.forget_dropped_parents();
-        Ok((count - state.refresh.len()) as u64)
-    }
-
-    async fn count_unused(&self, session: LoginSessionId) -> Result<u64> {
-        Ok(self
-            .state()
-            .refresh
-            .values()
-            .filter(|r| r.session_id == session && r.used_at.is_none())
-            .count() as u64)
-    }
 }
 
 #[async_trait]
@@ -169,11 +139,48 @@ impl TokenDenylist for MemoryStore {
             .map(|(jti, exp)| (jti.clone(), *exp))
             .collect())
     }
+}
 
-    async fn purge(&self, now: DateTime<Utc>) -> Result<u64> {
+#[async_trait]
+impl ExpiredDeletion for MemoryStore {
+    async fn purge_login_sessions(&self, now: DateTime<Utc>) -> Result<u64> {
+        let mut state = self.state();
+        let before = state.sessions.len();
+        state.sessions.retain(|_, s| s.is_alive(now));
+        // Like the relational stores' cascade: a purged session takes its tokens along.
+        let State {
+            sessions, refresh, ..
+        } = &mut *state;
+        refresh.retain(|_, r| sessions.contains_key(&r.session_id));
+        let removed = (before - sessions.len()) as u64;
+        state.forget_dropped_parents();
+        Ok(removed)
+    }
+
+    async fn purge_refresh_tokens_issued_before(&self, before: DateTime<Utc>) -> Result<u64> {
+        let mut state = self.state();
+        let count = state.refresh.len();
+        state.refresh.retain(|_, r| r.issued_at >= before);
+        state.forget_dropped_parents();
+        Ok((count - state.refresh.len()) as u64)
+    }
+
+    async fn purge_denials(&self, now: DateTime<Utc>) -> Result<u64> {
         let mut state = self.state();
         let before = state.denied.len();
         state.denied.retain(|_, exp| *exp >= now);
         Ok((before - state.denied.len()) as u64)
+    }
+}
+
+#[async_trait]
+impl RefreshTokenCounts for MemoryStore {
+    async fn count_unused(&self, session: LoginSessionId) -> Result<u64> {
+        Ok(self
+            .state()
+            .refresh
+            .values()
+            .filter(|r| r.session_id == session && r.used_at.is_none())
+            .count() as u64)
     }
 }

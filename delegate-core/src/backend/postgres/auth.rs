@@ -2,8 +2,8 @@
 
 use super::{PgStore, db_error};
 use crate::auth::{
-    DeviceInfo, LoginSession, LoginSessionStore, RefreshTokenRecord, RefreshTokenStore, Rotation,
-    TokenDenylist,
+    DeviceInfo, ExpiredDeletion, LoginSession, LoginSessionStore, RefreshTokenCounts,
+    RefreshTokenRecord, RefreshTokenStore, Rotation, TokenDenylist,
 };
 use crate::error::Result;
 use crate::ids::{LoginSessionId, UserId};
@@ -135,17 +135,6 @@ impl LoginSessionStore for PgStore {
         .map_err(db_error)?;
         Ok(ids.into_iter().map(LoginSessionId::from_uuid).collect())
     }
-
-    async fn purge(&self, now: DateTime<Utc>) -> Result<u64> {
-        let done = sqlx::query(
-            "DELETE FROM login_sessions WHERE revoked_at IS NOT NULL OR expires_at <= $1",
-        )
-        .bind(now)
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?;
-        Ok(done.rows_affected())
-    }
 }
 
 #[async_trait]
@@ -255,26 +244,6 @@ impl RefreshTokenStore for PgStore {
             .map_err(db_error)?;
         Ok(done.rows_affected())
     }
-
-    async fn purge_issued_before(&self, before: DateTime<Utc>) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM refresh_tokens WHERE issued_at < $1")
-            .bind(before)
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?;
-        Ok(done.rows_affected())
-    }
-
-    async fn count_unused(&self, session: LoginSessionId) -> Result<u64> {
-        let count: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM refresh_tokens WHERE session_id = $1 AND used_at IS NULL",
-        )
-        .bind(session.as_uuid())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_error)?;
-        Ok(u64::try_from(count).unwrap_or(0))
-    }
 }
 
 #[async_trait]
@@ -299,13 +268,50 @@ impl TokenDenylist for PgStore {
             .await
             .map_err(db_error)
     }
+}
 
-    async fn purge(&self, now: DateTime<Utc>) -> Result<u64> {
+#[async_trait]
+impl ExpiredDeletion for PgStore {
+    async fn purge_login_sessions(&self, now: DateTime<Utc>) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM login_sessions WHERE revoked_at IS NOT NULL OR expires_at <= $1",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn purge_refresh_tokens_issued_before(&self, before: DateTime<Utc>) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM refresh_tokens WHERE issued_at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn purge_denials(&self, now: DateTime<Utc>) -> Result<u64> {
         let done = sqlx::query("DELETE FROM denied_tokens WHERE expires_at < $1")
             .bind(now)
             .execute(&self.pool)
             .await
             .map_err(db_error)?;
         Ok(done.rows_affected())
+    }
+}
+
+#[async_trait]
+impl RefreshTokenCounts for PgStore {
+    async fn count_unused(&self, session: LoginSessionId) -> Result<u64> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM refresh_tokens WHERE session_id = $1 AND used_at IS NULL",
+        )
+        .bind(session.as_uuid())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 }

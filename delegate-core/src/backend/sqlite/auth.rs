@@ -2,8 +2,8 @@
 
 use super::{SqliteStore, db_error, from_millis, millis, parse_uuid};
 use crate::auth::{
-    DeviceInfo, LoginSession, LoginSessionStore, RefreshTokenRecord, RefreshTokenStore, Rotation,
-    TokenDenylist,
+    DeviceInfo, ExpiredDeletion, LoginSession, LoginSessionStore, RefreshTokenCounts,
+    RefreshTokenRecord, RefreshTokenStore, Rotation, TokenDenylist,
 };
 use crate::error::Result;
 use crate::ids::{LoginSessionId, UserId};
@@ -144,17 +144,6 @@ impl LoginSessionStore for SqliteStore {
             })
             .collect()
     }
-
-    async fn purge(&self, now: DateTime<Utc>) -> Result<u64> {
-        let done = sqlx::query(
-            "DELETE FROM login_sessions WHERE revoked_at IS NOT NULL OR expires_at <= ?",
-        )
-        .bind(millis(now))
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?;
-        Ok(done.rows_affected())
-    }
 }
 
 #[async_trait]
@@ -249,26 +238,6 @@ impl RefreshTokenStore for SqliteStore {
         }
         Ok(removed)
     }
-
-    async fn purge_issued_before(&self, before: DateTime<Utc>) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM refresh_tokens WHERE issued_at < ?")
-            .bind(millis(before))
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?;
-        Ok(done.rows_affected())
-    }
-
-    async fn count_unused(&self, session: LoginSessionId) -> Result<u64> {
-        let count: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM refresh_tokens WHERE session_id = ? AND used_at IS NULL",
-        )
-        .bind(session.to_string())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_error)?;
-        Ok(count as u64)
-    }
 }
 
 #[async_trait]
@@ -297,13 +266,50 @@ impl TokenDenylist for SqliteStore {
             })
             .collect()
     }
+}
 
-    async fn purge(&self, now: DateTime<Utc>) -> Result<u64> {
+#[async_trait]
+impl ExpiredDeletion for SqliteStore {
+    async fn purge_login_sessions(&self, now: DateTime<Utc>) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM login_sessions WHERE revoked_at IS NOT NULL OR expires_at <= ?",
+        )
+        .bind(millis(now))
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn purge_refresh_tokens_issued_before(&self, before: DateTime<Utc>) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM refresh_tokens WHERE issued_at < ?")
+            .bind(millis(before))
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn purge_denials(&self, now: DateTime<Utc>) -> Result<u64> {
         let done = sqlx::query("DELETE FROM denied_tokens WHERE expires_at < ?")
             .bind(millis(now))
             .execute(&self.pool)
             .await
             .map_err(db_error)?;
         Ok(done.rows_affected())
+    }
+}
+
+#[async_trait]
+impl RefreshTokenCounts for SqliteStore {
+    async fn count_unused(&self, session: LoginSessionId) -> Result<u64> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM refresh_tokens WHERE session_id = ? AND used_at IS NULL",
+        )
+        .bind(session.to_string())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(count as u64)
     }
 }

@@ -1,16 +1,20 @@
-//! The `delegate-server` binary: loads config from the environment and serves HTTP.
+//! The `delegate-server` binary: loads config (the one loader: TOML file, `DELEGATE_*` and
+//! the original backend's variables) and serves HTTP.
 
 use delegate_core::{Config, Delegate};
 use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    delegate_http::init_tracing();
-    let started = async {
-        let config = Config::load(None)?;
-        Delegate::connect(config).await
+    let config = match Config::load(None) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("delegate-server: {e}");
+            return ExitCode::FAILURE;
+        }
     };
-    let delegate = match started.await {
+    delegate_http::init_tracing(&config);
+    let delegate = match Delegate::connect(config).await {
         Ok(delegate) => delegate,
         Err(e) => {
             eprintln!("delegate-server: {e}");

@@ -1,16 +1,17 @@
 //! Running the server: tracing set-up, binding, and graceful shutdown on SIGINT/SIGTERM.
 
 use axum::serve::ListenerExt;
-use delegate_core::Delegate;
+use delegate_core::{Config, Delegate, Environment};
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
 
-/// Installs a tracing subscriber: JSON lines when `NODE_ENV=production`, readable text
-/// otherwise; the filter comes from `RUST_LOG` (default `info`).
-pub fn init_tracing() {
+/// Installs a tracing subscriber: JSON lines in production (`environment`, from
+/// `NODE_ENV`, `DELEGATE_ENVIRONMENT` or the TOML file, as [`Config::load`] read it),
+/// readable text otherwise; the filter comes from `RUST_LOG` (default `info`).
+pub fn init_tracing(config: &Config) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let production = std::env::var("NODE_ENV").is_ok_and(|v| v == "production");
+    let production = config.environment == Environment::Production;
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     // A second initialisation (tests, embedding hosts) keeps the first subscriber.
     let _ = if production {

@@ -5,7 +5,7 @@ use delegate_core::{Config, Error, Result};
 
 /// Runs the HTTP server until SIGINT/SIGTERM, exactly as the `delegate-server` binary does.
 pub async fn serve(config: Config) -> Result<()> {
-    delegate_http::init_tracing();
+    delegate_http::init_tracing(&config);
     let delegate = super::connect(config).await?;
     delegate_http::run(delegate)
         .await

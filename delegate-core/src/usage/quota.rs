@@ -2,6 +2,7 @@
 //! against the ledger.
 
 use super::{Hold, HoldLimits, HoldOutcome, UsageEvent, UsageStore, UsageTotals};
+use crate::auth::AuthContext;
 use crate::cache::{Cache, cached_json, forget, keys, store_json};
 use crate::chat::TokenUsage;
 use crate::clock::Clock;
@@ -121,8 +122,10 @@ impl UsageService {
         }
     }
 
-    /// The user's usage this day and month against `tier`'s quota.
-    pub async fn report(&self, user: UserId, tier: Tier) -> Result<UsageReport> {
+    /// The caller's usage this day and month against the quota of their tier now — the
+    /// same tier their sends are held against (the caller's, from their current profile).
+    pub async fn report(&self, caller: &AuthContext) -> Result<UsageReport> {
+        let (user, tier) = (caller.user_id, caller.tier);
         let now = self.clock.now();
         let (day_start, month_start) = (day_start(now), month_start(now));
         let store = self.store.clone();

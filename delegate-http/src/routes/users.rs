@@ -26,8 +26,7 @@ pub(crate) async fn usage(
     State(delegate): State<Delegate>,
     AuthUser(caller): AuthUser,
 ) -> Result<ApiJson<UsageBody>, ApiError> {
-    let user = delegate.users().get(caller.user_id).await?;
-    let report = delegate.usage().report(caller.user_id, user.tier).await?;
+    let report = delegate.usage().report(&caller).await?;
     Ok(ApiJson(report.into()))
 }
 

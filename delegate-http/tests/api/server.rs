@@ -1,5 +1,6 @@
 //! The `delegate-server` binary: embedded start-up, graceful shutdown on SIGTERM, the
-//! production refusals (no, equal or weak secrets) and the warnings about risky settings.
+//! production refusals (no, equal or weak secrets), the warnings about risky settings, and
+//! JSON logs in production however the environment was set.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -175,4 +176,34 @@ async fn risky_settings_are_named_in_the_startup_log() {
         log.contains("REDIS_URL is `memory:` in production"),
         "{log}"
     );
+}
+
+#[tokio::test]
+async fn production_set_in_the_toml_file_switches_to_json_logs_as_node_env_does() {
+    let secrets = [
+        ("JWT_SECRET", "first-long-and-varied-secret-0123456789abc"),
+        (
+            "JWT_REFRESH_SECRET",
+            "second-long-and-varied-secret-9876543210xyz",
+        ),
+    ];
+    let is_json_lines = |log: &str| {
+        let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+        !lines.is_empty()
+            && lines
+                .iter()
+                .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
+    };
+    let by_env = startup_log(&[&secrets[..], &[("NODE_ENV", "production")]].concat()).await;
+    assert!(is_json_lines(&by_env), "{by_env}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("delegate.toml");
+    std::fs::write(&file, "environment = \"production\"\n").unwrap();
+    let path = file.display().to_string();
+    let by_file =
+        startup_log(&[&secrets[..], &[("DELEGATE_CONFIG", path.as_str())]].concat()).await;
+    assert!(is_json_lines(&by_file), "{by_file}");
+    assert!(by_file.contains("delegate listening"), "{by_file}");
+    let development = startup_log(&secrets).await;
+    assert!(!is_json_lines(&development), "{development}");
 }

@@ -1,6 +1,10 @@
-//! A host axum application that embeds Delegate: its own state, its own route protected by
-//! Delegate's [`AuthUser`] extractor, and Delegate's whole API mounted beside it. The runnable
-//! program is `host_app.rs`; the tests drive [`host_router`] over HTTP.
+//! Embedding examples. A host axum application that embeds Delegate: its own state, its own
+//! route protected by Delegate's [`AuthUser`] extractor, and Delegate's whole API mounted
+//! beside it (runnable: `host_app.rs`; the tests drive [`host_router`] over HTTP). And a
+//! custom backend, [`logging_cache::LoggingCache`] (runnable: `custom_backend.rs`; the tests
+//! run the cache conformance suite on it).
+
+pub mod logging_cache;
 
 use axum::extract::{FromRef, State};
 use axum::routing::get;

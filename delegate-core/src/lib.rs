@@ -34,6 +34,7 @@ mod text_enum;
 pub mod usage;
 pub mod users;
 
+pub use async_trait::async_trait;
 pub use auth::{
     AuthContext, AuthService, CleanupReport, Credentials, DeviceInfo, LoginSession,
     LoginSessionsService, Registration, SignedIn, TokenPair,

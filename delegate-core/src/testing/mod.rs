@@ -21,15 +21,19 @@
 //!   prefix); it returns a fixture (see [`StoreFixture`] and friends) that may hold a guard
 //!   living as long as the test.
 //!
-//! ```text
-//! // tests/conformance.rs of a backend crate (the caller must depend on tokio).
-//! mod stores {
-//!     use super::*;
-//!     delegate_core::store_conformance!(memory, async {
-//!         Stores::from_complete_backend(Arc::new(MemoryStore::new()))
-//!     });
-//! }
-//! ```
+//! A runnable custom backend that passes its suite is in the workspace's `examples/`:
+//! `logging_cache.rs` implements [`Cache`](crate::cache::Cache) on a logging `HashMap`,
+//! `tests/logging_cache.rs` runs the cache suite on it (`cargo test -p delegate-examples`),
+//! and `custom_backend.rs` runs a Delegate on it. That test file is all a backend needs: a
+//! factory returning the backend (and the clock its expiry reads), and one macro call.
+//!
+//! A relational backend implements the store traits (the optional [`ExpiredDeletion`] and
+//! [`RefreshTokenCounts`] too, for the purge and rotation cases) and hands
+//! `Stores::from_complete_backend(Arc::new(MyStore::new()))` to
+//! [`store_conformance!`](crate::store_conformance).
+//!
+//! [`ExpiredDeletion`]: crate::auth::ExpiredDeletion
+//! [`RefreshTokenCounts`]: crate::auth::RefreshTokenCounts
 //!
 //! Invoke each macro inside a module of its own per suite kind (`stores`, `cache`, …): it
 //! expands to a child module named after the backend, which glob-imports its parent, so

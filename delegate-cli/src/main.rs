@@ -2,12 +2,14 @@
 
 mod cli;
 mod commands;
+mod error;
 mod output;
+mod table;
 mod views;
 
 use clap::Parser;
 use cli::Cli;
-use output::ErrorDetail;
+use error::ErrorDetail;
 use std::process::ExitCode;
 
 #[tokio::main]
@@ -23,7 +25,7 @@ async fn main() -> ExitCode {
         }
         Ok(None) => ExitCode::SUCCESS,
         Err(e) => {
-            output::print_error(&e, cli.json);
+            error::print_error(&e, cli.json);
             ExitCode::FAILURE
         }
     }
@@ -34,7 +36,7 @@ async fn main() -> ExitCode {
 fn usage_error(e: clap::Error) -> ExitCode {
     let code = u8::try_from(e.exit_code()).unwrap_or(2);
     if e.use_stderr() && std::env::args().any(|a| a == "--json") {
-        output::print_error_detail(ErrorDetail::new("usage", &first_line(&e)), true);
+        error::print_error_detail(ErrorDetail::new("usage", &first_line(&e)), true);
     } else {
         let _ = e.print();
     }

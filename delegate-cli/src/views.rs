@@ -1,7 +1,7 @@
 //! What commands print: camelCase JSON bodies converted by hand from core types, each with
 //! its human rendering.
 
-use crate::output::{Table, dash};
+use crate::table::{Table, dash};
 use chrono::{DateTime, SecondsFormat, Utc};
 use delegate_core::{CleanupReport, LoginSession, LoginSessionId, User};
 use serde::Serialize;

@@ -1,6 +1,7 @@
 //! Chat: conversations ("chat sessions") and their messages, the `ConversationStore` backend
 //! trait, the `ChatModel` provider trait, and the chat service.
 
+mod context;
 mod model;
 mod reply;
 mod service;

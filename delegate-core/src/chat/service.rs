@@ -1,12 +1,13 @@
 //! The chat service: chat sessions and messages for their owner, and sending a message —
 //! quota hold, context assembly, starting the reply (see `reply`), and storing how it ended.
 
+use super::context::{self, SessionHead};
 use super::reply::{AbortOnDrop, Outcome, Reply, Sent};
 use super::{
-    ChatChunk, ChatModel, ChatRequest, ChatSession, ChatTurn, ConversationStore, Message,
-    MessageRole, MessageStatus, TokenUsage,
+    ChatChunk, ChatModel, ChatSession, ConversationStore, Message, MessageRole, MessageStatus,
+    TokenUsage,
 };
-use crate::ai::{estimate_tokens, fit_to_budget};
+use crate::ai::estimate_tokens;
 use crate::auth::AuthContext;
 use crate::cache::{Cache, cached_json, forget, keys, store_json};
 use crate::clock::Clock;
@@ -64,24 +65,6 @@ pub struct NewChatSession {
     pub model: Option<String>,
     /// System prompt.
     pub system_prompt: Option<String>,
-}
-
-/// What sending to a session needs of it, none of which changes after it is created: its
-/// model and system prompt (the owner is in the cache key). Cached, so a send or a message
-/// listing reads no session row.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-struct SessionHead {
-    model: Option<String>,
-    system_prompt: Option<String>,
-}
-
-impl SessionHead {
-    fn of(session: &ChatSession) -> Self {
-        Self {
-            model: session.model.clone(),
-            system_prompt: session.system_prompt.clone(),
-        }
-    }
 }
 
 /// The chat service.
@@ -332,9 +315,19 @@ impl ChatService {
         // A session's model is checked again on every send: the tier may have changed.
         self.check_model(caller.tier, &model_name)?;
         let policy = self.settings.tiers.of(caller.tier);
-        let mut request = self.request(head, recent, &user_message);
+        let mut request = context::request(
+            head,
+            recent,
+            &user_message,
+            &self.settings.default_model,
+            self.settings.context_budget_tokens,
+            self.settings.temperature,
+        );
         request.max_tokens = Some(policy.max_output_tokens);
-        let response_key = self.response_key(&request);
+        let response_key = self
+            .settings
+            .response_ttl
+            .and_then(|_| context::response_key(&request));
         let cached_reply = match &response_key {
             Some(key) => self.cache.get(key).await.unwrap_or_else(|e| {
                 tracing::warn!(error = %e.report(), "response cache unavailable");
@@ -398,62 +391,6 @@ impl ChatService {
             user_message,
             reply: Reply::new(assistant, call, deadline, store),
         })
-    }
-
-    /// The context: the system prompt, then the newest of `recent` messages and the new one
-    /// that fit the token budget (the new one always), oldest first.
-    fn request(&self, head: SessionHead, recent: Vec<Message>, new: &Message) -> ChatRequest {
-        let system = head
-            .system_prompt
-            .filter(|p| !p.trim().is_empty())
-            .map(|content| ChatTurn {
-                role: None,
-                content,
-            });
-        let history = recent
-            .into_iter()
-            .filter(|m| !m.content.is_empty())
-            .map(|m| ChatTurn {
-                role: Some(m.role),
-                content: m.content,
-            });
-        let new = ChatTurn {
-            role: Some(new.role),
-            content: new.content.clone(),
-        };
-        let turns = system.into_iter().chain(history).chain([new]).collect();
-        ChatRequest {
-            model: head
-                .model
-                .unwrap_or_else(|| self.settings.default_model.clone()),
-            turns: fit_to_budget(turns, self.settings.context_budget_tokens),
-            temperature: self.settings.temperature,
-            max_tokens: None,
-        }
-    }
-
-    /// The response-cache key of `request` (`openai:{sha256}` over model, messages and
-    /// parameters), when the cache is on and the request is deterministic.
-    fn response_key(&self, request: &ChatRequest) -> Option<String> {
-        self.settings.response_ttl?;
-        if request.temperature != Some(0.0) {
-            return None;
-        }
-        let turns: Vec<(Option<&str>, &str)> = request
-            .turns
-            .iter()
-            .map(|t| (t.role.map(|r| r.as_str()), t.content.as_str()))
-            .collect();
-        let canonical = serde_json::json!({
-            "model": request.model,
-            "messages": turns,
-            "temperature": request.temperature,
-            "max_tokens": request.max_tokens,
-        });
-        let digest =
-            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.to_string().as_bytes());
-        let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-        Some(keys::ai_response(&hex))
     }
 
     /// The first `limit` items of the first page cached under `key` (up to [`MAX_PAGE`]

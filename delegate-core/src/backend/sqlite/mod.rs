@@ -141,3 +141,52 @@ fn from_millis(ms: i64) -> Result<DateTime<Utc>> {
 fn parse_uuid(text: &str) -> Result<uuid::Uuid> {
     uuid::Uuid::parse_str(text).map_err(|_| Error::internal("stored id is not a UUID"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+    use sqlx::ConnectOptions;
+    use sqlx::sqlite::SqliteConnectOptions;
+
+    #[tokio::test]
+    async fn a_database_locked_by_another_writer_is_unavailable_not_internal() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteConnectOptions::new()
+            .filename(dir.path().join("busy.db"))
+            .create_if_missing(true)
+            .busy_timeout(Duration::ZERO);
+        let mut holder = options.connect().await.unwrap();
+        let mut other = options.connect().await.unwrap();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        let busy = sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut other)
+            .await
+            .unwrap_err();
+        let err = db_error(busy);
+        assert_eq!(err.kind(), ErrorKind::Unavailable, "{}", err.report());
+        assert!(
+            std::error::Error::source(&err).is_some(),
+            "the cause is kept"
+        );
+        // A failing statement stays internal.
+        let bad = sqlx::query("SELECT * FROM no_such_table")
+            .execute(&mut holder)
+            .await
+            .unwrap_err();
+        assert_eq!(db_error(bad).kind(), ErrorKind::Internal);
+    }
+
+    #[test]
+    fn busy_and_locked_codes_include_their_extended_forms() {
+        for code in ["5", "6", "261", "517", "262"] {
+            assert!(is_busy(code), "{code}");
+        }
+        for code in ["1", "19", "2067", "", "busy"] {
+            assert!(!is_busy(code), "{code}");
+        }
+    }
+}

@@ -12,10 +12,12 @@ use crate::chat::{ChatModel, ChatService, ChatSettings};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::error::Result;
+use crate::health::{Dependencies, HealthReport, Probe};
 use crate::ratelimit::{RateLimiter, RateLimits};
 use crate::usage::UsageService;
 use crate::users::UsersService;
 use crate::users::service::USERS_TOPIC;
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -35,6 +37,8 @@ struct Inner {
     usage: UsageService,
     limits: RateLimits,
     shared: Shared,
+    store_probe: Option<Arc<dyn Probe>>,
+    started_at: DateTime<Utc>,
     listeners: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -117,6 +121,28 @@ impl Delegate {
     /// The clock.
     pub fn clock(&self) -> Arc<dyn Clock> {
         self.inner.clock.clone()
+    }
+
+    /// Each dependency's state and latency (the store, Redis, the AI provider), the version,
+    /// the uptime, and the overall state: down when the store is, degraded when anything
+    /// else is not ok. Probes run at once, each bounded to 2 s.
+    pub async fn health(&self) -> HealthReport {
+        let inner = &self.inner;
+        let uptime = (inner.clock.now() - inner.started_at)
+            .to_std()
+            .unwrap_or_default();
+        let deps = Dependencies {
+            store: inner.store_probe.as_ref(),
+            shared: inner.shared.probe.as_ref(),
+            ai: inner.chat.provider(),
+        };
+        crate::health::check(deps, uptime).await
+    }
+
+    /// `Ok` when the store answers and has no pending migration; [`crate::Error::Unavailable`]
+    /// otherwise (a readiness probe).
+    pub async fn ready(&self) -> Result<()> {
+        crate::health::ready(self.inner.store_probe.as_ref()).await
     }
 }
 
@@ -279,17 +305,17 @@ impl DelegateBuilder {
                     clock.clone(),
                 ),
                 config,
+                started_at: clock.now(),
                 clock,
                 auth: core,
                 shared,
+                store_probe: stores.probe,
                 listeners,
             }),
         })
     }
 }
 
-/// Applies auth events from the bus to the guard until the bus or Delegate goes away; after
-/// a gap (missed events) the guard is resynchronised from the store.
 /// Drops cached profiles that another process changed; after a gap, all of them.
 async fn forget_changed_users(users: UsersService, mut changes: crate::bus::Subscription) {
     while let Some(delivery) = changes.next().await {
@@ -308,6 +334,8 @@ async fn forget_changed_users(users: UsersService, mut changes: crate::bus::Subs
     }
 }
 
+/// Applies auth events from the bus to the guard until the bus or Delegate goes away; after
+/// a gap (missed events) the guard is resynchronised from the store.
 async fn listen(core: Weak<AuthCore>, mut events: crate::bus::Subscription) {
     while let Some(delivery) = events.next().await {
         let Some(core) = core.upgrade() else { return };

@@ -24,6 +24,7 @@ pub mod clock;
 pub mod config;
 mod delegate;
 pub mod error;
+pub mod health;
 pub mod ids;
 pub mod paging;
 pub mod ratelimit;

@@ -16,6 +16,8 @@ use utoipa_swagger_ui::SwaggerUi;
     info(title = "Delegate API", description = "Backend kernel for AI-assistant products."),
     paths(
         health::health,
+        health::ready,
+        health::detailed,
         auth::register,
         auth::login,
         auth::refresh,
@@ -41,7 +43,7 @@ use utoipa_swagger_ui::SwaggerUi;
         ErrorBody, ErrorDetail, wire::RegisterRequest, wire::LoginRequest, wire::ChangePasswordRequest, wire::RefreshRequest,
         wire::DeviceInput, wire::UserBody, wire::DeviceBody, wire::LoginSessionBody,
         wire::TokenBody, wire::AuthResultBody, wire::MeBody, wire::LoginSessionPage,
-        wire::RevokedBody, wire::HealthBody, wire::ProfileUpdateRequest,
+        wire::RevokedBody, wire::HealthBody, wire::HealthDetailBody, wire::HealthCheckBody, wire::ProfileUpdateRequest,
         wire::CreateChatSessionRequest, wire::RenameChatSessionRequest, wire::SendMessageRequest,
         wire::ChatSessionBody, wire::MessageBody, wire::TokenUsageBody, wire::ChatSessionPage,
         wire::MessagePage, wire::SentBody, wire::UsageBody, wire::MeteredBody,

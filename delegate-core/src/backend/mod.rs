@@ -18,6 +18,7 @@ use crate::chat::ConversationStore;
 use crate::clock::Clock;
 use crate::config::CacheConfig;
 use crate::error::{Error, Result};
+use crate::health::Probe;
 use crate::ratelimit::RateLimiter;
 use crate::usage::UsageStore;
 use crate::users::UserStore;
@@ -42,6 +43,8 @@ pub struct Stores {
     pub cleanup: Option<Arc<dyn ExpiredDeletion>>,
     /// Counting a refresh family's unused tokens, when the backend can (conformance only).
     pub refresh_counts: Option<Arc<dyn RefreshTokenCounts>>,
+    /// A round trip for health checks and readiness, when the backend can.
+    pub probe: Option<Arc<dyn Probe>>,
     /// The event bus of every process on this store, used when no Redis is configured:
     /// PostgreSQL LISTEN/NOTIFY, a polled events table on SQLite, in-process otherwise.
     pub bus: Arc<dyn EventBus>,
@@ -69,6 +72,7 @@ impl Stores {
             usage: backend,
             cleanup: None,
             refresh_counts: None,
+            probe: None,
             bus: Arc::new(memory::MemoryBus::default()),
         }
     }
@@ -84,11 +88,19 @@ impl Stores {
             + ConversationStore
             + UsageStore
             + ExpiredDeletion
-            + RefreshTokenCounts,
+            + RefreshTokenCounts
+            + Probe,
     {
         Self::from_backend(backend.clone())
             .with_cleanup(backend.clone())
-            .with_refresh_counts(backend)
+            .with_refresh_counts(backend.clone())
+            .with_probe(backend)
+    }
+
+    /// The same stores, probed for health with `probe`.
+    pub fn with_probe(mut self, probe: Arc<dyn Probe>) -> Self {
+        self.probe = Some(probe);
+        self
     }
 
     /// The same stores, deleting ended auth rows with `cleanup`.
@@ -180,6 +192,8 @@ pub struct Shared {
     pub limiter: Arc<dyn RateLimiter>,
     /// The event bus.
     pub bus: Arc<dyn EventBus>,
+    /// A round trip to the server behind them, for health checks; `None` when in-process.
+    pub probe: Option<Arc<dyn Probe>>,
 }
 
 impl Shared {
@@ -189,6 +203,7 @@ impl Shared {
             cache: Arc::new(memory::MemoryCache::new(clock.clone(), 100_000)),
             limiter: Arc::new(memory::MemoryRateLimiter::new(clock)),
             bus: Arc::new(memory::MemoryBus::default()),
+            probe: None,
         }
     }
 
@@ -207,7 +222,8 @@ impl Shared {
             "memory" => Ok(Self::memory(clock)),
             #[cfg(feature = "redis")]
             "redis" | "rediss" | "redis+cluster" => {
-                let backend = redis::RedisBackend::connect(url, prefix, clock.clone()).await?;
+                let backend =
+                    Arc::new(redis::RedisBackend::connect(url, prefix, clock.clone()).await?);
                 let bus: Arc<dyn EventBus> = Arc::new(backend.bus());
                 let cache = crate::cache::TwoLevelCache::new(
                     Arc::new(backend.cache()),
@@ -221,6 +237,7 @@ impl Shared {
                     cache,
                     limiter: Arc::new(backend.limiter()),
                     bus,
+                    probe: Some(backend),
                 })
             }
             other => Err(unsupported(

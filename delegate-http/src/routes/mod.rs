@@ -33,6 +33,7 @@ pub fn router(delegate: Delegate) -> Router {
         .nest("/api/v1/auth", auth::routes())
         .nest("/api/v1/users", users::routes())
         .nest("/api/v1/sessions", chat::routes())
+        .nest("/api/v1/health", health::api_routes())
         .route_layer(axum::middleware::from_fn_with_state(
             delegate.clone(),
             crate::ratelimit::limit,

@@ -6,6 +6,7 @@ mod chat;
 mod chat_limits;
 mod docs;
 mod edge;
+mod health;
 mod helpers;
 mod limits;
 mod outage;

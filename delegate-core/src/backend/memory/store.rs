@@ -69,3 +69,14 @@ impl MemoryStore {
         }
     }
 }
+
+#[async_trait::async_trait]
+impl crate::health::Probe for MemoryStore {
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn ping(&self) -> crate::error::Result<()> {
+        Ok(())
+    }
+}

@@ -230,6 +230,21 @@ pub(crate) fn db_error(e: sqlx::Error) -> Error {
     }
 }
 
+#[async_trait::async_trait]
+impl crate::health::Probe for PgStore {
+    fn kind(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> Result<()> {
+        PgStore::ping(self).await
+    }
+
+    async fn pending_migrations(&self) -> Result<usize> {
+        self.pending().await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -199,6 +199,20 @@ pub(crate) fn unavailable(err: RedisError) -> Error {
     Error::unavailable("redis", RETRY_AFTER)
 }
 
+#[async_trait::async_trait]
+impl crate::health::Probe for RedisBackend {
+    fn kind(&self) -> &'static str {
+        match self.conn {
+            Connection::Single(_) => "redis",
+            Connection::Cluster(_) => "redis-cluster",
+        }
+    }
+
+    async fn ping(&self) -> Result<()> {
+        RedisBackend::ping(self).await
+    }
+}
+
 fn invalid_url(err: RedisError) -> Error {
     Error::invalid("redis_url", format!("invalid Redis URL: {err}"))
 }

@@ -142,6 +142,21 @@ fn parse_uuid(text: &str) -> Result<uuid::Uuid> {
     uuid::Uuid::parse_str(text).map_err(|_| Error::internal("stored id is not a UUID"))
 }
 
+#[async_trait::async_trait]
+impl crate::health::Probe for SqliteStore {
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> Result<()> {
+        SqliteStore::ping(self).await
+    }
+
+    async fn pending_migrations(&self) -> Result<usize> {
+        self.pending().await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

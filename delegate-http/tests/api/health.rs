@@ -1,0 +1,152 @@
+//! Health: readiness, and the detailed view (a summary for anyone, details for admins) with
+//! the database down (down, 503) and Redis down (degraded, 200).
+
+use crate::helpers::{Backing, TestApp, assert_error, spawn_app, spawn_on, spawn_with};
+use crate::postgres_server::PostgresServer;
+use crate::redis_server::RedisServer;
+use delegate_core::Role;
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::time::Duration;
+
+async fn detailed(app: &TestApp, token: Option<&str>) -> (StatusCode, Value) {
+    let res = match token {
+        Some(token) => app.get_auth("/api/v1/health/detailed", token).await,
+        None => app
+            .client
+            .get(app.url("/api/v1/health/detailed"))
+            .send()
+            .await
+            .unwrap(),
+    };
+    (res.status(), res.json().await.unwrap())
+}
+
+fn check<'a>(body: &'a Value, name: &str) -> &'a Value {
+    body["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|c| c["name"] == name))
+        .unwrap_or_else(|| panic!("no {name} check in {body}"))
+}
+
+/// An account made admin through the core service (as the CLI would).
+async fn admin(app: &TestApp, email: &str) -> String {
+    let account = app.register(email).await;
+    let user = app.delegate.users().by_email(email).await.unwrap();
+    app.delegate
+        .users()
+        .set_role(user.id, Role::Admin)
+        .await
+        .unwrap();
+    account.access
+}
+
+#[tokio::test]
+async fn readiness_and_a_summary_for_anyone_with_details_for_admins_only() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "ready");
+
+    let user = app.register("plain@example.com").await;
+    for token in [None, Some(user.access.as_str())] {
+        let (status, body) = detailed(&app, token).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(
+            matches!(body["status"].as_str(), Some("ok" | "degraded")),
+            "{body}"
+        );
+        assert!(
+            body["version"].is_string() && body["uptimeSeconds"].is_u64(),
+            "{body}"
+        );
+        assert_eq!(check(&body, "database")["status"], "ok", "{body}");
+        for name in ["database", "redis", "ai"] {
+            let check = check(&body, name).as_object().unwrap();
+            let keys: Vec<&str> = check.keys().map(String::as_str).collect();
+            assert_eq!(
+                keys,
+                ["name", "status"],
+                "no kind, latency or detail: {body}"
+            );
+        }
+    }
+
+    let token = admin(&app, "admin@example.com").await;
+    let (status, body) = detailed(&app, Some(&token)).await;
+    assert_eq!(status, StatusCode::OK);
+    let database = check(&body, "database");
+    assert!(
+        matches!(database["kind"].as_str(), Some("sqlite" | "postgres")),
+        "{body}"
+    );
+    assert!(
+        database["latencyMs"].as_f64().is_some_and(|ms| ms >= 0.0),
+        "{body}"
+    );
+    assert!(check(&body, "redis")["kind"].is_string(), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_database_down_the_detailed_view_is_down_and_readiness_fails_then_recovers() {
+    let pg = PostgresServer::start().await;
+    let url = pg.url();
+    let app = spawn_with(move |c| c.database_url = url).await;
+    let (status, body) = detailed(&app, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    pg.stop();
+    let (status, body) = detailed(&app, None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["status"], "down");
+    assert_eq!(check(&body, "database")["status"], "down");
+    let res = app
+        .client
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers().contains_key("retry-after"));
+    assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "service_unavailable").await;
+
+    pg.resume().await;
+    let mut ready = false;
+    for _ in 0..100 {
+        let res = app
+            .client
+            .get(app.url("/health/ready"))
+            .send()
+            .await
+            .unwrap();
+        if res.status() == StatusCode::OK {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready, "ready again once the database is back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_down_the_detailed_view_is_degraded_and_names_it_to_admins() {
+    let mut redis = RedisServer::start().await;
+    let backing = Backing::scaleout(&redis.url()).await;
+    let app = spawn_on(&backing, |_| {}, None).await;
+    let token = admin(&app, "ops@example.com").await;
+    let (_, body) = detailed(&app, Some(&token)).await;
+    assert_eq!(check(&body, "redis")["status"], "ok", "{body}");
+    assert_eq!(check(&body, "redis")["kind"], "redis", "{body}");
+
+    redis.stop();
+    let (status, body) = detailed(&app, Some(&token)).await;
+    assert_eq!(status, StatusCode::OK, "still serving: {body}");
+    assert_eq!(body["status"], "degraded", "{body}");
+    assert_eq!(check(&body, "redis")["status"], "degraded", "{body}");
+    assert!(check(&body, "redis")["detail"].is_string(), "{body}");
+    assert_eq!(check(&body, "database")["status"], "ok", "{body}");
+}

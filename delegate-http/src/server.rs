@@ -1,6 +1,7 @@
 //! Running the server: tracing set-up, binding, and graceful shutdown on SIGINT/SIGTERM.
 
 use axum::serve::ListenerExt;
+use delegate_core::config::redact_url;
 use delegate_core::{Config, Delegate, Environment};
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
@@ -21,12 +22,36 @@ pub fn init_tracing(config: &Config) {
     };
 }
 
-/// Binds `config.server.host:port` and serves until SIGINT or SIGTERM.
+/// Binds `config.server.host:port`, says in one line each what it runs on, and serves until
+/// SIGINT or SIGTERM.
 pub async fn run(delegate: Delegate) -> std::io::Result<()> {
     let server = &delegate.config().server;
     let listener = TcpListener::bind((server.host.as_str(), server.port)).await?;
-    tracing::info!(address = %listener.local_addr()?, "delegate listening");
+    let address = listener.local_addr()?;
+    tracing::info!(%address, "delegate listening");
+    log_what_it_runs_on(&delegate, address);
     serve(delegate, listener, shutdown_signal()).await
+}
+
+/// One line each: the store, the cache/limits/bus backend, the AI provider (or what answers
+/// 503 without one), and where the API docs are. URLs are shown without their credentials.
+fn log_what_it_runs_on(delegate: &Delegate, address: SocketAddr) {
+    let config = delegate.config();
+    tracing::info!(store = %redact_url(&config.database_url), "relational store");
+    let shared = if config.redis_url.starts_with("memory:") {
+        "in-process (this process only; the store carries events between processes)".to_owned()
+    } else {
+        redact_url(&config.redis_url)
+    };
+    tracing::info!(backend = %shared, "cache, rate limits and event bus");
+    match delegate.chat().provider() {
+        Some(provider) => tracing::info!(provider, model = %config.ai.model, "AI provider"),
+        None => tracing::warn!(
+            "AI provider: not configured; chat answers 503 ai_not_configured (set OPENAI_API_KEY, \
+             or DELEGATE_AI_PROVIDER=echo for the offline demo)"
+        ),
+    }
+    tracing::info!(docs = %format!("http://{address}/docs"), "API docs");
 }
 
 /// Serves the Delegate router on `listener` until `shutdown` completes, then lets in-flight

@@ -179,6 +179,23 @@ async fn risky_settings_are_named_in_the_startup_log() {
 }
 
 #[tokio::test]
+async fn the_startup_log_says_what_the_server_runs_on() {
+    let log = startup_log(&[("REDIS_URL", "memory:")]).await;
+    for line in [
+        "relational store",
+        "sqlite://",
+        "cache, rate limits and event bus",
+        "in-process",
+        "AI provider: not configured",
+        "ai_not_configured",
+        "API docs",
+        "/docs",
+    ] {
+        assert!(log.contains(line), "{line:?} missing from:\n{log}");
+    }
+}
+
+#[tokio::test]
 async fn production_set_in_the_toml_file_switches_to_json_logs_as_node_env_does() {
     let secrets = [
         ("JWT_SECRET", "first-long-and-varied-secret-0123456789abc"),

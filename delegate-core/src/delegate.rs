@@ -134,7 +134,7 @@ impl Delegate {
         let deps = Dependencies {
             store: inner.store_probe.as_ref(),
             shared: inner.shared.probe.as_ref(),
-            ai: inner.chat.provider(),
+            ai: inner.chat.model(),
         };
         crate::health::check(deps, uptime).await
     }

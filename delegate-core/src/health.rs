@@ -1,6 +1,7 @@
 //! Health: a cheap round trip to each dependency ([`Probe`]), what each answered and how
 //! fast ([`Check`]), and the overall state ([`HealthReport`]); readiness to serve.
 
+use crate::chat::ChatModel;
 use crate::error::{Error, Result};
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -81,27 +82,31 @@ pub(crate) struct Dependencies<'a> {
     pub(crate) store: Option<&'a Arc<dyn Probe>>,
     /// The shared services (Redis); `None` when they are in-process.
     pub(crate) shared: Option<&'a Arc<dyn Probe>>,
-    /// The AI provider's label, when one is configured.
-    pub(crate) ai: Option<&'a str>,
+    /// The AI provider, when one is configured.
+    pub(crate) ai: Option<&'a Arc<dyn ChatModel>>,
 }
 
 /// Probes every dependency at once.
 pub(crate) async fn check(deps: Dependencies<'_>, uptime: Duration) -> HealthReport {
-    let (database, redis) = tokio::join!(probe("database", deps.store, Status::Down), async {
+    let shared = async {
         match deps.shared {
             Some(shared) => probe("redis", Some(shared), Status::Degraded).await,
             None => quiet("redis", Status::Ok, "in-process", None),
         }
-    });
-    let ai = match deps.ai {
-        Some(label) => quiet("ai", Status::Ok, label, None),
-        None => quiet(
-            "ai",
-            Status::Degraded,
-            "none",
-            Some("no AI provider is configured: chat answers 503 ai_not_configured"),
-        ),
     };
+    let ai = async {
+        match deps.ai {
+            Some(model) => probe_ai(model.as_ref()).await,
+            None => quiet(
+                "ai",
+                Status::Degraded,
+                "none",
+                Some("no AI provider is configured: chat answers 503 ai_not_configured"),
+            ),
+        }
+    };
+    let (database, redis, ai) =
+        tokio::join!(probe("database", deps.store, Status::Down), shared, ai);
     let checks = vec![database, redis, ai];
     let status = if checks[0].status == Status::Down {
         Status::Down
@@ -143,6 +148,22 @@ async fn probe(name: &'static str, probe: Option<&Arc<dyn Probe>>, failed: Statu
         name,
         status: if result.is_ok() { Status::Ok } else { failed },
         kind: probe.kind().to_owned(),
+        latency: started.elapsed(),
+        detail: result.err().map(|e| e.report().to_string()),
+    }
+}
+
+async fn probe_ai(model: &dyn ChatModel) -> Check {
+    let started = Instant::now();
+    let result = bounded(model.probe()).await;
+    Check {
+        name: "ai",
+        status: if result.is_ok() {
+            Status::Ok
+        } else {
+            Status::Degraded
+        },
+        kind: model.name().to_owned(),
         latency: started.elapsed(),
         detail: result.err().map(|e| e.report().to_string()),
     }
@@ -196,14 +217,17 @@ mod tests {
     #[tokio::test]
     async fn the_store_down_is_down_anything_else_down_is_degraded() {
         let (up, down) = (probe(true, 0), probe(false, 0));
+        let echo: Arc<dyn ChatModel> = Arc::new(crate::ai::EchoModel::default());
+        let ai = Some(&echo);
         let deps = |store, shared, ai| Dependencies { store, shared, ai };
-        let all_up = check(deps(Some(&up), Some(&up), Some("openai")), Duration::ZERO).await;
+        let all_up = check(deps(Some(&up), Some(&up), ai), Duration::ZERO).await;
         assert_eq!(all_up.status, Status::Ok);
-        let redis_down = check(deps(Some(&up), Some(&down), Some("openai")), Duration::ZERO).await;
+        assert_eq!(all_up.checks[2].kind, "echo");
+        let redis_down = check(deps(Some(&up), Some(&down), ai), Duration::ZERO).await;
         assert_eq!(redis_down.status, Status::Degraded);
         assert_eq!(redis_down.checks[1].status, Status::Degraded);
         assert!(redis_down.checks[1].detail.is_some());
-        let store_down = check(deps(Some(&down), Some(&up), Some("openai")), Duration::ZERO).await;
+        let store_down = check(deps(Some(&down), Some(&up), ai), Duration::ZERO).await;
         assert_eq!(store_down.status, Status::Down);
         let no_ai = check(deps(Some(&up), None, None), Duration::ZERO).await;
         assert_eq!(no_ai.status, Status::Degraded);

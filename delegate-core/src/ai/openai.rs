@@ -56,6 +56,8 @@ const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(5);
 ///   (it is masked wherever it appears; 401 and 403 bodies are dropped altogether).
 pub struct OpenAiModel {
     client: Client<OpenAIConfig>,
+    /// The plain HTTP client, for the health probe.
+    http: reqwest::Client,
     base_url: String,
     default_model: String,
     timeout: Duration,
@@ -183,9 +185,10 @@ impl OpenAiModel {
                 })))
             }
         });
-        let client = Client::build(http, openai_config).with_http_service(service);
+        let client = Client::build(http.clone(), openai_config).with_http_service(service);
         Ok(Self {
             client,
+            http,
             base_url,
             default_model: config.model.clone(),
             timeout: config.timeout(),
@@ -438,6 +441,28 @@ impl ChatModel for OpenAiModel {
 
     fn name(&self) -> &str {
         "openai"
+    }
+
+    /// `GET {base}/models`: any answer but a refusal of the credentials or a server error
+    /// means the provider is reachable (a server without that route answers 404).
+    async fn probe(&self) -> Result<()> {
+        let mut request = self.http.get(format!("{}/models", self.base_url));
+        if let Some(key) = &self.scrubber.0 {
+            request = request.bearer_auth(key);
+        }
+        let response = request.send().await.map_err(|e| {
+            Error::unavailable("ai provider", UNAVAILABLE_RETRY_AFTER).with_source(e.without_url())
+        })?;
+        match response.status().as_u16() {
+            401 | 403 => Err(Error::upstream(format!(
+                "the AI provider refused the credentials ({}); check OPENAI_API_KEY",
+                response.status().as_u16()
+            ))),
+            status @ 500..=599 => Err(Error::upstream(format!(
+                "the AI provider failed ({status})"
+            ))),
+            _ => Ok(()),
+        }
     }
 }
 

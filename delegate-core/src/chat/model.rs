@@ -48,4 +48,9 @@ pub trait ChatModel: Send + Sync + 'static {
     async fn stream(&self, request: ChatRequest) -> Result<ChatStream>;
     /// A label for health checks and logs ("openai", "echo").
     fn name(&self) -> &str;
+    /// A cheap round trip to the provider, for health checks; the default asks nothing (a
+    /// provider in process, like the echo).
+    async fn probe(&self) -> Result<()> {
+        Ok(())
+    }
 }

@@ -102,6 +102,11 @@ impl ChatService {
         self.model.as_deref().map(ChatModel::name)
     }
 
+    /// The provider, when one is configured (for health checks).
+    pub(crate) fn model(&self) -> Option<&Arc<dyn ChatModel>> {
+        self.model.as_ref()
+    }
+
     /// The models `tier` may use: its configured list, or the default model alone.
     pub fn allowed_models(&self, tier: Tier) -> Vec<String> {
         let listed = &self.settings.tiers.of(tier).models;

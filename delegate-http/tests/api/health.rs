@@ -150,3 +150,40 @@ async fn with_redis_down_the_detailed_view_is_degraded_and_names_it_to_admins() 
     assert!(check(&body, "redis")["detail"].is_string(), "{body}");
     assert_eq!(check(&body, "database")["status"], "ok", "{body}");
 }
+
+#[tokio::test]
+async fn the_ai_provider_is_probed_reachable_or_degraded() {
+    let upstream = delegate_core::testing::upstream::Upstream::start().await;
+    let base = upstream.base_url();
+    let app = spawn_with(move |c| {
+        c.ai.base_url = Some(base);
+        c.ai.api_key = Some(delegate_core::Secret::new("sk-test-key"));
+    })
+    .await;
+    let token = admin(&app, "ai-ops@example.com").await;
+    let (_, body) = detailed(&app, Some(&token)).await;
+    let ai = check(&body, "ai");
+    assert_eq!(ai["status"], "ok", "{body}");
+    assert_eq!(ai["kind"], "openai", "{body}");
+    assert!(
+        ai["latencyMs"].as_f64().is_some_and(|ms| ms > 0.0),
+        "asked: {body}"
+    );
+
+    // A provider nobody answers for: serving, but degraded, and the admin is told why.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let app = spawn_with(move |c| {
+        c.ai.base_url = Some(format!("http://127.0.0.1:{port}/v1"));
+        c.ai.api_key = Some(delegate_core::Secret::new("sk-test-key"));
+    })
+    .await;
+    let token = admin(&app, "ai-ops2@example.com").await;
+    let (status, body) = detailed(&app, Some(&token)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "degraded", "{body}");
+    assert_eq!(check(&body, "ai")["status"], "degraded", "{body}");
+    let detail = check(&body, "ai")["detail"].as_str().unwrap_or_default();
+    assert!(!detail.contains("sk-test-key"), "{detail}");
+}

@@ -1,5 +1,6 @@
 //! The `Delegate` facade: built once from a [`Config`], cheap to clone, hands out services.
 
+use crate::admin::AdminService;
 use crate::auth::password::PasswordHasher;
 use crate::auth::token::TokenSigner;
 use crate::auth::{
@@ -76,6 +77,11 @@ impl Delegate {
     /// Login sessions (devices): list, revoke, cleanup.
     pub fn login_sessions(&self) -> LoginSessionsService {
         LoginSessionsService::new(self.inner.auth.clone())
+    }
+
+    /// Operator actions, for admins (HTTP) and the operator (CLI).
+    pub fn admin(&self) -> AdminService {
+        AdminService::new(self.login_sessions())
     }
 
     /// Accounts.
@@ -292,6 +298,13 @@ impl DelegateBuilder {
         if in_process {
             let changes = shared.bus.subscribe(USERS_TOPIC).await?;
             listeners.push(tokio::spawn(forget_changed_users(users.clone(), changes)));
+        }
+        if config.auth.cleanup_interval_secs > 0 && core.cleanup.is_some() {
+            listeners.push(tokio::spawn(crate::admin::cleanup_periodically(
+                LoginSessionsService::new(core.clone()),
+                clock.clone(),
+                Duration::from_secs(config.auth.cleanup_interval_secs),
+            )));
         }
         Ok(Delegate {
             inner: Arc::new(Inner {

@@ -14,6 +14,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod ai;
 pub mod auth;
 pub mod backend;

@@ -1,7 +1,7 @@
 //! The OpenAPI document (/openapi.json) and Swagger UI (/docs), served from the binary.
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::routes::{auth, chat, health, users};
+use crate::routes::{admin, auth, chat, health, users};
 use crate::wire;
 use axum::Router;
 use utoipa::openapi::path::Operation;
@@ -38,6 +38,7 @@ use utoipa_swagger_ui::SwaggerUi;
         chat::delete_chat_session,
         chat::list_messages,
         chat::send_message,
+        admin::cleanup_login_sessions,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, wire::RegisterRequest, wire::LoginRequest, wire::ChangePasswordRequest, wire::RefreshRequest,
@@ -46,7 +47,7 @@ use utoipa_swagger_ui::SwaggerUi;
         wire::RevokedBody, wire::HealthBody, wire::HealthDetailBody, wire::HealthCheckBody, wire::ProfileUpdateRequest,
         wire::CreateChatSessionRequest, wire::RenameChatSessionRequest, wire::SendMessageRequest,
         wire::ChatSessionBody, wire::MessageBody, wire::TokenUsageBody, wire::ChatSessionPage,
-        wire::MessagePage, wire::SentBody, wire::UsageBody, wire::MeteredBody,
+        wire::MessagePage, wire::SentBody, wire::UsageBody, wire::MeteredBody, wire::CleanupBody,
     )),
     modifiers(&BearerAuth, &EdgeResponses),
     tags(
@@ -54,6 +55,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "users", description = "The caller's profile, preferences and usage"),
         (name = "chat", description = "Chat sessions and messages with streamed AI replies"),
         (name = "operations", description = "Health and documentation"),
+        (name = "admin", description = "Operator actions (role admin)"),
     )
 )]
 pub struct ApiDoc;

@@ -2,6 +2,7 @@
 
 use crate::cli::SessionsCommand;
 use crate::views::{Output, RevokedView, SessionListView};
+use delegate_core::admin::Actor;
 use delegate_core::{Config, LoginSessionId, Result};
 
 /// Runs a `sessions` subcommand.
@@ -21,7 +22,10 @@ pub async fn run(command: SessionsCommand, config: Config) -> Result<Output> {
         }
         SessionsCommand::Cleanup => {
             let delegate = super::connect(config).await?;
-            let report = delegate.login_sessions().cleanup().await?;
+            let report = delegate
+                .admin()
+                .cleanup_login_sessions(&Actor::Operator)
+                .await?;
             Ok(Output::Cleanup(report.into()))
         }
     }

@@ -34,6 +34,11 @@ pub struct AuthConfig {
     /// Most live login sessions one user may have; a new sign-in past it revokes the oldest
     /// (`DELEGATE_AUTH__MAX_SESSIONS_PER_USER`, default 20).
     pub max_sessions_per_user: u32,
+    /// Every this many seconds each instance deletes ended login sessions, expired refresh
+    /// families and ended denials (`DELEGATE_AUTH__CLEANUP_INTERVAL_SECS`, default 3600; 0
+    /// turns the timer off: `POST /api/v1/admin/sessions/cleanup` and
+    /// `delegate sessions cleanup` still work).
+    pub cleanup_interval_secs: u64,
     /// Password hashing parameters and pool size.
     pub password: PasswordConfig,
     /// Per-account delays after failed logins.
@@ -89,6 +94,7 @@ impl Default for AuthConfig {
             leeway_secs: 5,
             session_cache_ttl_secs: 60,
             max_sessions_per_user: 20,
+            cleanup_interval_secs: 3600,
             password: PasswordConfig::default(),
             login_backoff: LoginBackoffConfig::default(),
         }

@@ -1,5 +1,6 @@
 //! The router: every route, the fallbacks, and the middleware stack.
 
+pub(crate) mod admin;
 pub(crate) mod auth;
 pub(crate) mod chat;
 pub(crate) mod health;
@@ -34,6 +35,7 @@ pub fn router(delegate: Delegate) -> Router {
         .nest("/api/v1/users", users::routes())
         .nest("/api/v1/sessions", chat::routes())
         .nest("/api/v1/health", health::api_routes())
+        .nest("/api/v1/admin", admin::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             delegate.clone(),
             crate::ratelimit::limit,
@@ -41,6 +43,10 @@ pub fn router(delegate: Delegate) -> Router {
         .merge(health::routes())
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .layer(axum::middleware::from_fn_with_state(
+            delegate.clone(),
+            admin::guard,
+        ))
         .with_state(delegate)
         .merge(openapi::routes(&models))
         .layer(DefaultBodyLimit::max(server.body_limit_bytes))

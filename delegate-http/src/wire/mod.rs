@@ -1,11 +1,13 @@
 //! Request and response bodies (camelCase JSON), converted by hand from core types; one file
 //! per route group, as in `routes/`.
 
+mod admin;
 mod auth;
 mod chat;
 mod health;
 mod users;
 
+pub use admin::*;
 pub use auth::*;
 pub use chat::*;
 pub use health::*;

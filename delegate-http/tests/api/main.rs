@@ -1,5 +1,6 @@
 //! HTTP API tests: each test spawns the real server on a random loopback port.
 
+mod admin;
 mod auth_flow;
 mod bodies;
 mod chat;

@@ -139,31 +139,29 @@ pub(crate) async fn ready(store: Option<&Arc<dyn Probe>>) -> Result<()> {
 }
 
 async fn probe(name: &'static str, probe: Option<&Arc<dyn Probe>>, failed: Status) -> Check {
-    let Some(probe) = probe else {
-        return quiet(name, Status::Ok, "not checked", None);
-    };
-    let started = Instant::now();
-    let result = bounded(probe.ping()).await;
-    Check {
-        name,
-        status: if result.is_ok() { Status::Ok } else { failed },
-        kind: probe.kind().to_owned(),
-        latency: started.elapsed(),
-        detail: result.err().map(|e| e.report().to_string()),
+    match probe {
+        Some(probe) => timed(name, probe.kind(), failed, probe.ping()).await,
+        None => quiet(name, Status::Ok, "not checked", None),
     }
 }
 
 async fn probe_ai(model: &dyn ChatModel) -> Check {
+    timed("ai", model.name(), Status::Degraded, model.probe()).await
+}
+
+/// The check of `work`, timed and bounded: ok, or `failed` with the error's report.
+async fn timed(
+    name: &'static str,
+    kind: &str,
+    failed: Status,
+    work: impl Future<Output = Result<()>>,
+) -> Check {
     let started = Instant::now();
-    let result = bounded(model.probe()).await;
+    let result = bounded(work).await;
     Check {
-        name: "ai",
-        status: if result.is_ok() {
-            Status::Ok
-        } else {
-            Status::Degraded
-        },
-        kind: model.name().to_owned(),
+        name,
+        status: if result.is_ok() { Status::Ok } else { failed },
+        kind: kind.to_owned(),
         latency: started.elapsed(),
         detail: result.err().map(|e| e.report().to_string()),
     }

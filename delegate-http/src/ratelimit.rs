@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use delegate_core::ratelimit::{RateClient, RateDecision, RouteClass};
-use delegate_core::{Delegate, Error, ErrorKind};
+use delegate_core::{AuthContext, Delegate, Error, ErrorKind};
 use std::sync::Once;
 
 /// Routes that are counted against the stricter auth limit, per IP, and fail closed.
@@ -50,7 +50,10 @@ pub(crate) async fn limit(State(delegate): State<Delegate>, req: Request, next: 
     // do not need a caller, and a valid token must not buy more guesses.
     // A refused token counts against the IP (the handler answers 401 where one is needed);
     // a store outage while verifying answers at once, rather than twice as slowly later.
+    // The admin guard (which runs before routing) may have verified the caller already.
+    let verified = parts.extensions.get::<AuthContext>().cloned();
     let caller = match (&bearer, class) {
+        (Some(_), RouteClass::Ai | RouteClass::Standard) if verified.is_some() => verified,
         (Some(token), RouteClass::Ai | RouteClass::Standard) => {
             match delegate.auth().authenticate(token).await {
                 Ok(caller) => Some(caller),

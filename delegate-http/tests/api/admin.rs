@@ -2,7 +2,6 @@
 //! however it is spelt; an admin's login-session cleanup.
 
 use crate::helpers::{TestApp, assert_error, spawn_app, spawn_with};
-use delegate_core::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use std::time::Duration;
@@ -23,18 +22,6 @@ async fn call(app: &TestApp, method: Method, path: &str, token: Option<&str>) ->
     request.send().await.unwrap()
 }
 
-/// A registered account made admin through the core service (as the CLI does).
-async fn admin(app: &TestApp, email: &str) -> String {
-    let account = app.register(email).await;
-    let user = app.delegate.users().by_email(email).await.unwrap();
-    app.delegate
-        .users()
-        .set_role(user.id, Role::Admin)
-        .await
-        .unwrap();
-    account.access
-}
-
 #[tokio::test]
 async fn every_admin_path_and_method_is_401_without_a_token_and_403_for_a_user() {
     let app = spawn_app().await;
@@ -50,7 +37,7 @@ async fn every_admin_path_and_method_is_401_without_a_token_and_403_for_a_user()
         }
     }
     // An admin gets through the guard; unknown routes are then plain 404s.
-    let token = admin(&app, "root@example.com").await;
+    let token = app.register_admin("root@example.com").await;
     let res = call(
         &app,
         Method::GET,
@@ -67,7 +54,7 @@ async fn every_admin_path_and_method_is_401_without_a_token_and_403_for_a_user()
 async fn an_admin_cleans_up_ended_login_sessions_by_get_or_post() {
     // The timer is off here, so only these calls clean up (it is tested in core).
     let app = spawn_with(|c| c.auth.cleanup_interval_secs = 0).await;
-    let token = admin(&app, "ops@example.com").await;
+    let token = app.register_admin("ops@example.com").await;
     // A login session that ends: logged out (revoked), its refresh token with it.
     let gone = app.login("ops@example.com", "old-laptop").await;
     let res = app.post_auth("/api/v1/auth/logout", &gone.access).await;

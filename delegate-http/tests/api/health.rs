@@ -4,7 +4,6 @@
 use crate::helpers::{Backing, TestApp, assert_error, spawn_app, spawn_on, spawn_with};
 use crate::postgres_server::PostgresServer;
 use crate::redis_server::RedisServer;
-use delegate_core::Role;
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::time::Duration;
@@ -22,6 +21,14 @@ async fn detailed(app: &TestApp, token: Option<&str>) -> (StatusCode, Value) {
     (res.status(), res.json().await.unwrap())
 }
 
+async fn ready(app: &TestApp) -> reqwest::Response {
+    app.client
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .unwrap()
+}
+
 fn check<'a>(body: &'a Value, name: &str) -> &'a Value {
     body["checks"]
         .as_array()
@@ -29,27 +36,10 @@ fn check<'a>(body: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {name} check in {body}"))
 }
 
-/// An account made admin through the core service (as the CLI would).
-async fn admin(app: &TestApp, email: &str) -> String {
-    let account = app.register(email).await;
-    let user = app.delegate.users().by_email(email).await.unwrap();
-    app.delegate
-        .users()
-        .set_role(user.id, Role::Admin)
-        .await
-        .unwrap();
-    account.access
-}
-
 #[tokio::test]
 async fn readiness_and_a_summary_for_anyone_with_details_for_admins_only() {
     let app = spawn_app().await;
-    let res = app
-        .client
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
+    let res = ready(&app).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.json::<Value>().await.unwrap()["status"], "ready");
 
@@ -77,7 +67,7 @@ async fn readiness_and_a_summary_for_anyone_with_details_for_admins_only() {
         }
     }
 
-    let token = admin(&app, "admin@example.com").await;
+    let token = app.register_admin("admin@example.com").await;
     let (status, body) = detailed(&app, Some(&token)).await;
     assert_eq!(status, StatusCode::OK);
     let database = check(&body, "database");
@@ -105,31 +95,21 @@ async fn with_the_database_down_the_detailed_view_is_down_and_readiness_fails_th
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["status"], "down");
     assert_eq!(check(&body, "database")["status"], "down");
-    let res = app
-        .client
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
+    let res = ready(&app).await;
     assert!(res.headers().contains_key("retry-after"));
     assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "service_unavailable").await;
 
     pg.resume().await;
-    let mut ready = false;
+    let mut recovered = false;
     for _ in 0..100 {
-        let res = app
-            .client
-            .get(app.url("/health/ready"))
-            .send()
-            .await
-            .unwrap();
+        let res = ready(&app).await;
         if res.status() == StatusCode::OK {
-            ready = true;
+            recovered = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(ready, "ready again once the database is back");
+    assert!(recovered, "ready again once the database is back");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -137,7 +117,7 @@ async fn with_redis_down_the_detailed_view_is_degraded_and_names_it_to_admins() 
     let mut redis = RedisServer::start().await;
     let backing = Backing::scaleout(&redis.url()).await;
     let app = spawn_on(&backing, |_| {}, None).await;
-    let token = admin(&app, "ops@example.com").await;
+    let token = app.register_admin("ops@example.com").await;
     let (_, body) = detailed(&app, Some(&token)).await;
     assert_eq!(check(&body, "redis")["status"], "ok", "{body}");
     assert_eq!(check(&body, "redis")["kind"], "redis", "{body}");
@@ -160,7 +140,7 @@ async fn the_ai_provider_is_probed_reachable_or_degraded() {
         c.ai.api_key = Some(delegate_core::Secret::new("sk-test-key"));
     })
     .await;
-    let token = admin(&app, "ai-ops@example.com").await;
+    let token = app.register_admin("ai-ops@example.com").await;
     let (_, body) = detailed(&app, Some(&token)).await;
     let ai = check(&body, "ai");
     assert_eq!(ai["status"], "ok", "{body}");
@@ -179,7 +159,7 @@ async fn the_ai_provider_is_probed_reachable_or_degraded() {
         c.ai.api_key = Some(delegate_core::Secret::new("sk-test-key"));
     })
     .await;
-    let token = admin(&app, "ai-ops2@example.com").await;
+    let token = app.register_admin("ai-ops2@example.com").await;
     let (status, body) = detailed(&app, Some(&token)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "degraded", "{body}");

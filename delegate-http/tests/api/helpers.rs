@@ -239,6 +239,19 @@ impl TestApp {
     }
 
     /// Signs `email` in again (a second device) and returns the new tokens.
+    /// Registers `email` and makes it an admin through the core service (as the CLI does);
+    /// returns its access token.
+    pub async fn register_admin(&self, email: &str) -> String {
+        let account = self.register(email).await;
+        let users = self.delegate.users();
+        let user = users.by_email(email).await.expect("registered");
+        users
+            .set_role(user.id, delegate_core::Role::Admin)
+            .await
+            .expect("role set");
+        account.access
+    }
+
     pub async fn login(&self, email: &str, device: &str) -> Account {
         let res = self
             .post(

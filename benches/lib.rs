@@ -4,13 +4,14 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use delegate_core::admin::{AuditEvent, AuditQuery, AuditStore};
 use delegate_core::auth::{
     LoginSession, LoginSessionStore, RefreshTokenRecord, RefreshTokenStore, Rotation, TokenDenylist,
 };
 use delegate_core::backend::sqlite::SqliteStore;
 use delegate_core::chat::{ChatSession, ConversationStore, Message, MessageStatus, TokenUsage};
 use delegate_core::usage::{Hold, HoldLimits, HoldOutcome, UsageEvent, UsageStore, UsageTotals};
-use delegate_core::users::{ProfileChange, UserCredentials, UserStore};
+use delegate_core::users::{ProfileChange, UserCredentials, UserQuery, UserStore};
 use delegate_core::{
     ChatSessionId, Clock, Config, Delegate, Error, LoginSessionId, MessageId, Registration, Result,
     Role, Secret, SignedIn, Stores, Tier, User, UserId,
@@ -186,8 +187,18 @@ impl<S: UserStore> UserStore for CountingStore<S> {
             .await
     }
 
-    async fn list(&self, after: Option<UserId>, limit: u32) -> Result<Vec<User>> {
-        self.record("UserStore::list").list(after, limit).await
+    async fn search(&self, query: &UserQuery) -> Result<Vec<User>> {
+        self.record("UserStore::search").search(query).await
+    }
+
+    async fn set_disabled(&self, id: UserId, disabled: bool, now: DateTime<Utc>) -> Result<bool> {
+        self.record("UserStore::set_disabled")
+            .set_disabled(id, disabled, now)
+            .await
+    }
+
+    async fn delete(&self, id: UserId) -> Result<bool> {
+        self.record("UserStore::delete").delete(id).await
     }
 
     async fn set_tier(&self, id: UserId, tier: Tier, now: DateTime<Utc>) -> Result<bool> {
@@ -216,6 +227,23 @@ impl<S: UserStore> UserStore for CountingStore<S> {
     ) -> Result<bool> {
         self.record("UserStore::update_profile")
             .update_profile(id, change, now)
+            .await
+    }
+}
+
+#[async_trait]
+impl<S: AuditStore> AuditStore for CountingStore<S> {
+    async fn append(&self, events: &[AuditEvent]) -> Result<()> {
+        self.record("AuditStore::append").append(events).await
+    }
+
+    async fn query(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>> {
+        self.record("AuditStore::query").query(query).await
+    }
+
+    async fn purge_before(&self, before: DateTime<Utc>) -> Result<u64> {
+        self.record("AuditStore::purge_before")
+            .purge_before(before)
             .await
     }
 }

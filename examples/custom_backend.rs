@@ -30,6 +30,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cache = Arc::new(LoggingCache::new(clock.clone()));
     let shared = Shared {
         cache: cache.clone(),
+        // Our cache does not describe itself: admin cache stats answer 503.
+        inspect: None,
         ..Shared::memory(clock.clone())
     };
     let delegate = Delegate::builder(config)

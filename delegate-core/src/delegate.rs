@@ -81,7 +81,14 @@ impl Delegate {
 
     /// Operator actions, for admins (HTTP) and the operator (CLI).
     pub fn admin(&self) -> AdminService {
-        AdminService::new(self.login_sessions())
+        let inner = &self.inner;
+        AdminService::new(
+            inner.auth.clone(),
+            inner.users.clone(),
+            inner.usage.clone(),
+            inner.shared.cache.clone(),
+            inner.shared.inspect.clone(),
+        )
     }
 
     /// Accounts.
@@ -242,6 +249,7 @@ impl DelegateBuilder {
             hasher,
             signer: TokenSigner::new(&secrets.jwt, &config.auth),
             refresh_key: secrets.refresh,
+            audit: crate::admin::AuditLog::start(stores.audit.clone()),
             config: config.auth.clone(),
             clock: clock.clone(),
             users: stores.users,

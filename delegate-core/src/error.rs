@@ -70,6 +70,9 @@ pub enum Error {
     /// See [`ErrorKind::Forbidden`].
     #[error("{0}")]
     Forbidden(&'static str),
+    /// The account was disabled by an operator (kind [`ErrorKind::Forbidden`]).
+    #[error("this account is disabled; contact an administrator")]
+    AccountDisabled,
     /// See [`ErrorKind::RateLimited`].
     #[error("too many requests; retry in {}s", retry_after.as_secs().max(1))]
     RateLimited {
@@ -129,7 +132,7 @@ impl Error {
             Error::Conflict { .. } => ErrorKind::Conflict,
             Error::Invalid { .. } => ErrorKind::Invalid,
             Error::Unauthenticated { .. } => ErrorKind::Unauthenticated,
-            Error::Forbidden(_) => ErrorKind::Forbidden,
+            Error::Forbidden(_) | Error::AccountDisabled => ErrorKind::Forbidden,
             Error::RateLimited { .. } => ErrorKind::RateLimited,
             Error::QuotaExceeded { .. } => ErrorKind::QuotaExceeded,
             Error::AiNotConfigured => ErrorKind::Unavailable,
@@ -146,6 +149,7 @@ impl Error {
             Error::Conflict { code, .. } | Error::Unauthenticated { code, .. } => code,
             Error::Invalid { .. } => "invalid_field",
             Error::Forbidden(_) => "forbidden",
+            Error::AccountDisabled => "account_disabled",
             Error::RateLimited { .. } => "rate_limited",
             Error::QuotaExceeded { .. } => "quota_exceeded",
             Error::AiNotConfigured => "ai_not_configured",

@@ -70,6 +70,11 @@ id_type!(
     MessageId,
     "messageId"
 );
+id_type!(
+    /// Identifies an audit event.
+    AuditEventId,
+    "auditEventId"
+);
 
 #[cfg(test)]
 mod tests {

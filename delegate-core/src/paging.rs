@@ -2,7 +2,7 @@
 //! the previous page; ids are UUIDv7, so id order is creation order).
 
 use crate::error::{Error, Result};
-use crate::ids::{ChatSessionId, LoginSessionId, MessageId};
+use crate::ids::{AuditEventId, ChatSessionId, LoginSessionId, MessageId, UserId};
 
 /// The most items a page holds (and what a cache keeps of a first page).
 pub const MAX_PAGE: u32 = 100;
@@ -48,6 +48,18 @@ impl CursorId for ChatSessionId {
 impl CursorId for MessageId {
     fn parse_cursor(text: &str) -> Result<Self> {
         MessageId::parse(text)
+    }
+}
+
+impl CursorId for UserId {
+    fn parse_cursor(text: &str) -> Result<Self> {
+        UserId::parse(text)
+    }
+}
+
+impl CursorId for AuditEventId {
+    fn parse_cursor(text: &str) -> Result<Self> {
+        AuditEventId::parse(text)
     }
 }
 

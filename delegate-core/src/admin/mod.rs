@@ -1,13 +1,31 @@
-//! Operator actions: who may take them (a signed-in admin over HTTP, or the operator at the
-//! machine through the CLI) and the actions themselves, starting with the cleanup of ended
-//! login sessions, on demand and on a timer.
+//! Operator actions and the audit trail: who may act (a signed-in admin over HTTP, or the
+//! operator at the machine through the CLI), the actions (accounts, login-session cleanup,
+//! cache), and the append-only record of them and of security events.
 
-use crate::auth::{AuthContext, CleanupReport, LoginSessionsService};
-use crate::clock::Clock;
+mod audit;
+mod audit_log;
+mod cache;
+mod cleanup;
+mod users;
+
+pub use audit::{AuditActor, AuditEvent, AuditKind, AuditQuery, AuditStore};
+pub use audit_log::AuditLog;
+pub use cache::{CacheClearReport, CacheStatsReport};
+pub(crate) use cleanup::cleanup_periodically;
+pub use users::{AccountChange, UserDetail};
+
+use crate::auth::{AuthContext, AuthCore, LoginSessionsService};
+use crate::cache::Cache;
+use crate::cache::stats::CacheInspect;
 use crate::error::{Error, Result};
-use crate::users::Role;
+use crate::paging::{Page, check_limit, page};
+use crate::usage::UsageService;
+use crate::users::{Role, UsersService};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// How long an operator action waits for its audit event to be stored before answering.
+const DURABLE_WITHIN: Duration = Duration::from_secs(2);
 
 /// Who takes an operator action.
 #[derive(Debug, Clone)]
@@ -18,15 +36,41 @@ pub enum Actor {
     Operator,
 }
 
-/// Operator actions, each checked against its [`Actor`].
+impl Actor {
+    /// The actor as the audit trail names it.
+    pub fn audit_actor(&self) -> AuditActor {
+        match self {
+            Actor::Caller(caller) => AuditActor::User(caller.user_id),
+            Actor::Operator => AuditActor::Operator,
+        }
+    }
+}
+
+/// Operator actions, each checked against its [`Actor`] and recorded in the audit trail.
 #[derive(Clone)]
 pub struct AdminService {
-    login_sessions: LoginSessionsService,
+    core: Arc<AuthCore>,
+    users: UsersService,
+    usage: UsageService,
+    cache: Arc<dyn Cache>,
+    inspect: Option<Arc<dyn CacheInspect>>,
 }
 
 impl AdminService {
-    pub(crate) fn new(login_sessions: LoginSessionsService) -> Self {
-        Self { login_sessions }
+    pub(crate) fn new(
+        core: Arc<AuthCore>,
+        users: UsersService,
+        usage: UsageService,
+        cache: Arc<dyn Cache>,
+        inspect: Option<Arc<dyn CacheInspect>>,
+    ) -> Self {
+        Self {
+            core,
+            users,
+            usage,
+            cache,
+            inspect,
+        }
     }
 
     /// `Ok` for the operator and for a caller with the admin role; [`Error::Forbidden`] for
@@ -39,94 +83,65 @@ impl AdminService {
         }
     }
 
-    /// Deletes expired and revoked login sessions, the refresh tokens of expired families
-    /// and ended denials (see [`LoginSessionsService::cleanup`]).
-    pub async fn cleanup_login_sessions(&self, actor: &Actor) -> Result<CleanupReport> {
+    /// Deletes expired and revoked login sessions, the refresh tokens of expired families,
+    /// ended denials and audit events past their retention
+    /// ([`LoginSessionsService::cleanup`]).
+    pub async fn cleanup_login_sessions(
+        &self,
+        actor: &Actor,
+    ) -> Result<crate::auth::CleanupReport> {
         Self::authorize(actor)?;
-        self.login_sessions.cleanup().await
+        let report = self.login_sessions().cleanup().await?;
+        self.record(
+            AuditEvent::new(AuditKind::SessionsCleaned, actor.audit_actor(), self.now())
+                .with_detail(serde_json::json!({
+                    "sessions": report.sessions,
+                    "refreshTokens": report.refresh_tokens,
+                    "denials": report.denials,
+                    "auditEvents": report.audit_events,
+                })),
+        )
+        .await;
+        Ok(report)
     }
-}
 
-/// Runs the login-session cleanup every `every` by `clock`, until aborted. Safe with many
-/// instances: each run deletes only rows that have ended, so concurrent runs overlap
-/// harmlessly.
-pub(crate) async fn cleanup_periodically(
-    login_sessions: LoginSessionsService,
-    clock: Arc<dyn Clock>,
-    every: Duration,
-) {
-    let Ok(step) = crate::clock::delta(every) else {
-        return;
-    };
-    loop {
-        clock.sleep_until(clock.now() + step).await;
-        match login_sessions.cleanup().await {
-            Ok(report) => tracing::info!(
-                sessions = report.sessions,
-                refresh_tokens = report.refresh_tokens,
-                denials = report.denials,
-                "periodic cleanup of ended login sessions"
-            ),
-            Err(e) => {
-                tracing::warn!(error = %e.report(), "periodic cleanup failed; retrying next time")
-            }
+    /// The audit trail, newest first, filtered by `query` (its `limit` is a page size).
+    pub async fn audit(&self, actor: &Actor, query: AuditQuery) -> Result<Page<AuditEvent>> {
+        Self::authorize(actor)?;
+        let limit = check_limit(query.limit)?;
+        if let (Some(from), Some(to)) = (query.from, query.to)
+            && from > to
+        {
+            return Err(Error::invalid("from", "must not be after `to`"));
         }
+        // What this process recorded is readable at once.
+        self.core.audit.flush(DURABLE_WITHIN).await;
+        let items = self.core.audit.store().query(&query).await?;
+        Ok(page(items, limit, |e| e.id.to_string()))
+    }
+
+    /// The audit log, to record events from the host application.
+    pub fn audit_log(&self) -> &AuditLog {
+        &self.core.audit
+    }
+
+    fn login_sessions(&self) -> LoginSessionsService {
+        LoginSessionsService::new(self.core.clone())
+    }
+
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.core.clock.now()
+    }
+
+    /// Records an operator action and waits (briefly) for it to be stored.
+    async fn record(&self, event: AuditEvent) {
+        self.core.audit.record_durably(event, DURABLE_WITHIN).await;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::LoginSessionStore;
-    use crate::backend::memory::MemoryStore;
-    use crate::clock::ManualClock;
-    use crate::{Config, Delegate, Registration, Secret, Stores};
-
-    #[tokio::test]
-    async fn ended_login_sessions_are_cleaned_up_on_the_clocks_timer() {
-        let clock = ManualClock::default();
-        let store = Arc::new(MemoryStore::new());
-        let mut config = Config::default();
-        config.auth.jwt_secret = Some(Secret::random());
-        config.auth.jwt_refresh_secret = Some(Secret::random());
-        config.auth.cleanup_interval_secs = 600;
-        let delegate = Delegate::builder(config)
-            .with_clock(Arc::new(clock.clone()))
-            .with_stores(Stores::from_complete_backend(store.clone()))
-            .build()
-            .await
-            .unwrap();
-        let signed_in = delegate
-            .auth()
-            .register(Registration::new("timer@example.com", "a long passphrase"))
-            .await
-            .unwrap();
-        let id = signed_in.session.id;
-        let caller = delegate
-            .auth()
-            .authenticate(&signed_in.tokens.access_token)
-            .await
-            .unwrap();
-        delegate.auth().logout(&caller).await.unwrap();
-        assert!(
-            store.get(id).await.unwrap().is_some(),
-            "revoked, not yet deleted"
-        );
-        clock.advance(Duration::from_secs(600));
-        let mut gone = false;
-        for _ in 0..200 {
-            if store.get(id).await.unwrap().is_none() {
-                gone = true;
-                break;
-            }
-            tokio::task::yield_now().await;
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        assert!(
-            gone,
-            "the timer's cleanup deleted the revoked login session"
-        );
-    }
 
     #[test]
     fn only_admins_and_the_operator_are_authorized() {

@@ -85,8 +85,8 @@ impl LoginBackoff {
     }
 
     /// Counts a failure; past the free ones, locks the account for `client` for the next
-    /// delay.
-    pub(crate) async fn failed(&self, account: &str, client: &str) -> Result<()> {
+    /// delay, and returns that delay.
+    pub(crate) async fn failed(&self, account: &str, client: &str) -> Result<Option<Duration>> {
         let window = Duration::from_secs(self.config.window_secs);
         let decision = self
             .limiter
@@ -94,7 +94,7 @@ impl LoginBackoff {
             .await?;
         let failures = COUNTING_LIMIT - decision.remaining;
         let Some(excess) = failures.checked_sub(self.config.free_failures + 1) else {
-            return Ok(());
+            return Ok(None);
         };
         let delay = Duration::from_millis(
             self.config
@@ -109,7 +109,8 @@ impl LoginBackoff {
                 unlock.to_be_bytes().to_vec(),
                 delay,
             )
-            .await
+            .await?;
+        Ok(Some(delay))
     }
 
     /// Clears the client's count and lock after a successful login.

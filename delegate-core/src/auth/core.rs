@@ -9,11 +9,12 @@ use super::password::PasswordHasher;
 use super::random;
 use super::refresh::RefreshTokenStore;
 use super::token::TokenSigner;
+use crate::admin::{AuditActor, AuditEvent, AuditKind, AuditLog};
 use crate::bus::EventBus;
 use crate::clock::Clock;
 use crate::config::{AuthConfig, Secret};
 use crate::error::Result;
-use crate::ids::LoginSessionId;
+use crate::ids::{LoginSessionId, UserId};
 use crate::users::UserStore;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -34,6 +35,7 @@ pub(crate) struct AuthCore {
     pub(crate) hasher: PasswordHasher,
     pub(crate) signer: TokenSigner,
     pub(crate) refresh_key: Secret,
+    pub(crate) audit: AuditLog,
 }
 
 impl AuthCore {
@@ -43,6 +45,7 @@ impl AuthCore {
             return Ok(());
         }
         self.guard.mark_dead(ids);
+        metrics::counter!("delegate_auth_revocations_total").increment(ids.len() as u64);
         self.refresh.delete_families(ids).await?;
         self.publish(&AuthEvent::SessionsRevoked { ids: ids.to_vec() })
             .await;
@@ -105,6 +108,21 @@ impl AuthCore {
         if let Err(e) = self.bus.publish(AUTH_TOPIC, payload).await {
             tracing::warn!(error = %e.report(), "could not publish an auth event");
         }
+    }
+
+    /// Records that `actor` revoked `count` of `user`'s login sessions (`session` when one).
+    pub(crate) fn record_revoked(
+        &self,
+        actor: AuditActor,
+        user: UserId,
+        count: u64,
+        session: Option<LoginSessionId>,
+    ) {
+        self.audit.record(
+            AuditEvent::new(AuditKind::SessionsRevoked, actor, self.clock.now())
+                .with_target(user)
+                .with_detail(serde_json::json!({ "count": count, "sessionId": session })),
+        );
     }
 
     pub(crate) fn hash_refresh(&self, token: &str) -> String {

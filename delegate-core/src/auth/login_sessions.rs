@@ -2,6 +2,7 @@
 
 use super::core::AuthCore;
 use super::login_session::LoginSession;
+use crate::admin::AuditActor;
 use crate::error::{Error, Result};
 use crate::ids::{LoginSessionId, UserId};
 use crate::paging::{Page, check_limit, parse_cursor};
@@ -17,12 +18,14 @@ pub struct CleanupReport {
     pub refresh_tokens: u64,
     /// Ended access-token denials deleted.
     pub denials: u64,
+    /// Audit events past their retention deleted.
+    pub audit_events: u64,
 }
 
 impl CleanupReport {
     /// Everything removed.
     pub fn total(&self) -> u64 {
-        self.sessions + self.refresh_tokens + self.denials
+        self.sessions + self.refresh_tokens + self.denials + self.audit_events
     }
 }
 
@@ -85,15 +88,23 @@ impl LoginSessionsService {
         if !owned_alive || core.end_sessions([id]).await? == 0 {
             return Err(Error::NotFound("session"));
         }
+        core.record_revoked(AuditActor::User(user), user, 1, Some(id));
         Ok(())
     }
 
     /// Revokes any user's session, for operators. An unknown or already dead session is
     /// [`Error::NotFound`].
     pub async fn revoke_any(&self, id: LoginSessionId) -> Result<()> {
-        if self.core.end_sessions([id]).await? == 0 {
+        let owner = self.core.sessions.get(id).await?.map(|s| s.user_id);
+        let (Some(owner), 1..) = (owner, self.core.end_sessions([id]).await?) else {
             return Err(Error::NotFound("session"));
-        }
+        };
+        self.core
+            .record_revoked(AuditActor::Operator, owner, 1, Some(id));
+        self.core
+            .audit
+            .flush(std::time::Duration::from_secs(2))
+            .await;
         Ok(())
     }
 
@@ -108,7 +119,8 @@ impl LoginSessionsService {
         Ok(ids.len() as u64)
     }
 
-    /// Deletes expired and revoked sessions, expired refresh families and ended denials.
+    /// Deletes expired and revoked sessions, expired refresh families, ended denials and
+    /// audit events older than the retention (`auth.audit_retention_days`; 0 keeps them).
     /// [`Error::Unavailable`] when the store cannot ([`crate::auth::ExpiredDeletion`]).
     pub async fn cleanup(&self) -> Result<CleanupReport> {
         let core = &self.core;
@@ -123,6 +135,13 @@ impl LoginSessionsService {
                 .purge_refresh_tokens_issued_before(family_start)
                 .await?,
             denials: cleanup.purge_denials(now).await?,
+            audit_events: match core.config.audit_retention_days {
+                0 => 0,
+                days => {
+                    let before = now - chrono::TimeDelta::days(i64::from(days));
+                    core.audit.store().purge_before(before).await?
+                }
+            },
         })
     }
 }

@@ -1,4 +1,5 @@
-//! Argon2id hashing on a bounded blocking pool, so a login storm cannot stall the runtime.
+//! Argon2id hashing on a bounded blocking pool, so a login storm cannot stall the runtime;
+//! imported bcrypt hashes (the Node backend's) are verified too, and replaced at login.
 
 use crate::config::PasswordConfig;
 use crate::error::{Error, Result};
@@ -47,10 +48,19 @@ impl PasswordHasher {
         .await
     }
 
-    /// Whether `password` matches `hash`. A malformed hash is an internal error.
+    /// Whether `password` matches `hash` (argon2 PHC, or bcrypt `$2a$`/`$2b$`/`$2y$`). A
+    /// malformed hash is an internal error.
     pub async fn verify(&self, password: &str, hash: &str) -> Result<bool> {
         let argon2 = self.argon2.clone();
         let (password, hash) = (password.to_owned(), hash.to_owned());
+        if is_bcrypt(&hash) {
+            return self
+                .blocking(move || {
+                    bcrypt::verify(password.as_bytes(), &hash)
+                        .map_err(|e| Error::internal("stored bcrypt hash unusable").with_source(e))
+                })
+                .await;
+        }
         self.blocking(
             move || match argon2.verify_password(password.as_bytes(), hash.as_str()) {
                 Ok(()) => Ok(true),
@@ -92,9 +102,39 @@ impl PasswordHasher {
     }
 }
 
+/// Whether `hash` is a bcrypt hash (imported from the Node backend): it verifies, and is
+/// replaced by argon2id at the next successful login.
+pub fn is_bcrypt(hash: &str) -> bool {
+    ["$2a$", "$2b$", "$2y$"].iter().any(|p| hash.starts_with(p))
+}
+
+/// Whether `hash` is a stored password hash Delegate can verify (argon2 PHC or bcrypt).
+pub fn is_supported_hash(hash: &str) -> bool {
+    if is_bcrypt(hash) {
+        return hash.len() == 60;
+    }
+    argon2::password_hash::phc::PasswordHash::new(hash)
+        .is_ok_and(|h| h.algorithm.as_str().starts_with("argon2"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn bcrypt_hashes_from_the_node_backend_verify() {
+        let hasher = cheap();
+        let hash = bcrypt::hash("old node password", 4).unwrap();
+        assert!(is_bcrypt(&hash) && is_supported_hash(&hash));
+        assert!(hasher.verify("old node password", &hash).await.unwrap());
+        assert!(!hasher.verify("wrong password", &hash).await.unwrap());
+        let y = hash.replacen("$2b$", "$2y$", 1);
+        assert!(hasher.verify("old node password", &y).await.unwrap());
+        assert!(!is_supported_hash("$2b$04$short"));
+        assert!(!is_supported_hash("plaintext"));
+        let argon = hasher.hash("x").await.unwrap();
+        assert!(is_supported_hash(&argon) && !is_bcrypt(&argon));
+    }
 
     fn cheap() -> PasswordHasher {
         PasswordHasher::new(&PasswordConfig {

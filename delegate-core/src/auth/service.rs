@@ -7,6 +7,7 @@ use super::policy;
 use super::random;
 use super::refresh::{RefreshTokenRecord, Rotation};
 use super::types::{AuthContext, Credentials, Registration, SignedIn, TokenPair};
+use crate::admin::{AuditActor, AuditEvent, AuditKind};
 use crate::error::{Error, Result};
 use crate::users::User;
 use crate::users::service::MAX_NAME_CHARS;
@@ -81,25 +82,59 @@ impl AuthService {
         let backoff = &self.core.backoff;
         let client = backoff.client_key(device.ip.as_deref());
         if let Some(account) = &account {
-            backoff.check(account, &client).await?;
+            if let Err(e) = backoff.check(account, &client).await {
+                count_login("locked");
+                return Err(e);
+            }
             if let Some(retry_after) = backoff.attempt(account).await?
                 && !self.is_known_client(account, &client, &device).await?
             {
+                count_login("locked");
                 return Err(Error::RateLimited { retry_after });
             }
         }
-        let result = self.verify_login(account.as_deref(), &password).await;
-        match (result, &account) {
-            (Ok(user), Some(account)) => {
-                backoff.succeeded(account, &client).await?;
+        let audit = |kind, target: Option<crate::UserId>, detail| {
+            let mut event = AuditEvent::new(kind, AuditActor::Anonymous, self.core.clock.now())
+                .with_ip(device.ip.clone())
+                .with_detail(detail);
+            event.target = target;
+            self.core.audit.record(event);
+        };
+        match self.verify_login(account.as_deref(), &password).await? {
+            Verified::User(user) => {
+                if let Some(account) = &account {
+                    backoff.succeeded(account, &client).await?;
+                }
+                if user.disabled {
+                    count_login("disabled");
+                    audit(
+                        AuditKind::LoginFailed,
+                        Some(user.id),
+                        serde_json::json!({ "reason": "disabled" }),
+                    );
+                    return Err(Error::AccountDisabled);
+                }
+                count_login("success");
                 self.sign_in(user, device).await
             }
-            (Err(e @ Error::Unauthenticated { .. }), Some(account)) => {
-                backoff.failed(account, &client).await?;
-                Err(e)
+            Verified::Wrong(target) => {
+                count_login("invalid");
+                audit(
+                    AuditKind::LoginFailed,
+                    target,
+                    serde_json::json!({ "reason": "invalid_credentials" }),
+                );
+                if let Some(account) = &account
+                    && let Some(delay) = backoff.failed(account, &client).await?
+                {
+                    audit(
+                        AuditKind::LoginLocked,
+                        target,
+                        serde_json::json!({ "lockedForSecs": delay.as_secs_f64().ceil() as u64 }),
+                    );
+                }
+                Err(policy::invalid_credentials())
             }
-            (Ok(user), None) => self.sign_in(user, device).await,
-            (Err(e), _) => Err(e),
         }
     }
 
@@ -125,25 +160,34 @@ impl AuthService {
         }))
     }
 
-    async fn verify_login(&self, email: Option<&str>, password: &str) -> Result<User> {
-        policy::check_presented_password(password)?;
+    /// Checks the password of the account with this email. A match against an imported
+    /// bcrypt hash replaces it with argon2id on the spot.
+    async fn verify_login(&self, email: Option<&str>, password: &str) -> Result<Verified> {
+        if policy::check_presented_password(password).is_err() {
+            return Ok(Verified::Wrong(None));
+        }
+        let core = &self.core;
         let found = match email {
-            Some(email) => self.core.users.credentials_by_email(email).await?,
+            Some(email) => core.users.credentials_by_email(email).await?,
             None => None,
         };
-        let verified = match &found {
-            Some(creds) => {
-                self.core
-                    .hasher
-                    .verify(password, &creds.password_hash)
-                    .await?
-            }
-            None => self.core.hasher.verify_dummy(password).await?,
+        let Some(creds) = found else {
+            core.hasher.verify_dummy(password).await?;
+            return Ok(Verified::Wrong(None));
         };
-        match found {
-            Some(creds) if verified => Ok(creds.user),
-            _ => Err(policy::invalid_credentials()),
+        if !core.hasher.verify(password, &creds.password_hash).await? {
+            return Ok(Verified::Wrong(Some(creds.user.id)));
         }
+        if super::password::is_bcrypt(&creds.password_hash) {
+            let hash = core.hasher.hash(password).await?;
+            core.users
+                .set_password_hash(creds.user.id, &hash, core.clock.now())
+                .await?;
+            metrics::counter!("delegate_auth_password_upgrades_total", "from" => "bcrypt")
+                .increment(1);
+            tracing::info!(user_id = %creds.user.id, "replaced an imported bcrypt hash with argon2id");
+        }
+        Ok(Verified::User(creds.user))
     }
 
     /// Exchanges a refresh token for a new pair. The presented token is spent. A token
@@ -172,17 +216,21 @@ impl AuthService {
             )
             .await?;
         let (session_id, user_id) = match rotation {
-            Rotation::Unknown => return Err(invalid()),
+            Rotation::Unknown => {
+                count_refresh("invalid");
+                return Err(invalid());
+            }
             Rotation::Reused {
                 session_id,
+                user_id,
                 used_at,
                 child_used,
-                ..
             } => {
                 // Only the latest rotation, raced by a duplicate, gets the grace: once the
                 // family has moved on (the child was used too), any replay is theft.
                 let grace = TimeDelta::seconds(core.config.refresh_grace_secs as i64);
                 if !child_used && now - used_at <= grace {
+                    count_refresh("conflict");
                     return Err(Error::Conflict {
                         code: "refresh_conflict",
                         message: "this refresh token was just rotated by another request; \
@@ -194,6 +242,12 @@ impl AuthService {
                 if core.sessions.revoke(session_id, now).await? {
                     core.revoke_sessions(&[session_id]).await?;
                 }
+                count_refresh("reused");
+                core.audit.record(
+                    AuditEvent::new(AuditKind::RefreshReused, AuditActor::Anonymous, now)
+                        .with_target(user_id)
+                        .with_detail(serde_json::json!({ "sessionId": session_id })),
+                );
                 return Err(Error::unauthenticated(
                     "refresh_token_reused",
                     "this refresh token was already used; the session has been revoked",
@@ -206,9 +260,15 @@ impl AuthService {
         };
         let session = core.sessions.get(session_id).await?;
         if !session.is_some_and(|s| s.is_alive(now)) {
+            count_refresh("invalid");
             return Err(invalid());
         }
         let user = core.users.get(user_id).await?.ok_or_else(invalid)?;
+        if user.disabled {
+            count_refresh("disabled");
+            return Err(Error::AccountDisabled);
+        }
+        count_refresh("rotated");
         let (access_token, _) = core
             .signer
             .issue(user.id, session_id, user.tier, user.role, now)?;
@@ -273,6 +333,9 @@ impl AuthService {
             Err(e) if e.kind() == crate::ErrorKind::NotFound => return Err(revoked()),
             other => other?,
         };
+        if user.disabled {
+            return Err(Error::AccountDisabled);
+        }
         Ok(AuthContext {
             user_id: claims.sub,
             session_id: claims.sid,
@@ -344,13 +407,20 @@ impl AuthService {
             return Err(Error::NotFound("user"));
         }
         let others = core.sessions.list_alive(user.id, now).await?;
-        core.end_sessions(
-            others
-                .into_iter()
-                .map(|s| s.id)
-                .filter(|id| *id != caller.session_id),
-        )
-        .await
+        let revoked = core
+            .end_sessions(
+                others
+                    .into_iter()
+                    .map(|s| s.id)
+                    .filter(|id| *id != caller.session_id),
+            )
+            .await?;
+        core.audit.record(
+            AuditEvent::new(AuditKind::PasswordChanged, AuditActor::User(user.id), now)
+                .with_target(user.id)
+                .with_detail(serde_json::json!({ "revokedSessions": revoked })),
+        );
+        Ok(revoked)
     }
 
     /// Ends every login session of the caller; returns how many were alive.
@@ -362,7 +432,14 @@ impl AuthService {
             .await?;
         core.revoke_sessions(&ids).await?;
         core.deny_token(&caller.jti, caller.expires_at).await?;
-        Ok(ids.len() as u64)
+        let count = ids.len() as u64;
+        core.record_revoked(
+            AuditActor::User(caller.user_id),
+            caller.user_id,
+            count,
+            None,
+        );
+        Ok(count)
     }
 
     /// Past `max_sessions_per_user` live login sessions, revokes the oldest ones (never
@@ -413,6 +490,24 @@ impl AuthService {
             session,
         })
     }
+}
+
+/// What checking a login's password found.
+enum Verified {
+    /// The password matches this account.
+    User(User),
+    /// It does not (the account, when the email names one).
+    Wrong(Option<crate::UserId>),
+}
+
+/// Counts a login attempt by outcome (`success`, `invalid`, `locked`, `disabled`).
+fn count_login(outcome: &'static str) {
+    metrics::counter!("delegate_auth_logins_total", "outcome" => outcome).increment(1);
+}
+
+/// Counts a refresh by outcome (`rotated`, `reused`, `conflict`, `invalid`, `disabled`).
+fn count_refresh(outcome: &'static str) {
+    metrics::counter!("delegate_auth_refreshes_total", "outcome" => outcome).increment(1);
 }
 
 fn check_device(device: DeviceInfo) -> Result<DeviceInfo> {

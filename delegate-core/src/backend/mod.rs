@@ -9,11 +9,13 @@ pub mod redis;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
+use crate::admin::AuditStore;
 use crate::auth::{
     ExpiredDeletion, LoginSessionStore, RefreshTokenCounts, RefreshTokenStore, TokenDenylist,
 };
 use crate::bus::EventBus;
 use crate::cache::Cache;
+use crate::cache::stats::CacheInspect;
 use crate::chat::ConversationStore;
 use crate::clock::Clock;
 use crate::config::CacheConfig;
@@ -39,6 +41,8 @@ pub struct Stores {
     pub conversations: Arc<dyn ConversationStore>,
     /// The usage ledger.
     pub usage: Arc<dyn UsageStore>,
+    /// The audit trail.
+    pub audit: Arc<dyn AuditStore>,
     /// Deleting ended auth rows, when the backend can (see [`ExpiredDeletion`]).
     pub cleanup: Option<Arc<dyn ExpiredDeletion>>,
     /// Counting a refresh family's unused tokens, when the backend can (conformance only).
@@ -61,7 +65,8 @@ impl Stores {
             + RefreshTokenStore
             + TokenDenylist
             + ConversationStore
-            + UsageStore,
+            + UsageStore
+            + AuditStore,
     {
         Self {
             users: backend.clone(),
@@ -69,7 +74,8 @@ impl Stores {
             refresh: backend.clone(),
             denylist: backend.clone(),
             conversations: backend.clone(),
-            usage: backend,
+            usage: backend.clone(),
+            audit: backend,
             cleanup: None,
             refresh_counts: None,
             probe: None,
@@ -87,6 +93,7 @@ impl Stores {
             + TokenDenylist
             + ConversationStore
             + UsageStore
+            + AuditStore
             + ExpiredDeletion
             + RefreshTokenCounts
             + Probe,
@@ -194,16 +201,20 @@ pub struct Shared {
     pub bus: Arc<dyn EventBus>,
     /// A round trip to the server behind them, for health checks; `None` when in-process.
     pub probe: Option<Arc<dyn Probe>>,
+    /// What the cache holds and how it is used, when it can tell (the built-in caches can).
+    pub inspect: Option<Arc<dyn CacheInspect>>,
 }
 
 impl Shared {
     /// In-process cache, limiter and bus.
     pub fn memory(clock: Arc<dyn Clock>) -> Self {
+        let cache = Arc::new(memory::MemoryCache::new(clock.clone(), 100_000));
         Self {
-            cache: Arc::new(memory::MemoryCache::new(clock.clone(), 100_000)),
+            cache: cache.clone(),
             limiter: Arc::new(memory::MemoryRateLimiter::new(clock)),
             bus: Arc::new(memory::MemoryBus::default()),
             probe: None,
+            inspect: Some(cache),
         }
     }
 
@@ -225,19 +236,22 @@ impl Shared {
                 let backend =
                     Arc::new(redis::RedisBackend::connect(url, prefix, clock.clone()).await?);
                 let bus: Arc<dyn EventBus> = Arc::new(backend.bus());
+                let l2 = Arc::new(backend.cache());
                 let cache = crate::cache::TwoLevelCache::new(
-                    Arc::new(backend.cache()),
+                    l2.clone(),
                     bus.clone(),
                     cache.l1_capacity,
                     std::time::Duration::from_secs(cache.l1_max_ttl_secs),
                     clock,
                 )
                 .await?;
+                cache.measure_l2_with(l2);
                 Ok(Self {
-                    cache,
+                    cache: cache.clone(),
                     limiter: Arc::new(backend.limiter()),
                     bus,
                     probe: Some(backend),
+                    inspect: Some(cache),
                 })
             }
             other => Err(unsupported(

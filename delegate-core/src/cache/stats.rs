@@ -1,6 +1,9 @@
 //! Hit and miss counters per cache layer and per namespace (the key's text before its
-//! first `:`), for the admin stats.
+//! first `:`), exported as metrics too, and the optional `CacheInspect` capability behind
+//! the admin cache stats.
 
+use crate::error::Result;
+use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,6 +15,103 @@ pub enum Layer {
     L1,
     /// Shared (Redis).
     L2,
+}
+
+impl Layer {
+    /// The layer's name in reports and metric labels: `in_process` or `redis`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Layer::L1 => "in_process",
+            Layer::L2 => "redis",
+        }
+    }
+}
+
+/// One namespace of one layer, as the admin stats show it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NamespaceReport {
+    /// The namespace (`user`, `chat_sessions`, …).
+    pub namespace: String,
+    /// Entries (keys) held now, when the layer can count them.
+    pub entries: Option<u64>,
+    /// Bytes held now, when the layer can measure them (Redis `MEMORY USAGE`).
+    pub bytes: Option<u64>,
+    /// Reads that found an entry, since this process started.
+    pub hits: u64,
+    /// Reads that found none, since this process started.
+    pub misses: u64,
+}
+
+/// One cache layer, as the admin stats show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerReport {
+    /// Which layer.
+    pub layer: Layer,
+    /// Per namespace, by name.
+    pub namespaces: Vec<NamespaceReport>,
+    /// True when the sizes come from a bounded scan that stopped early.
+    pub truncated: bool,
+}
+
+/// Optional: what a cache holds and how it has been used, per layer and namespace.
+#[async_trait]
+pub trait CacheInspect: Send + Sync + 'static {
+    /// A report per layer, outermost (in-process) first.
+    async fn inspect(&self) -> Result<Vec<LayerReport>>;
+}
+
+/// Sizes of one layer's namespaces: entries and, when known, bytes.
+pub type Sizes = BTreeMap<String, (u64, Option<u64>)>;
+
+/// Optional: measuring what a shared cache level holds (keys and bytes per namespace).
+#[async_trait]
+pub trait CacheSizes: Send + Sync + 'static {
+    /// Sizes per namespace, and whether the measurement stopped early (a bounded scan).
+    async fn sizes(&self) -> Result<(Sizes, bool)>;
+}
+
+/// Merges `sizes` and this process's counters for `layer` into one report.
+pub(crate) fn layer_report(
+    layer: Layer,
+    sizes: Sizes,
+    stats: &CacheStats,
+    truncated: bool,
+) -> LayerReport {
+    let mut namespaces: BTreeMap<String, NamespaceReport> = BTreeMap::new();
+    for (namespace, (entries, bytes)) in sizes {
+        namespaces.insert(
+            namespace.clone(),
+            NamespaceReport {
+                namespace,
+                entries: Some(entries),
+                bytes,
+                ..NamespaceReport::default()
+            },
+        );
+    }
+    for (namespace, counts) in stats.snapshot() {
+        let (hits, misses) = match layer {
+            Layer::L1 => (counts.l1_hits, counts.l1_misses),
+            Layer::L2 => (counts.l2_hits, counts.l2_misses),
+        };
+        if hits + misses == 0 {
+            continue;
+        }
+        let entry = namespaces
+            .entry(namespace.clone())
+            .or_insert_with(|| NamespaceReport {
+                namespace,
+                entries: Some(0),
+                ..NamespaceReport::default()
+            });
+        entry.hits = hits;
+        entry.misses = misses;
+    }
+    LayerReport {
+        layer,
+        namespaces: namespaces.into_values().collect(),
+        truncated,
+    }
 }
 
 #[derive(Default)]
@@ -60,6 +160,14 @@ impl CacheStats {
             (Layer::L2, false) => &counters.l2_misses,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        // Namespaces come from the key builders (a fixed set), so labels stay bounded.
+        metrics::counter!(
+            "delegate_cache_requests_total",
+            "layer" => layer.name(),
+            "namespace" => namespace.to_owned(),
+            "result" => if hit { "hit" } else { "miss" },
+        )
+        .increment(1);
     }
 
     /// A snapshot per namespace.

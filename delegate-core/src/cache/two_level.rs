@@ -4,7 +4,7 @@
 //! L2 values carry their expiry time (8 bytes, Unix ms by the injected clock, before the
 //! value), so an entry copied into another instance's L1 expires there when it does in L2.
 
-use super::stats::{CacheStats, Layer};
+use super::stats::{CacheInspect, CacheSizes, CacheStats, Layer, LayerReport, Sizes, layer_report};
 use super::{Cache, glob_match};
 use crate::bus::{Delivery, EventBus};
 use crate::clock::Clock;
@@ -67,6 +67,7 @@ pub struct TwoLevelCache {
     l1_max_ttl: Duration,
     clock: Arc<dyn Clock>,
     stats: CacheStats,
+    l2_sizes: std::sync::OnceLock<Arc<dyn CacheSizes>>,
     listener: tokio::task::JoinHandle<()>,
 }
 
@@ -100,6 +101,7 @@ impl TwoLevelCache {
             l1_max_ttl,
             clock,
             stats: CacheStats::default(),
+            l2_sizes: std::sync::OnceLock::new(),
             listener: tokio::spawn(listen(weak.clone(), events)),
         }))
     }
@@ -109,13 +111,21 @@ impl TwoLevelCache {
         &self.stats
     }
 
-    /// Entries in L1 now, per namespace.
-    pub fn l1_sizes(&self) -> Vec<(String, u64)> {
-        let mut sizes = std::collections::BTreeMap::<String, u64>::new();
-        for (key, _) in self.l1.iter() {
-            *sizes.entry(super::namespace(&key).to_owned()).or_default() += 1;
+    /// Entries and bytes in L1 now, per namespace.
+    pub fn l1_sizes(&self) -> Sizes {
+        let mut sizes = Sizes::new();
+        for (key, entry) in self.l1.iter() {
+            let (entries, bytes) = sizes.entry(super::namespace(&key).to_owned()).or_default();
+            *entries += 1;
+            *bytes = Some(bytes.unwrap_or(0) + (key.len() + entry.value.len()) as u64);
         }
-        sizes.into_iter().collect()
+        sizes
+    }
+
+    /// Measures L2's keys and bytes with `sizes` in [`CacheInspect::inspect`] (set once;
+    /// without it, L2 reports only this process's hits and misses).
+    pub fn measure_l2_with(&self, sizes: Arc<dyn CacheSizes>) {
+        let _ = self.l2_sizes.set(sizes);
     }
 
     /// The value under `key`, or what `load` produces (stored in both levels for `ttl`).
@@ -226,6 +236,20 @@ impl TwoLevelCache {
             self.l1.invalidate(key).await;
         }
         keys.len() as u64
+    }
+}
+
+#[async_trait]
+impl CacheInspect for TwoLevelCache {
+    async fn inspect(&self) -> Result<Vec<LayerReport>> {
+        self.l1.run_pending_tasks().await;
+        let l1 = layer_report(Layer::L1, self.l1_sizes(), &self.stats, false);
+        let (sizes, truncated) = match self.l2_sizes.get() {
+            Some(measure) => measure.sizes().await?,
+            None => (Sizes::new(), false),
+        };
+        let l2 = layer_report(Layer::L2, sizes, &self.stats, truncated);
+        Ok(vec![l1, l2])
     }
 }
 

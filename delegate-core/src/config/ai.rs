@@ -2,11 +2,11 @@
 //! flight).
 
 use super::Secret;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// Which AI chat provider answers (`DELEGATE_AI_PROVIDER`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AiProviderKind {
     /// An OpenAI-compatible HTTP API (OpenAI, Azure OpenAI, Ollama, vLLM), used when an API key
@@ -20,7 +20,7 @@ pub enum AiProviderKind {
 
 /// The AI chat provider's settings. With neither an API key, a base URL nor the echo provider,
 /// no provider is configured and chat answers 503 `ai_not_configured`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct AiConfig {
     /// Which provider answers (`DELEGATE_AI_PROVIDER`: `openai` or `echo`).
@@ -56,7 +56,7 @@ pub struct AiConfig {
 }
 
 /// One tier's AI policy.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default)]
 pub struct AiTierPolicy {
     /// Models this tier may use; empty means only the configured chat model.
@@ -74,7 +74,7 @@ impl Default for AiTierPolicy {
 }
 
 /// AI policy by tier.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default)]
 pub struct AiTiers {
     /// The free tier.

@@ -1,11 +1,11 @@
 //! Token, password, login-session and login-backoff settings.
 
 use super::Secret;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// Token, password and login-session settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct AuthConfig {
     /// Access-token signing key (`JWT_SECRET`), at least 32 bytes.
@@ -39,6 +39,9 @@ pub struct AuthConfig {
     /// turns the timer off: `POST /api/v1/admin/sessions/cleanup` and
     /// `delegate sessions cleanup` still work).
     pub cleanup_interval_secs: u64,
+    /// Audit events older than this many days are deleted by the cleanup
+    /// (`DELEGATE_AUTH__AUDIT_RETENTION_DAYS`, default 365; 0 keeps them forever).
+    pub audit_retention_days: u32,
     /// Password hashing parameters and pool size.
     pub password: PasswordConfig,
     /// Per-account delays after failed logins.
@@ -52,7 +55,7 @@ pub struct AuthConfig {
 /// successful login clears the client's count. Separately, at most
 /// `max_attempts_per_account` attempts per window reach one account from all clients
 /// together, except from a client the account has a live login session from.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct LoginBackoffConfig {
     /// Failures allowed before any delay.
@@ -95,6 +98,7 @@ impl Default for AuthConfig {
             session_cache_ttl_secs: 60,
             max_sessions_per_user: 20,
             cleanup_interval_secs: 3600,
+            audit_retention_days: 365,
             password: PasswordConfig::default(),
             login_backoff: LoginBackoffConfig::default(),
         }
@@ -114,7 +118,7 @@ impl AuthConfig {
 }
 
 /// Argon2id parameters (OWASP minimum by default) and the size of the hashing pool.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct PasswordConfig {
     /// Memory cost in KiB (OWASP: 19456).

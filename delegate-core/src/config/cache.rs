@@ -1,9 +1,9 @@
 //! Cache TTLs by namespace class and the in-process level's bounds.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Cache TTLs by namespace class and the in-process level's bounds.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct CacheConfig {
     /// Short TTL in seconds (`CACHE_TTL_SHORT`): volatile lists.

@@ -1,10 +1,10 @@
 //! Sliding-window request limits, overall, per client and per route.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Sliding-window request limits. Every limit is per client: the user when a valid access
 /// token is presented, else the client IP.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct RateLimitConfig {
     /// Requests per window per client (`RATE_LIMIT_MAX_REQUESTS`).
@@ -33,7 +33,7 @@ pub struct RateLimitConfig {
 }
 
 /// A per-route limit.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
 pub struct RouteLimit {
     /// Requests per window per client on this route.
     pub max_requests: u32,

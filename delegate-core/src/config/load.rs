@@ -34,6 +34,7 @@ const LEGACY_ENV: &[(&str, &str)] = &[
     // `DELEGATE_AI_PROVIDER` has one underscore, so the `DELEGATE_*` source would read it as a
     // top-level `ai_provider`; map it here.
     ("DELEGATE_AI_PROVIDER", "ai.provider"),
+    ("METRICS_TOKEN", "server.metrics_token"),
 ];
 
 impl Config {
@@ -72,6 +73,33 @@ impl Config {
             .map_err(|e| Error::invalid("config", format!("bad configuration: {e}")))?;
         config.environment_configured = figment.find_value("environment").is_ok();
         Ok(config)
+    }
+}
+
+impl Config {
+    /// Whether [`Config::load`] reads the environment variable `name`: one of the original
+    /// backend's names, `DELEGATE_CONFIG`, or `DELEGATE_` + a setting's path (levels joined
+    /// by `__`, any case).
+    pub fn reads_env(name: &str) -> bool {
+        if legacy_target(name).is_some() || name.eq_ignore_ascii_case("DELEGATE_CONFIG") {
+            return true;
+        }
+        let Some(path) = name
+            .get(..9)
+            .filter(|p| p.eq_ignore_ascii_case("DELEGATE_"))
+            .map(|_| name[9..].to_ascii_lowercase())
+        else {
+            return false;
+        };
+        let settings = serde_json::to_value(Config::default()).expect("the config serialises");
+        let mut node = &settings;
+        for part in path.split("__") {
+            match node.get(part) {
+                Some(next) => node = next,
+                None => return false,
+            }
+        }
+        true
     }
 }
 
@@ -160,6 +188,31 @@ mod tests {
             assert!(!format!("{ai:?}").contains("sk-test-key"));
             Ok(())
         });
+    }
+
+    #[test]
+    fn reads_env_knows_every_name_the_loader_reads_and_no_other() {
+        for name in [
+            "PORT",
+            "DATABASE_URL",
+            "METRICS_TOKEN",
+            "DELEGATE_CONFIG",
+            "DELEGATE_AI_PROVIDER",
+            "DELEGATE_AUTH__CLEANUP_INTERVAL_SECS",
+            "delegate_server__body_limit_bytes",
+            "DELEGATE_MIGRATE_ON_START",
+        ] {
+            assert!(Config::reads_env(name), "{name}");
+        }
+        for name in [
+            "PATH",
+            "DELEGATE_NOPE",
+            "DELEGATE_AUTH__NOPE",
+            "DELEGATE_",
+            "DELEG",
+        ] {
+            assert!(!Config::reads_env(name), "{name}");
+        }
     }
 
     #[test]

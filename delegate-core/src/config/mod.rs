@@ -3,6 +3,8 @@
 mod ai;
 mod auth;
 mod cache;
+#[cfg(test)]
+mod deploy_files;
 mod limits;
 mod load;
 mod secret;
@@ -16,7 +18,7 @@ pub use secret::{Secret, redact_url};
 pub use server::ServerConfig;
 
 use crate::error::{Error, Result};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The minimum length, in bytes, of a JWT signing secret.
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -30,7 +32,7 @@ fn low_variety(secret: &[u8]) -> bool {
 }
 
 /// Which kind of deployment this is (from `NODE_ENV`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Environment {
     /// Local development: missing secrets are generated with a warning.
@@ -43,7 +45,7 @@ pub enum Environment {
 }
 
 /// Everything Delegate needs to start. `Debug` prints the URLs without their passwords.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Config {
     /// Deployment kind (`NODE_ENV`).
@@ -56,12 +58,14 @@ pub struct Config {
     pub server: ServerConfig,
     /// Relational store URL: `sqlite://path`, `sqlite::memory:`, `postgres://…` or `memory:`
     /// (`DATABASE_URL`).
+    #[serde(serialize_with = "secret::serialize_redacted_url")]
     pub database_url: String,
     /// Apply pending migrations at start (`DELEGATE_MIGRATE_ON_START`); when off, run
     /// `delegate migrate` before starting a new version.
     pub migrate_on_start: bool,
     /// Cache, rate-limit and bus URL: `memory:`, `redis://…` or
     /// `redis+cluster://host:port,host:port` (`REDIS_URL`).
+    #[serde(serialize_with = "secret::serialize_redacted_url")]
     pub redis_url: String,
     /// Prefix of every Redis key and channel (`DELEGATE_REDIS_PREFIX`).
     pub redis_prefix: String,

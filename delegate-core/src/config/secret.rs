@@ -34,6 +34,13 @@ impl Secret {
     }
 }
 
+/// Serialises as a placeholder, so a printed configuration never shows the secret.
+impl serde::Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("[redacted]")
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret([redacted])")
@@ -44,6 +51,14 @@ impl fmt::Display for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[redacted]")
     }
+}
+
+/// Serialises a URL with its credentials replaced (see [`redact_url`]).
+pub(crate) fn serialize_redacted_url<S: serde::Serializer>(
+    url: &str,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&redact_url(url))
 }
 
 /// `url` with any password in its user info (`scheme://user:password@host`) and any

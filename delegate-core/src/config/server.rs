@@ -1,9 +1,9 @@
 //! HTTP listener settings.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// HTTP listener settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct ServerConfig {
     /// Interface to bind (`DELEGATE_SERVER__HOST`).
@@ -30,6 +30,9 @@ pub struct ServerConfig {
     /// `Strict-Transport-Security` max-age in seconds; 0 (the default) sends none. Set it
     /// when the server is only reached over HTTPS (`DELEGATE_SERVER__HSTS_MAX_AGE_SECS`).
     pub hsts_max_age_secs: u64,
+    /// When set, `GET /metrics` needs `Authorization: Bearer <this>` (`METRICS_TOKEN`);
+    /// otherwise it is open (keep it off the public network).
+    pub metrics_token: Option<super::Secret>,
 }
 
 impl Default for ServerConfig {
@@ -43,6 +46,7 @@ impl Default for ServerConfig {
             request_timeout_secs: 75,
             max_concurrent_requests: 1024,
             hsts_max_age_secs: 0,
+            metrics_token: None,
         }
     }
 }

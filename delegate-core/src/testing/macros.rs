@@ -34,6 +34,20 @@ macro_rules! store_conformance {
                     set_tier_and_role_update_only_known_users,
                     set_password_hash_replaces_only_that_hash,
                     update_profile_changes_only_named_fields,
+                    search_filters_by_prefix_tier_role_and_disabled,
+                    the_last_enabled_admin_is_kept,
+                    concurrent_demotions_leave_an_admin,
+                    delete_removes_the_account_and_what_it_owns,
+                ]);
+            }
+
+            mod audit {
+                use super::__fixture;
+                $crate::__conformance_cases!(stores, audit: [
+                    append_then_query_newest_first,
+                    query_filters_by_user_kind_and_time,
+                    append_is_idempotent_by_id,
+                    purge_before_deletes_old_events,
                 ]);
             }
 

@@ -40,6 +40,7 @@
 //! the factory expression may use anything in scope there. A case added to a suite must
 //! also be listed in its macro (see `macros.rs`).
 
+pub mod audit;
 pub mod bus;
 pub mod cache;
 pub mod chat;

@@ -1,11 +1,11 @@
-//! The `UserStore` suite: inserts, lookups, the taken-email conflict, paging, tier, role and
-//! profile changes.
+//! The `UserStore` suite: inserts, lookups, the taken-email conflict, paging and search,
+//! tier, role, disabled and profile changes, deletion, and the last-admin guard.
 
 use super::support::{at, t0};
 use crate::Stores;
 use crate::error::ErrorKind;
 use crate::ids::UserId;
-use crate::users::{ProfileChange, Role, Tier, User};
+use crate::users::{ProfileChange, Role, Tier, User, UserQuery};
 
 fn user(email: &str) -> User {
     User::new(email, "Test User", t0())
@@ -103,9 +103,20 @@ pub async fn credentials_by_email_returns_the_hash(stores: Stores) {
     assert!(missing.is_none());
 }
 
-/// `list` returns accounts in id order, at most `limit`, strictly after `after`.
+/// Every account after `after`, `limit` at a time, through `search`.
+async fn list(stores: &Stores, after: Option<UserId>, limit: u32) -> crate::Result<Vec<User>> {
+    stores
+        .users
+        .search(&UserQuery {
+            after,
+            ..UserQuery::all(limit)
+        })
+        .await
+}
+
+/// An unfiltered `search` returns accounts in id order, at most `limit`, strictly after `after`.
 pub async fn list_pages_in_id_order(stores: Stores) {
-    assert!(stores.users.list(None, 10).await.unwrap().is_empty());
+    assert!(list(&stores, None, 10).await.unwrap().is_empty());
 
     let mut users: Vec<User> = (0..5)
         .map(|i| user(&format!("user{i}@example.test")))
@@ -118,42 +129,28 @@ pub async fn list_pages_in_id_order(stores: Stores) {
     let ids = |page: &[User]| page.iter().map(|u| u.id).collect::<Vec<_>>();
     let all = ids(&users);
 
-    assert_eq!(ids(&stores.users.list(None, 10).await.unwrap()), all);
-    assert_eq!(stores.users.list(None, 10).await.unwrap(), users);
-    assert_eq!(ids(&stores.users.list(None, 2).await.unwrap()), all[..2]);
+    assert_eq!(ids(&list(&stores, None, 10).await.unwrap()), all);
+    assert_eq!(list(&stores, None, 10).await.unwrap(), users);
+    assert_eq!(ids(&list(&stores, None, 2).await.unwrap()), all[..2]);
     assert_eq!(
-        ids(&stores.users.list(Some(all[1]), 2).await.unwrap()),
+        ids(&list(&stores, Some(all[1]), 2).await.unwrap()),
         all[2..4]
     );
     assert_eq!(
-        ids(&stores.users.list(Some(all[3]), 2).await.unwrap()),
+        ids(&list(&stores, Some(all[3]), 2).await.unwrap()),
         all[4..]
     );
-    assert!(
-        stores
-            .users
-            .list(Some(all[4]), 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(stores.users.list(None, 0).await.unwrap().is_empty());
+    assert!(list(&stores, Some(all[4]), 10).await.unwrap().is_empty());
+    assert!(list(&stores, None, 0).await.unwrap().is_empty());
 
     // `after` need not be a stored id: it is a position in id order.
     let before_all = UserId::from_uuid(uuid::Uuid::nil());
     assert_eq!(
-        ids(&stores.users.list(Some(before_all), 10).await.unwrap()),
+        ids(&list(&stores, Some(before_all), 10).await.unwrap()),
         all
     );
     let after_all = UserId::from_uuid(uuid::Uuid::from_u128(u128::MAX));
-    assert!(
-        stores
-            .users
-            .list(Some(after_all), 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(list(&stores, Some(after_all), 10).await.unwrap().is_empty());
 }
 
 /// `set_password_hash` replaces only the named account's hash (and moves its
@@ -249,7 +246,7 @@ pub async fn set_tier_and_role_update_only_known_users(stores: Stores) {
             .unwrap()
     );
     assert_eq!(stores.users.get(ghost).await.unwrap(), None);
-    assert_eq!(stores.users.list(None, 10).await.unwrap().len(), 2);
+    assert_eq!(list(&stores, None, 10).await.unwrap().len(), 2);
 }
 
 /// `update_profile` changes only the fields it names, can clear the avatar, replaces the
@@ -307,4 +304,252 @@ pub async fn update_profile_changes_only_named_fields(stores: Stores) {
             .await
             .unwrap()
     );
+}
+
+/// `search` filters by email or name prefix (ASCII case-insensitive, `%` and `_` literal),
+/// tier, role and disabled, together, in id order.
+pub async fn search_filters_by_prefix_tier_role_and_disabled(stores: Stores) {
+    let ada = User::new("ada@example.test", "Ada Lovelace", t0()).with_tier(Tier::Pro);
+    let adam = User::new("adam@example.test", "Adam Smith", t0()).with_role(Role::Admin);
+    let bob = User::new("bob@example.test", "Bobby Ada", t0());
+    let pct = User::new("p%ct@example.test", "Percent", t0());
+    for u in [&ada, &adam, &bob, &pct] {
+        stores.users.insert(u, "$argon2id$x").await.unwrap();
+    }
+    assert!(
+        stores
+            .users
+            .set_disabled(bob.id, true, at(5))
+            .await
+            .unwrap()
+    );
+    let find = |query: UserQuery| {
+        let stores = stores.clone();
+        async move {
+            let mut emails: Vec<String> = stores
+                .users
+                .search(&query)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|u| u.email)
+                .collect();
+            emails.sort();
+            emails
+        }
+    };
+    let prefix = |p: &str| UserQuery {
+        prefix: Some(p.to_owned()),
+        ..UserQuery::all(10)
+    };
+    assert_eq!(
+        find(prefix("ADA")).await,
+        ["ada@example.test", "adam@example.test"]
+    );
+    assert_eq!(find(prefix("bobby")).await, ["bob@example.test"], "by name");
+    assert_eq!(find(prefix("p%")).await, ["p%ct@example.test"]);
+    assert!(find(prefix("%")).await.is_empty(), "% is literal");
+    assert!(find(prefix("_")).await.is_empty(), "_ is literal");
+    assert!(
+        find(prefix("lovelace")).await.is_empty(),
+        "a prefix, not a substring"
+    );
+    let tier = UserQuery {
+        tier: Some(Tier::Pro),
+        ..UserQuery::all(10)
+    };
+    assert_eq!(find(tier).await, ["ada@example.test"]);
+    let admins = UserQuery {
+        role: Some(Role::Admin),
+        ..prefix("ad")
+    };
+    assert_eq!(find(admins).await, ["adam@example.test"]);
+    let disabled = UserQuery {
+        disabled: Some(true),
+        ..UserQuery::all(10)
+    };
+    assert_eq!(find(disabled).await, ["bob@example.test"]);
+    let enabled = UserQuery {
+        disabled: Some(false),
+        ..UserQuery::all(10)
+    };
+    assert_eq!(find(enabled).await.len(), 3);
+    let got = stores.users.get(bob.id).await.unwrap().unwrap();
+    assert!(got.disabled && got.updated_at == at(5));
+}
+
+/// The last enabled admin cannot be demoted, disabled or deleted; once another admin exists
+/// it can; disabled admins do not count.
+pub async fn the_last_enabled_admin_is_kept(stores: Stores) {
+    let root = User::new("root@example.test", "Root", t0()).with_role(Role::Admin);
+    let other = user("other@example.test");
+    stores.users.insert(&root, "$argon2id$r").await.unwrap();
+    stores.users.insert(&other, "$argon2id$o").await.unwrap();
+    let last = |e: crate::Error| {
+        assert_eq!(e.kind(), ErrorKind::Conflict);
+        assert_eq!(e.code(), "last_admin");
+    };
+    last(
+        stores
+            .users
+            .set_role(root.id, Role::User, at(1))
+            .await
+            .unwrap_err(),
+    );
+    last(
+        stores
+            .users
+            .set_disabled(root.id, true, at(1))
+            .await
+            .unwrap_err(),
+    );
+    last(stores.users.delete(root.id).await.unwrap_err());
+    assert_eq!(stores.users.get(root.id).await.unwrap(), Some(root.clone()));
+    // Promoting and re-enabling are always allowed; a non-admin is never guarded.
+    assert!(
+        stores
+            .users
+            .set_role(root.id, Role::Admin, at(2))
+            .await
+            .unwrap()
+    );
+    assert!(
+        stores
+            .users
+            .set_disabled(other.id, true, at(2))
+            .await
+            .unwrap()
+    );
+    assert!(
+        stores
+            .users
+            .set_disabled(other.id, false, at(3))
+            .await
+            .unwrap()
+    );
+    // A second, disabled admin does not count.
+    assert!(
+        stores
+            .users
+            .set_role(other.id, Role::Admin, at(4))
+            .await
+            .unwrap()
+    );
+    assert!(
+        stores
+            .users
+            .set_disabled(other.id, true, at(5))
+            .await
+            .unwrap()
+    );
+    last(
+        stores
+            .users
+            .set_role(root.id, Role::User, at(6))
+            .await
+            .unwrap_err(),
+    );
+    // Enabled, it does: now either may go, but not both.
+    assert!(
+        stores
+            .users
+            .set_disabled(other.id, false, at(7))
+            .await
+            .unwrap()
+    );
+    assert!(
+        stores
+            .users
+            .set_role(root.id, Role::User, at(8))
+            .await
+            .unwrap()
+    );
+    last(stores.users.delete(other.id).await.unwrap_err());
+    assert!(
+        !stores
+            .users
+            .set_disabled(UserId::new(), true, at(9))
+            .await
+            .unwrap()
+    );
+    assert!(!stores.users.delete(UserId::new()).await.unwrap());
+}
+
+/// Two admins demoting each other at once: exactly one succeeds.
+pub async fn concurrent_demotions_leave_an_admin(stores: Stores) {
+    let a = User::new("a@example.test", "A", t0()).with_role(Role::Admin);
+    let b = User::new("b@example.test", "B", t0()).with_role(Role::Admin);
+    stores.users.insert(&a, "$argon2id$a").await.unwrap();
+    stores.users.insert(&b, "$argon2id$b").await.unwrap();
+    let (ra, rb) = tokio::join!(
+        stores.users.set_role(a.id, Role::User, at(1)),
+        stores.users.set_disabled(b.id, true, at(1)),
+    );
+    assert_eq!(
+        u8::from(ra.is_ok()) + u8::from(rb.is_ok()),
+        1,
+        "{ra:?} {rb:?}"
+    );
+    let admins = UserQuery {
+        role: Some(Role::Admin),
+        disabled: Some(false),
+        ..UserQuery::all(10)
+    };
+    assert_eq!(stores.users.search(&admins).await.unwrap().len(), 1);
+}
+
+/// `delete` removes the account and everything it owns, and nothing of anyone else's.
+pub async fn delete_removes_the_account_and_what_it_owns(stores: Stores) {
+    use crate::auth::{DeviceInfo, LoginSession};
+    use crate::chat::ChatSession;
+    let ada = user("ada@example.test");
+    let bob = user("bob@example.test");
+    stores.users.insert(&ada, "$argon2id$ada").await.unwrap();
+    stores.users.insert(&bob, "$argon2id$bob").await.unwrap();
+    let mut sessions = Vec::new();
+    let mut chats = Vec::new();
+    for owner in [&ada, &bob] {
+        let session = LoginSession::new(owner.id, DeviceInfo::default(), t0(), at(3600));
+        stores.sessions.insert(&session).await.unwrap();
+        sessions.push(session.id);
+        let chat = ChatSession::new(owner.id, "chat", t0());
+        stores
+            .conversations
+            .create_chat_session(&chat)
+            .await
+            .unwrap();
+        chats.push(chat.id);
+    }
+    assert!(stores.users.delete(ada.id).await.unwrap());
+    assert_eq!(stores.users.get(ada.id).await.unwrap(), None);
+    assert!(
+        stores
+            .users
+            .credentials_by_email("ada@example.test")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(stores.sessions.get(sessions[0]).await.unwrap(), None);
+    assert!(stores.sessions.get(sessions[1]).await.unwrap().is_some());
+    assert!(
+        stores
+            .conversations
+            .get_chat_session(ada.id, chats[0])
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        stores
+            .conversations
+            .get_chat_session(bob.id, chats[1])
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // The email is free again.
+    let again = user("ada@example.test");
+    stores.users.insert(&again, "$argon2id$new").await.unwrap();
+    assert!(!stores.users.delete(ada.id).await.unwrap());
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// One tier's limits; 0 means unlimited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct TierQuota {
     /// Messages a user may send per UTC day.
@@ -31,7 +31,7 @@ impl Default for TierQuota {
 }
 
 /// Quotas by tier (`DELEGATE_QUOTA__PRO__MESSAGES_PER_DAY`, …).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct QuotaConfig {
     /// The free tier.
@@ -125,7 +125,11 @@ impl UsageService {
     /// The caller's usage this day and month against the quota of their tier now — the
     /// same tier their sends are held against (the caller's, from their current profile).
     pub async fn report(&self, caller: &AuthContext) -> Result<UsageReport> {
-        let (user, tier) = (caller.user_id, caller.tier);
+        self.report_for(caller.user_id, caller.tier).await
+    }
+
+    /// `user`'s usage this day and month against the quota of `tier` (for operators).
+    pub async fn report_for(&self, user: UserId, tier: Tier) -> Result<UsageReport> {
         let now = self.clock.now();
         let (day_start, month_start) = (day_start(now), month_start(now));
         let store = self.store.clone();
@@ -144,6 +148,12 @@ impl UsageService {
             messages_today: today.messages,
             month,
         })
+    }
+
+    /// Drops the cached totals of a deleted account.
+    pub(crate) async fn forget(&self, user: UserId) {
+        let key = keys::usage(user, day_start(self.clock.now()));
+        crate::cache::forget(self.cache.as_ref(), &[key]).await;
     }
 
     /// Holds budget for one reply before its provider is called: atomically (across

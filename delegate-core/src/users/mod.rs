@@ -4,7 +4,7 @@ pub(crate) mod service;
 mod store;
 
 pub use service::{MAX_PREFERENCES_BYTES, UsersService};
-pub use store::{ProfileChange, UserCredentials, UserStore, email_taken};
+pub use store::{ProfileChange, UserCredentials, UserQuery, UserStore, email_taken, last_admin};
 
 use crate::ids::UserId;
 use chrono::{DateTime, Utc};
@@ -60,6 +60,9 @@ pub struct User {
     pub preferences: serde_json::Value,
     /// Avatar URL, if any.
     pub avatar_url: Option<String>,
+    /// Set by an operator: a disabled account cannot sign in, refresh or use its tokens.
+    #[serde(default)]
+    pub disabled: bool,
     /// When the account was created.
     pub created_at: DateTime<Utc>,
     /// When the account last changed.
@@ -77,6 +80,7 @@ impl User {
             role: Role::User,
             preferences: serde_json::Value::Object(Default::default()),
             avatar_url: None,
+            disabled: false,
             created_at: now,
             updated_at: now,
         }

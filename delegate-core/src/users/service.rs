@@ -1,6 +1,6 @@
 //! The users service: read accounts and change what only operators may change.
 
-use super::{ProfileChange, Role, Tier, User, UserStore};
+use super::{ProfileChange, Role, Tier, User, UserQuery, UserStore};
 use crate::bus::EventBus;
 use crate::cache::{Cache, cached_json, forget, keys};
 use crate::clock::Clock;
@@ -89,10 +89,22 @@ impl UsersService {
 
     /// Up to `limit` (1–1000) accounts ordered by id, after `after`.
     pub async fn list(&self, after: Option<UserId>, limit: u32) -> Result<Vec<User>> {
-        if !(1..=1000).contains(&limit) {
+        self.search(UserQuery {
+            after,
+            ..UserQuery::all(limit)
+        })
+        .await
+    }
+
+    /// Up to `query.limit` (1–1000) accounts matching `query`, ordered by id.
+    pub async fn search(&self, query: UserQuery) -> Result<Vec<User>> {
+        if !(1..=1000).contains(&query.limit) {
             return Err(Error::invalid("limit", "must be between 1 and 1000"));
         }
-        self.store.list(after, limit).await
+        if let Some(prefix) = &query.prefix {
+            crate::text::check("q", prefix, 254)?;
+        }
+        self.store.search(&query).await
     }
 
     /// Sets a user's tier.
@@ -104,13 +116,36 @@ impl UsersService {
         self.get(id).await
     }
 
-    /// Sets a user's role.
+    /// Sets a user's role; [`crate::users::last_admin`] for the last enabled admin.
     pub async fn set_role(&self, id: UserId, role: Role) -> Result<User> {
         if !self.store.set_role(id, role, self.clock.now()).await? {
             return Err(Error::NotFound("user"));
         }
         self.forget(id).await;
         self.get(id).await
+    }
+
+    /// Disables or enables an account (the flag only: revoking its sessions is the admin
+    /// service's part); [`crate::users::last_admin`] for the last enabled admin.
+    pub(crate) async fn set_disabled(&self, id: UserId, disabled: bool) -> Result<User> {
+        if !self
+            .store
+            .set_disabled(id, disabled, self.clock.now())
+            .await?
+        {
+            return Err(Error::NotFound("user"));
+        }
+        self.forget(id).await;
+        self.get(id).await
+    }
+
+    /// Deletes an account and everything it owns (see [`UserStore::delete`]).
+    pub(crate) async fn delete(&self, id: UserId) -> Result<()> {
+        if !self.store.delete(id).await? {
+            return Err(Error::NotFound("user"));
+        }
+        self.forget(id).await;
+        Ok(())
     }
 }
 

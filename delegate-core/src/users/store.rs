@@ -26,7 +26,57 @@ pub struct ProfileChange {
     pub preferences: Option<serde_json::Value>,
 }
 
+/// Which accounts [`UserStore::search`] returns: every field that is set must match.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserQuery {
+    /// A prefix of the email or of the name, compared without regard to ASCII case.
+    pub prefix: Option<String>,
+    /// Only accounts of this tier.
+    pub tier: Option<Tier>,
+    /// Only accounts with this role.
+    pub role: Option<Role>,
+    /// Only disabled (`true`) or enabled (`false`) accounts.
+    pub disabled: Option<bool>,
+    /// Only accounts after this id (the previous page's last).
+    pub after: Option<UserId>,
+    /// The most accounts to return.
+    pub limit: u32,
+}
+
+impl UserQuery {
+    /// Every account, `limit` at a time.
+    pub fn all(limit: u32) -> Self {
+        Self {
+            prefix: None,
+            tier: None,
+            role: None,
+            disabled: None,
+            after: None,
+            limit,
+        }
+    }
+
+    /// Whether `user` matches the filters (not the paging): the reference every store
+    /// agrees with.
+    pub fn matches(&self, user: &User) -> bool {
+        let prefix_ok = self.prefix.as_deref().is_none_or(|p| {
+            let p = p.to_ascii_lowercase();
+            user.email.to_ascii_lowercase().starts_with(&p)
+                || user.name.to_ascii_lowercase().starts_with(&p)
+        });
+        prefix_ok
+            && self.tier.is_none_or(|t| user.tier == t)
+            && self.role.is_none_or(|r| user.role == r)
+            && self.disabled.is_none_or(|d| user.disabled == d)
+    }
+}
+
 /// Durable storage of user accounts.
+///
+/// The store keeps at least one enabled admin once there is one: [`UserStore::set_role`],
+/// [`UserStore::set_disabled`] and [`UserStore::delete`] refuse, with [`last_admin`], a change
+/// that would leave none, atomically with the change (two admins demoting each other at once
+/// cannot both succeed).
 #[async_trait]
 pub trait UserStore: Send + Sync + 'static {
     /// Inserts a new account. A taken email is [`crate::Error::Conflict`] with code
@@ -36,12 +86,20 @@ pub trait UserStore: Send + Sync + 'static {
     async fn get(&self, id: UserId) -> Result<Option<User>>;
     /// The account and hash for a normalised email.
     async fn credentials_by_email(&self, email: &str) -> Result<Option<UserCredentials>>;
-    /// Up to `limit` accounts ordered by id, after `after` if given.
-    async fn list(&self, after: Option<UserId>, limit: u32) -> Result<Vec<User>>;
+    /// Up to `query.limit` accounts matching `query`, ordered by id.
+    async fn search(&self, query: &UserQuery) -> Result<Vec<User>>;
     /// Sets the tier; false if no such user.
     async fn set_tier(&self, id: UserId, tier: Tier, now: DateTime<Utc>) -> Result<bool>;
-    /// Sets the role; false if no such user.
+    /// Sets the role; false if no such user; [`last_admin`] if it would demote the last
+    /// enabled admin.
     async fn set_role(&self, id: UserId, role: Role, now: DateTime<Utc>) -> Result<bool>;
+    /// Disables or enables the account; false if no such user; [`last_admin`] if it would
+    /// disable the last enabled admin.
+    async fn set_disabled(&self, id: UserId, disabled: bool, now: DateTime<Utc>) -> Result<bool>;
+    /// Deletes the account and every row that belongs to it (login sessions, refresh tokens,
+    /// chats, messages, usage); false if no such user; [`last_admin`] for the last enabled
+    /// admin.
+    async fn delete(&self, id: UserId) -> Result<bool>;
     /// Replaces the password hash; false if no such user.
     async fn set_password_hash(&self, id: UserId, hash: &str, now: DateTime<Utc>) -> Result<bool>;
     /// Applies a profile change; false if no such user.
@@ -58,5 +116,13 @@ pub fn email_taken() -> Error {
     Error::Conflict {
         code: "email_taken",
         message: "an account with this email already exists".to_owned(),
+    }
+}
+
+/// The conflict every user store reports for a change that would leave no enabled admin.
+pub fn last_admin() -> Error {
+    Error::Conflict {
+        code: "last_admin",
+        message: "this is the last enabled admin; promote another admin first".to_owned(),
     }
 }

@@ -1,6 +1,7 @@
 //! The in-process `Cache`: a mutex-guarded map with expiry read from the injected clock.
 
-use crate::cache::{Cache, glob_match};
+use crate::cache::stats::{CacheInspect, CacheStats, Layer, LayerReport, Sizes, layer_report};
+use crate::cache::{Cache, glob_match, namespace};
 use crate::clock::Clock;
 use crate::error::Result;
 use async_trait::async_trait;
@@ -17,6 +18,7 @@ pub struct MemoryCache {
     clock: Arc<dyn Clock>,
     entries: Mutex<HashMap<String, Entry>>,
     max_entries: usize,
+    stats: CacheStats,
 }
 
 impl MemoryCache {
@@ -27,6 +29,7 @@ impl MemoryCache {
             clock,
             entries: Mutex::new(HashMap::new()),
             max_entries: max_entries.max(1),
+            stats: CacheStats::default(),
         }
     }
 }
@@ -36,14 +39,16 @@ impl Cache for MemoryCache {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let now = self.clock.now();
         let mut entries = self.entries.lock().expect("cache lock");
-        match entries.get(key) {
-            Some((value, expires)) if *expires > now => Ok(Some(value.clone())),
+        let found = match entries.get(key) {
+            Some((value, expires)) if *expires > now => Some(value.clone()),
             Some(_) => {
                 entries.remove(key);
-                Ok(None)
+                None
             }
-            None => Ok(None),
-        }
+            None => None,
+        };
+        self.stats.record(key, Layer::L1, found.is_some());
+        Ok(found)
     }
 
     async fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<()> {
@@ -79,5 +84,21 @@ impl Cache for MemoryCache {
             !hit
         });
         Ok(removed)
+    }
+}
+
+#[async_trait]
+impl CacheInspect for MemoryCache {
+    async fn inspect(&self) -> Result<Vec<LayerReport>> {
+        let now = self.clock.now();
+        let mut sizes = Sizes::new();
+        for (key, (value, expires)) in self.entries.lock().expect("cache lock").iter() {
+            if *expires > now {
+                let (entries, bytes) = sizes.entry(namespace(key).to_owned()).or_default();
+                *entries += 1;
+                *bytes = Some(bytes.unwrap_or(0) + (key.len() + value.len()) as u64);
+            }
+        }
+        Ok(vec![layer_report(Layer::L1, sizes, &self.stats, false)])
     }
 }

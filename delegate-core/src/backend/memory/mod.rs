@@ -1,6 +1,7 @@
 //! In-memory backends: the embedded defaults for cache, limits and bus, and a throwaway
 //! relational store.
 
+mod audit;
 mod auth;
 mod bus;
 mod cache;

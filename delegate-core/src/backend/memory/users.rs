@@ -1,9 +1,12 @@
 //! The in-memory `UserStore`: accounts by id and by normalised email.
 
 use super::store::MemoryStore;
+use super::store::State;
 use crate::error::Result;
 use crate::ids::UserId;
-use crate::users::{ProfileChange, Role, Tier, User, UserCredentials, UserStore, email_taken};
+use crate::users::{
+    ProfileChange, Role, Tier, User, UserCredentials, UserQuery, UserStore, email_taken, last_admin,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -38,12 +41,12 @@ impl UserStore for MemoryStore {
             .cloned())
     }
 
-    async fn list(&self, after: Option<UserId>, limit: u32) -> Result<Vec<User>> {
+    async fn search(&self, query: &UserQuery) -> Result<Vec<User>> {
         let state = self.state();
         let iter = state.users.values().map(|c| &c.user);
         Ok(iter
-            .filter(|u| after.is_none_or(|a| u.id > a))
-            .take(limit as usize)
+            .filter(|u| query.after.is_none_or(|a| u.id > a) && query.matches(u))
+            .take(query.limit as usize)
             .cloned()
             .collect())
     }
@@ -67,10 +70,61 @@ impl UserStore for MemoryStore {
     }
 
     async fn set_role(&self, id: UserId, role: Role, now: DateTime<Utc>) -> Result<bool> {
-        Ok(self.update_user(id, |u| {
-            u.role = role;
-            u.updated_at = now;
-        }))
+        let mut state = self.state();
+        if role != Role::Admin {
+            refuse_last_admin(&state, id)?;
+        }
+        Ok(match state.users.get_mut(&id) {
+            Some(creds) => {
+                creds.user.role = role;
+                creds.user.updated_at = now;
+                true
+            }
+            None => false,
+        })
+    }
+
+    async fn set_disabled(&self, id: UserId, disabled: bool, now: DateTime<Utc>) -> Result<bool> {
+        let mut state = self.state();
+        if disabled {
+            refuse_last_admin(&state, id)?;
+        }
+        Ok(match state.users.get_mut(&id) {
+            Some(creds) => {
+                creds.user.disabled = disabled;
+                creds.user.updated_at = now;
+                true
+            }
+            None => false,
+        })
+    }
+
+    async fn delete(&self, id: UserId) -> Result<bool> {
+        let mut state = self.state();
+        refuse_last_admin(&state, id)?;
+        let Some(creds) = state.users.remove(&id) else {
+            return Ok(false);
+        };
+        state.emails.remove(&creds.user.email);
+        state.sessions.retain(|_, s| s.user_id != id);
+        state.refresh.retain(|_, r| r.user_id != id);
+        state.forget_dropped_parents();
+        let chats: Vec<_> = state
+            .chats
+            .iter()
+            .filter(|(_, c)| c.session.user_id == id)
+            .map(|(chat_id, _)| *chat_id)
+            .collect();
+        for chat_id in chats {
+            if let Some(chat) = state.chats.remove(&chat_id) {
+                for message_id in chat.messages.keys() {
+                    state.message_chats.remove(message_id);
+                }
+            }
+        }
+        state.usage.retain(|e| e.user_id != id);
+        state.holds.retain(|_, h| h.user_id != id);
+        Ok(true)
     }
 
     async fn update_profile(
@@ -92,4 +146,18 @@ impl UserStore for MemoryStore {
             u.updated_at = now;
         }))
     }
+}
+
+/// [`last_admin`] when `id` is an enabled admin and no other enabled admin exists.
+fn refuse_last_admin(state: &State, id: UserId) -> Result<()> {
+    let enabled_admin = |u: &User| u.role == Role::Admin && !u.disabled;
+    let is_admin = state.users.get(&id).is_some_and(|c| enabled_admin(&c.user));
+    let others = state
+        .users
+        .values()
+        .any(|c| c.user.id != id && enabled_admin(&c.user));
+    if is_admin && !others {
+        return Err(last_admin());
+    }
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! The PostgreSQL relational store: pool, migrations, schema isolation and error mapping.
 //! The scale-out counterpart of the SQLite store, with the same semantics.
 
+mod audit;
 mod auth;
 mod bus;
 mod chat;

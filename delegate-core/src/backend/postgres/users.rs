@@ -3,7 +3,9 @@
 use super::{PgStore, db_error};
 use crate::error::Result;
 use crate::ids::UserId;
-use crate::users::{ProfileChange, Role, Tier, User, UserCredentials, UserStore, email_taken};
+use crate::users::{
+    ProfileChange, Role, Tier, User, UserCredentials, UserQuery, UserStore, email_taken, last_admin,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -11,7 +13,8 @@ use sqlx::postgres::PgRow;
 
 macro_rules! columns {
     () => {
-        "id, email, name, password_hash, tier, role, preferences, avatar_url, created_at, updated_at"
+        "id, email, name, password_hash, tier, role, preferences, avatar_url, disabled, created_at, \
+         updated_at"
     };
 }
 
@@ -26,6 +29,7 @@ fn credentials(row: &PgRow) -> Result<UserCredentials> {
             role: get_str("role")?.parse()?,
             preferences: row.try_get("preferences").map_err(db_error)?,
             avatar_url: row.try_get("avatar_url").map_err(db_error)?,
+            disabled: row.try_get("disabled").map_err(db_error)?,
             created_at: row.try_get("created_at").map_err(db_error)?,
             updated_at: row.try_get("updated_at").map_err(db_error)?,
         },
@@ -33,7 +37,50 @@ fn credentials(row: &PgRow) -> Result<UserCredentials> {
     })
 }
 
+/// A `LIKE` pattern matching values that start with `prefix` (lowercased, wildcards escaped
+/// with PostgreSQL's default escape character, the backslash).
+fn like_prefix(prefix: Option<&str>) -> Option<String> {
+    prefix.map(|p| {
+        let escaped = p
+            .to_ascii_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("{escaped}%")
+    })
+}
+
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
 impl PgStore {
+    /// Runs `change` (whose last parameter, bound here, says "this would remove the last
+    /// enabled admin") in a transaction that first locks every enabled admin's row, so two
+    /// concurrent demotions are serialised and the second sees the first. `Ok(false)` for an
+    /// unknown user, [`last_admin`] when the guard held the change back.
+    async fn guarded_change(&self, id: UserId, change: PgQuery<'_>) -> Result<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let admins: Vec<uuid::Uuid> = sqlx::query_scalar(
+            "SELECT id FROM users WHERE role = 'admin' AND NOT disabled ORDER BY id FOR UPDATE",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let last = admins.len() == 1 && admins[0] == id.as_uuid();
+        let done = change
+            .bind(last)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        if done.rows_affected() == 1 {
+            return Ok(true);
+        }
+        match self.get(id).await? {
+            Some(_) => Err(last_admin()),
+            None => Ok(false),
+        }
+    }
+
     async fn update_user(
         &self,
         sql: &'static str,
@@ -58,7 +105,7 @@ impl UserStore for PgStore {
         let result = sqlx::query(concat!(
             "INSERT INTO users (",
             columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         ))
         .bind(user.id.as_uuid())
         .bind(&user.email)
@@ -68,6 +115,7 @@ impl UserStore for PgStore {
         .bind(user.role.as_str())
         .bind(&user.preferences)
         .bind(&user.avatar_url)
+        .bind(user.disabled)
         .bind(user.created_at)
         .bind(user.updated_at)
         .execute(&self.pool)
@@ -102,26 +150,24 @@ impl UserStore for PgStore {
         row.map(|r| credentials(&r)).transpose()
     }
 
-    async fn list(&self, after: Option<UserId>, limit: u32) -> Result<Vec<User>> {
-        // Two statements rather than `$1 IS NULL OR id > $1`, so each keeps an index plan.
-        let query = match after {
-            Some(after) => sqlx::query(concat!(
-                "SELECT ",
-                columns!(),
-                " FROM users WHERE id > $1 ORDER BY id LIMIT $2"
-            ))
-            .bind(after.as_uuid()),
-            None => sqlx::query(concat!(
-                "SELECT ",
-                columns!(),
-                " FROM users ORDER BY id LIMIT $1"
-            )),
-        };
-        let rows = query
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_error)?;
+    async fn search(&self, query: &UserQuery) -> Result<Vec<User>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM users WHERE ($1::uuid IS NULL OR id > $1) \
+             AND ($2::text IS NULL OR lower(email) LIKE $2 OR lower(name) LIKE $2) \
+             AND ($3::text IS NULL OR tier = $3) AND ($4::text IS NULL OR role = $4) \
+             AND ($5::boolean IS NULL OR disabled = $5) ORDER BY id LIMIT $6"
+        ))
+        .bind(query.after.map(|a| a.as_uuid()))
+        .bind(like_prefix(query.prefix.as_deref()))
+        .bind(query.tier.map(|t| t.as_str()))
+        .bind(query.role.map(|r| r.as_str()))
+        .bind(query.disabled)
+        .bind(i64::from(query.limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
         rows.iter()
             .map(|r| credentials(r).map(|c| c.user))
             .collect()
@@ -148,11 +194,39 @@ impl UserStore for PgStore {
     }
 
     async fn set_role(&self, id: UserId, role: Role, now: DateTime<Utc>) -> Result<bool> {
-        self.update_user(
-            "UPDATE users SET role = $1, updated_at = $2 WHERE id = $3",
+        self.guarded_change(
             id,
-            role.as_str(),
-            now,
+            sqlx::query(
+                "UPDATE users SET role = $2, updated_at = $3 WHERE id = $1 \
+                 AND ($2 = 'admin' OR NOT $4)",
+            )
+            .bind(id.as_uuid())
+            .bind(role.as_str())
+            .bind(now),
+        )
+        .await
+    }
+
+    async fn set_disabled(&self, id: UserId, disabled: bool, now: DateTime<Utc>) -> Result<bool> {
+        self.guarded_change(
+            id,
+            sqlx::query(
+                "UPDATE users SET disabled = $2, updated_at = $3 WHERE id = $1 \
+                 AND (NOT $2 OR NOT $4)",
+            )
+            .bind(id.as_uuid())
+            .bind(disabled)
+            .bind(now),
+        )
+        .await
+    }
+
+    async fn delete(&self, id: UserId) -> Result<bool> {
+        // Login sessions, refresh tokens (through their sessions), chats, messages, usage and
+        // holds go with the account (ON DELETE CASCADE).
+        self.guarded_change(
+            id,
+            sqlx::query("DELETE FROM users WHERE id = $1 AND NOT $2").bind(id.as_uuid()),
         )
         .await
     }

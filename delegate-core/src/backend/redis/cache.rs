@@ -1,10 +1,12 @@
-//! The Redis `Cache`: GET, SET PX and DEL on `prefix` + key, and `clear` by SCAN + UNLINK on
-//! every master.
+//! The Redis `Cache`: GET, SET PX and DEL on `prefix` + key, `clear` by SCAN + UNLINK on
+//! every master, and sizes per namespace by SCAN + MEMORY USAGE (bounded).
 
 use super::{Connection, unavailable};
-use crate::cache::Cache;
+use crate::cache::stats::{CacheSizes, Sizes};
+use crate::cache::{Cache, namespace};
 use crate::error::Result;
 use async_trait::async_trait;
+use futures::StreamExt;
 use futures::future::try_join_all;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo, SingleNodeRoutingInfo};
@@ -187,18 +189,7 @@ async fn clear_cluster(mut conn: ClusterConnection, glob: &str) -> RedisResult<u
     let nodes = per_node.into_iter().map(|(address, reply)| {
         let mut conn = conn.clone();
         async move {
-            let address: String = redis::from_redis_value(address)?;
-            let (host, port) = address
-                .rsplit_once(':')
-                .and_then(|(host, port)| Some((host.to_owned(), port.parse().ok()?)))
-                .ok_or_else(|| {
-                    redis::RedisError::from((
-                        redis::ErrorKind::Client,
-                        "unexpected node address",
-                        address.clone(),
-                    ))
-                })?;
-            let route = SingleNodeRoutingInfo::ByAddress { host, port };
+            let route = node_route(address)?;
             let (mut cursor, mut keys): (u64, Vec<Vec<u8>>) =
                 redis::from_redis_value(reply.extract_error()?)?;
             let mut removed = 0;
@@ -214,6 +205,121 @@ async fn clear_cluster(mut conn: ClusterConnection, glob: &str) -> RedisResult<u
         }
     });
     Ok(try_join_all(nodes).await?.into_iter().sum())
+}
+
+/// The route to the node a multi-node reply named (`host:port`).
+fn node_route(address: Value) -> RedisResult<SingleNodeRoutingInfo> {
+    let address: String = redis::from_redis_value(address)?;
+    let (host, port) = address
+        .rsplit_once(':')
+        .and_then(|(host, port)| Some((host.to_owned(), port.parse().ok()?)))
+        .ok_or_else(|| {
+            redis::RedisError::from((
+                redis::ErrorKind::Client,
+                "unexpected node address",
+                address.clone(),
+            ))
+        })?;
+    Ok(SingleNodeRoutingInfo::ByAddress { host, port })
+}
+
+/// Most keys measured by one stats call: past it the report says it was truncated.
+const MAX_MEASURED_KEYS: usize = 20_000;
+
+#[async_trait]
+impl CacheSizes for RedisCache {
+    async fn sizes(&self) -> Result<(Sizes, bool)> {
+        let glob = scan_pattern(&self.prefix, "*");
+        let (keys, truncated) = match &self.conn {
+            Connection::Single(_) => scan_single(self.conn.clone(), &glob).await,
+            Connection::Cluster(conn) => scan_cluster(conn.clone(), &glob).await,
+        }
+        .map_err(unavailable)?;
+        let measured = futures::stream::iter(keys)
+            .map(|key| {
+                let mut conn = self.conn.clone();
+                async move {
+                    let bytes: Option<u64> = redis::cmd("MEMORY")
+                        .arg("USAGE")
+                        .arg(&key)
+                        .query_async(&mut conn)
+                        .await?;
+                    Ok::<_, redis::RedisError>((key, bytes))
+                }
+            })
+            .buffer_unordered(32)
+            .collect::<Vec<_>>()
+            .await;
+        let mut sizes = Sizes::new();
+        for result in measured {
+            let (key, bytes) = result.map_err(unavailable)?;
+            // A key that expired between SCAN and MEMORY USAGE answers nil: not counted.
+            let Some(bytes) = bytes else { continue };
+            let key = String::from_utf8_lossy(&key);
+            let key = key.strip_prefix(&*self.prefix).unwrap_or(&key);
+            let (entries, total) = sizes.entry(namespace(key).to_owned()).or_default();
+            *entries += 1;
+            *total = Some(total.unwrap_or(0) + bytes);
+        }
+        Ok((sizes, truncated))
+    }
+}
+
+/// Up to [`MAX_MEASURED_KEYS`] keys matching `glob` on one server, and whether it stopped early.
+async fn scan_single(mut conn: Connection, glob: &str) -> RedisResult<(Vec<Vec<u8>>, bool)> {
+    let mut found = Vec::new();
+    let mut cursor = 0;
+    loop {
+        let (next, keys): (u64, Vec<Vec<u8>>) = scan(cursor, glob).query_async(&mut conn).await?;
+        found.extend(keys);
+        if found.len() >= MAX_MEASURED_KEYS {
+            found.truncate(MAX_MEASURED_KEYS);
+            return Ok((found, next != 0));
+        }
+        if next == 0 {
+            return Ok((found, false));
+        }
+        cursor = next;
+    }
+}
+
+/// Up to [`MAX_MEASURED_KEYS`] keys matching `glob` on every master of a cluster.
+async fn scan_cluster(
+    mut conn: ClusterConnection,
+    glob: &str,
+) -> RedisResult<(Vec<Vec<u8>>, bool)> {
+    let first = conn
+        .route_command(
+            scan(0, glob),
+            RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None)),
+        )
+        .await?;
+    let Value::Map(per_node) = first else {
+        return Err(redis::RedisError::from((
+            redis::ErrorKind::Client,
+            "unexpected reply to SCAN on all masters",
+        )));
+    };
+    let mut found = Vec::new();
+    for (address, reply) in per_node {
+        let route = RoutingInfo::SingleNode(node_route(address)?);
+        let (mut cursor, keys): (u64, Vec<Vec<u8>>) =
+            redis::from_redis_value(reply.extract_error()?)?;
+        found.extend(keys);
+        while cursor != 0 && found.len() < MAX_MEASURED_KEYS {
+            let reply = conn
+                .route_command(scan(cursor, glob), route.clone())
+                .await?;
+            let (next, keys): (u64, Vec<Vec<u8>>) = redis::from_redis_value(reply)?;
+            found.extend(keys);
+            cursor = next;
+        }
+        if found.len() >= MAX_MEASURED_KEYS {
+            found.truncate(MAX_MEASURED_KEYS);
+            return Ok((found, true));
+        }
+    }
+    Ok((found, false))
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The SQLite relational store: pool, migrations and error mapping. The embedded default.
 
+mod audit;
 mod auth;
 mod bus;
 mod chat;

@@ -3,7 +3,9 @@
 use super::{SqliteStore, db_error, from_millis, millis, parse_uuid};
 use crate::error::{Error, Result};
 use crate::ids::UserId;
-use crate::users::{ProfileChange, Role, Tier, User, UserCredentials, UserStore, email_taken};
+use crate::users::{
+    ProfileChange, Role, Tier, User, UserCredentials, UserQuery, UserStore, email_taken, last_admin,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -11,7 +13,8 @@ use sqlx::sqlite::SqliteRow;
 
 macro_rules! columns {
     () => {
-        "id, email, name, password_hash, tier, role, preferences, avatar_url, created_at, updated_at"
+        "id, email, name, password_hash, tier, role, preferences, avatar_url, disabled, created_at, \
+         updated_at"
     };
 }
 
@@ -28,6 +31,7 @@ fn credentials(row: &SqliteRow) -> Result<UserCredentials> {
             preferences: serde_json::from_str(&preferences)
                 .map_err(|e| Error::internal("stored preferences are not JSON").with_source(e))?,
             avatar_url: row.try_get("avatar_url").map_err(db_error)?,
+            disabled: row.try_get("disabled").map_err(db_error)?,
             created_at: from_millis(row.try_get("created_at").map_err(db_error)?)?,
             updated_at: from_millis(row.try_get("updated_at").map_err(db_error)?)?,
         },
@@ -35,7 +39,40 @@ fn credentials(row: &SqliteRow) -> Result<UserCredentials> {
     })
 }
 
+/// True when the row (`users.id`, bound last) is not an enabled admin, or another enabled
+/// admin exists.
+macro_rules! keeps_an_admin {
+    () => {
+        "(role <> 'admin' OR disabled OR EXISTS (SELECT 1 FROM users AS other \
+         WHERE other.role = 'admin' AND NOT other.disabled AND other.id <> ?))"
+    };
+}
+
+/// A `LIKE` pattern matching values that start with `prefix` (lowercased, wildcards escaped).
+fn like_prefix(prefix: Option<&str>) -> Option<String> {
+    prefix.map(|p| {
+        let escaped = p
+            .to_ascii_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("{escaped}%")
+    })
+}
+
 impl SqliteStore {
+    /// `Ok(true)` when a guarded change touched the row; when it did not, `Ok(false)` for an
+    /// unknown user and [`last_admin`] for one the guard protected.
+    async fn changed_or_last_admin(&self, id: UserId, rows: u64) -> Result<bool> {
+        if rows == 1 {
+            return Ok(true);
+        }
+        match self.get(id).await? {
+            Some(_) => Err(last_admin()),
+            None => Ok(false),
+        }
+    }
+
     async fn update_user(
         &self,
         sql: &'static str,
@@ -59,7 +96,7 @@ impl UserStore for SqliteStore {
     async fn insert(&self, user: &User, password_hash: &str) -> Result<()> {
         let result = sqlx::query(
             "INSERT INTO users (id, email, name, password_hash, tier, role, preferences, \
-             avatar_url, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             avatar_url, disabled, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(user.id.to_string())
         .bind(&user.email)
@@ -69,6 +106,7 @@ impl UserStore for SqliteStore {
         .bind(user.role.as_str())
         .bind(user.preferences.to_string())
         .bind(&user.avatar_url)
+        .bind(user.disabled)
         .bind(millis(user.created_at))
         .bind(millis(user.updated_at))
         .execute(&self.pool)
@@ -102,14 +140,26 @@ impl UserStore for SqliteStore {
         row.map(|r| credentials(&r)).transpose()
     }
 
-    async fn list(&self, after: Option<UserId>, limit: u32) -> Result<Vec<User>> {
+    async fn search(&self, query: &UserQuery) -> Result<Vec<User>> {
         let rows = sqlx::query(concat!(
             "SELECT ",
             columns!(),
-            " FROM users WHERE id > ? ORDER BY id LIMIT ?"
+            " FROM users WHERE id > ? \
+             AND (? IS NULL OR lower(email) LIKE ? ESCAPE '\\' OR lower(name) LIKE ? ESCAPE '\\') \
+             AND (? IS NULL OR tier = ?) AND (? IS NULL OR role = ?) \
+             AND (? IS NULL OR disabled = ?) ORDER BY id LIMIT ?"
         ))
-        .bind(after.map(|a| a.to_string()).unwrap_or_default())
-        .bind(i64::from(limit))
+        .bind(query.after.map(|a| a.to_string()).unwrap_or_default())
+        .bind(query.prefix.as_deref())
+        .bind(like_prefix(query.prefix.as_deref()))
+        .bind(like_prefix(query.prefix.as_deref()))
+        .bind(query.tier.map(|t| t.as_str()))
+        .bind(query.tier.map(|t| t.as_str()))
+        .bind(query.role.map(|r| r.as_str()))
+        .bind(query.role.map(|r| r.as_str()))
+        .bind(query.disabled)
+        .bind(query.disabled)
+        .bind(i64::from(query.limit))
         .fetch_all(&self.pool)
         .await
         .map_err(db_error)?;
@@ -139,13 +189,53 @@ impl UserStore for SqliteStore {
     }
 
     async fn set_role(&self, id: UserId, role: Role, now: DateTime<Utc>) -> Result<bool> {
-        self.update_user(
-            "UPDATE users SET role = ?, updated_at = ? WHERE id = ?",
-            id,
-            role.as_str(),
-            now,
-        )
+        // One statement, and SQLite has one writer: the check and the change are atomic.
+        let done = sqlx::query(concat!(
+            "UPDATE users SET role = ?, updated_at = ? WHERE id = ? AND (? = 'admin' OR ",
+            keeps_an_admin!(),
+            ")"
+        ))
+        .bind(role.as_str())
+        .bind(millis(now))
+        .bind(id.to_string())
+        .bind(role.as_str())
+        .bind(id.to_string())
+        .execute(&self.pool)
         .await
+        .map_err(db_error)?;
+        self.changed_or_last_admin(id, done.rows_affected()).await
+    }
+
+    async fn set_disabled(&self, id: UserId, disabled: bool, now: DateTime<Utc>) -> Result<bool> {
+        let done = sqlx::query(concat!(
+            "UPDATE users SET disabled = ?, updated_at = ? WHERE id = ? AND (NOT ? OR ",
+            keeps_an_admin!(),
+            ")"
+        ))
+        .bind(disabled)
+        .bind(millis(now))
+        .bind(id.to_string())
+        .bind(disabled)
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        self.changed_or_last_admin(id, done.rows_affected()).await
+    }
+
+    async fn delete(&self, id: UserId) -> Result<bool> {
+        // Login sessions, refresh tokens (through their sessions), chats, messages, usage and
+        // holds go with the account (ON DELETE CASCADE).
+        let done = sqlx::query(concat!(
+            "DELETE FROM users WHERE id = ? AND ",
+            keeps_an_admin!()
+        ))
+        .bind(id.to_string())
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        self.changed_or_last_admin(id, done.rows_affected()).await
     }
 
     async fn update_profile(

@@ -46,6 +46,6 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, Environment, Secret};
 pub use delegate::{Delegate, DelegateBuilder};
 pub use error::{Error, ErrorKind, Result};
-pub use ids::{ChatSessionId, LoginSessionId, MessageId, UserId};
+pub use ids::{AuditEventId, ChatSessionId, LoginSessionId, MessageId, UserId};
 pub use paging::{MAX_PAGE, Page};
 pub use users::{Role, Tier, User, UsersService};

@@ -29,12 +29,12 @@ pub(crate) fn check_limit(limit: u32) -> Result<u32> {
 }
 
 /// The id a cursor names, or an [`Error::Invalid`] for text no page gave.
-pub(crate) fn parse_cursor<T: CursorId>(cursor: &str) -> Result<T> {
+pub fn parse_cursor<T: CursorId>(cursor: &str) -> Result<T> {
     T::parse_cursor(cursor).map_err(|_| Error::invalid("cursor", "is not a cursor this API gave"))
 }
 
 /// Ids usable as cursors.
-pub(crate) trait CursorId: Sized {
+pub trait CursorId: Sized {
     /// The id written as `text`.
     fn parse_cursor(text: &str) -> Result<Self>;
 }

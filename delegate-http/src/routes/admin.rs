@@ -1,23 +1,57 @@
-//! /api/v1/admin: operator actions for callers with the admin role, and the guard that
-//! answers 401/403 on every admin path and method (whatever its case or trailing slash)
-//! before routing.
+//! /api/v1/admin: operator actions for callers with the admin role (accounts, the audit
+//! trail, cache, cleanup), and the guard that answers 401/403 on every admin path and method
+//! (whatever its case or trailing slash) before routing.
 
+use super::DEFAULT_LIMIT;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, bearer_token};
-use crate::wire::CleanupBody;
+use crate::extract::{ApiJson, ApiPath, ApiQuery, bearer_token};
+use crate::wire::{
+    AccountChangeRequest, AdminUserBody, AdminUserDetailBody, AdminUserPage, AuditListQuery,
+    AuditPage, CacheClearBody, CacheClearRequest, CacheStatsBody, CleanupBody, RevokedBody,
+    UserSearchQuery,
+};
 use axum::Router;
 use axum::extract::{Extension, Request, State};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use delegate_core::admin::{Actor, AdminService};
-use delegate_core::{AuthContext, Delegate};
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use delegate_core::admin::{AccountChange, Actor, AdminService, AuditKind, AuditQuery};
+use delegate_core::paging::parse_cursor;
+use delegate_core::users::UserQuery;
+use delegate_core::{AuthContext, Delegate, Error, UserId};
 
 pub(crate) fn routes() -> Router<Delegate> {
-    Router::new().route(
-        "/sessions/cleanup",
-        get(cleanup_login_sessions).post(cleanup_login_sessions),
-    )
+    Router::new()
+        .route(
+            "/sessions/cleanup",
+            get(cleanup_login_sessions).post(cleanup_login_sessions),
+        )
+        .route("/users", get(list_users))
+        .route(
+            "/users/{id}",
+            get(show_user).patch(change_user).delete(delete_user),
+        )
+        .route("/users/{id}/logout-all", post(logout_user))
+        .route("/audit", get(audit))
+        .route("/cache/stats", get(cache_stats))
+        .route("/cache/clear", post(clear_cache))
+}
+
+/// A user id from the path; anything else is the same 404 as an unknown user.
+fn user_id(id: &str) -> Result<UserId, ApiError> {
+    UserId::parse(id).map_err(|_| Error::NotFound("user").into())
+}
+
+/// An RFC 3339 time from the query, or a 422 naming `field`.
+fn instant(field: &'static str, text: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    text.map(|t| {
+        DateTime::parse_from_rfc3339(t)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| Error::invalid(field, "must be an RFC 3339 time").into())
+    })
+    .transpose()
 }
 
 /// Whether `path` is under /api/v1/admin, in any case, with or without a trailing slash.
@@ -48,8 +82,9 @@ pub(crate) async fn guard(State(delegate): State<Delegate>, req: Request, next: 
     next.run(Request::from_parts(parts, body)).await
 }
 
-/// Delete expired and revoked login sessions, expired refresh families and ended denials
-/// (also done on a timer: `DELEGATE_AUTH__CLEANUP_INTERVAL_SECS`).
+/// Delete expired and revoked login sessions, expired refresh families, ended denials and
+/// audit events past their retention (also done on a timer:
+/// `DELEGATE_AUTH__CLEANUP_INTERVAL_SECS`).
 #[utoipa::path(method(get, post), path = "/api/v1/admin/sessions/cleanup", tag = "admin",
     security(("bearer" = [])),
     responses(
@@ -66,6 +101,218 @@ pub(crate) async fn cleanup_login_sessions(
         .cleanup_login_sessions(&Actor::Caller(caller))
         .await?;
     Ok(ApiJson(report.into()))
+}
+
+/// Accounts, searched by email or name prefix and filtered by tier, role and disabled.
+#[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", security(("bearer" = [])),
+    params(UserSearchQuery),
+    responses(
+        (status = 200, description = "A page of accounts in id order", body = AdminUserPage),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 422, description = "Bad filter, limit or cursor", body = ErrorBody),
+    ))]
+pub(crate) async fn list_users(
+    State(delegate): State<Delegate>,
+    Extension(caller): Extension<AuthContext>,
+    ApiQuery(query): ApiQuery<UserSearchQuery>,
+) -> Result<ApiJson<AdminUserPage>, ApiError> {
+    let after = query.cursor.as_deref().map(parse_cursor).transpose()?;
+    let search = UserQuery {
+        prefix: query.q.filter(|q| !q.is_empty()),
+        tier: query.tier,
+        role: query.role,
+        disabled: query.disabled,
+        after,
+        limit: query.limit.unwrap_or(DEFAULT_LIMIT),
+    };
+    let page = delegate
+        .admin()
+        .search_users(&Actor::Caller(caller), search)
+        .await?;
+    Ok(ApiJson(AdminUserPage {
+        items: page.items.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// One account with its usage this period and its live login sessions.
+#[utoipa::path(get, path = "/api/v1/admin/users/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id (UUID)")),
+    responses(
+        (status = 200, description = "The account", body = AdminUserDetailBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+    ))]
+pub(crate) async fn show_user(
+    State(delegate): State<Delegate>,
+    Extension(caller): Extension<AuthContext>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<ApiJson<AdminUserDetailBody>, ApiError> {
+    let detail = delegate
+        .admin()
+        .user(&Actor::Caller(caller), user_id(&id)?)
+        .await?;
+    Ok(ApiJson(detail.into()))
+}
+
+/// Change an account's tier, role or disabled flag; takes effect at once on every instance
+/// (disabling also ends every login session). Audited with before and after.
+#[utoipa::path(patch, path = "/api/v1/admin/users/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id (UUID)")),
+    request_body = AccountChangeRequest,
+    responses(
+        (status = 200, description = "The account after the change", body = AdminUserBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 409, description = "It would demote or disable the last enabled admin (`last_admin`)", body = ErrorBody),
+    ))]
+pub(crate) async fn change_user(
+    State(delegate): State<Delegate>,
+    Extension(caller): Extension<AuthContext>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<Option<AccountChangeRequest>>,
+) -> Result<ApiJson<AdminUserBody>, ApiError> {
+    let body = body.unwrap_or_default();
+    let change = AccountChange {
+        tier: body.tier,
+        role: body.role,
+        disabled: body.disabled,
+    };
+    let user = delegate
+        .admin()
+        .change_user(&Actor::Caller(caller), user_id(&id)?, change)
+        .await?;
+    Ok(ApiJson(user.into()))
+}
+
+/// End every login session of an account, at once on every instance.
+#[utoipa::path(post, path = "/api/v1/admin/users/{id}/logout-all", tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id (UUID)")),
+    responses(
+        (status = 200, description = "How many were alive", body = RevokedBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+    ))]
+pub(crate) async fn logout_user(
+    State(delegate): State<Delegate>,
+    Extension(caller): Extension<AuthContext>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<ApiJson<RevokedBody>, ApiError> {
+    let revoked = delegate
+        .admin()
+        .logout_user(&Actor::Caller(caller), user_id(&id)?)
+        .await?;
+    Ok(ApiJson(RevokedBody { revoked }))
+}
+
+/// Delete an account and everything it owns (login sessions, chats, messages, usage).
+#[utoipa::path(delete, path = "/api/v1/admin/users/{id}", tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id (UUID)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 409, description = "The last enabled admin (`last_admin`)", body = ErrorBody),
+    ))]
+pub(crate) async fn delete_user(
+    State(delegate): State<Delegate>,
+    Extension(caller): Extension<AuthContext>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    delegate
+        .admin()
+        .delete_user(&Actor::Caller(caller), user_id(&id)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The audit trail, newest first: admin actions and security events.
+#[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", security(("bearer" = [])),
+    params(AuditListQuery),
+    responses(
+        (status = 200, description = "A page of events", body = AuditPage),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 422, description = "Bad filter, limit or cursor", body = ErrorBody),
+    ))]
+pub(crate) async fn audit(
+    State(delegate): State<Delegate>,
+    Extension(caller): Extension<AuthContext>,
+    ApiQuery(query): ApiQuery<AuditListQuery>,
+) -> Result<ApiJson<AuditPage>, ApiError> {
+    let user = query
+        .user_id
+        .as_deref()
+        .map(|u| UserId::parse(u).map_err(|_| Error::invalid("userId", "must be a user id (UUID)")))
+        .transpose()?;
+    let before = query.cursor.as_deref().map(parse_cursor).transpose()?;
+    let kind = query
+        .kind
+        .as_deref()
+        .map(str::parse::<AuditKind>)
+        .transpose()?;
+    let filter = AuditQuery {
+        user,
+        kind,
+        from: instant("from", query.from.as_deref())?,
+        to: instant("to", query.to.as_deref())?,
+        before,
+        limit: query.limit.unwrap_or(DEFAULT_LIMIT),
+    };
+    let page = delegate
+        .admin()
+        .audit(&Actor::Caller(caller), filter)
+        .await?;
+    Ok(ApiJson(AuditPage {
+        items: page.items.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// Cache statistics per layer (in-process, Redis) and namespace: entries, bytes, hits,
+/// misses and hit rate (hits and misses are this instance's since it started).
+#[utoipa::path(get, path = "/api/v1/admin/cache/stats", tag = "admin", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Per layer and namespace", body = CacheStatsBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    ))]
+pub(crate) async fn cache_stats(
+    State(delegate): State<Delegate>,
+    Extension(caller): Extension<AuthContext>,
+) -> Result<ApiJson<CacheStatsBody>, ApiError> {
+    let report = delegate.admin().cache_stats(&Actor::Caller(caller)).await?;
+    Ok(ApiJson(report.into()))
+}
+
+/// Remove cache entries matching a pattern, on every instance.
+#[utoipa::path(post, path = "/api/v1/admin/cache/clear", tag = "admin", security(("bearer" = [])),
+    request_body = CacheClearRequest,
+    responses(
+        (status = 200, description = "How many entries were removed", body = CacheClearBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 422, description = "A pattern that is not letters, digits and :_-.*{}", body = ErrorBody),
+    ))]
+pub(crate) async fn clear_cache(
+    State(delegate): State<Delegate>,
+    Extension(caller): Extension<AuthContext>,
+    ApiJson(body): ApiJson<CacheClearRequest>,
+) -> Result<ApiJson<CacheClearBody>, ApiError> {
+    let report = delegate
+        .admin()
+        .clear_cache(&Actor::Caller(caller), &body.pattern)
+        .await?;
+    Ok(ApiJson(CacheClearBody {
+        removed: report.removed,
+    }))
 }
 
 #[cfg(test)]

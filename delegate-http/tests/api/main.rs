@@ -1,6 +1,7 @@
 //! HTTP API tests: each test spawns the real server on a random loopback port.
 
 mod admin;
+mod admin_users;
 mod auth_flow;
 mod bodies;
 mod chat;

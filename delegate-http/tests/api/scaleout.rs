@@ -173,3 +173,117 @@ async fn with_redis_stopped_auth_fails_closed_reads_keep_working_and_it_recovers
     .await;
     assert!(took.is_some(), "revocations propagate after recovery");
 }
+
+#[tokio::test]
+async fn an_admins_tier_change_disable_and_logout_all_on_one_instance_apply_on_the_other() {
+    let backing = Backing::scaleout_default().await;
+    let (a, b) = pair(&backing, |_| {}).await;
+    let admin = a.register_admin("root@example.com").await;
+    let ada = a.register("ada@example.com").await;
+    let me: Value = b
+        .get_auth("/api/v1/auth/me", &ada.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = me["user"]["id"].as_str().unwrap().to_owned();
+    let patch = |body: Value| {
+        a.client
+            .patch(a.url(&format!("/api/v1/admin/users/{id}")))
+            .bearer_auth(&admin)
+            .json(&body)
+            .send()
+    };
+    // B has Ada's profile cached; a tier change on A reaches it at once.
+    let usage: Value = b
+        .get_auth("/api/v1/users/usage", &ada.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(usage["tier"], "free");
+    assert_eq!(
+        patch(json!({"tier": "pro"})).await.unwrap().status(),
+        StatusCode::OK
+    );
+    within(async || {
+        let usage: Value = b
+            .get_auth("/api/v1/users/usage", &ada.access)
+            .await
+            .json()
+            .await
+            .unwrap();
+        usage["tier"] == "pro"
+    })
+    .await
+    .expect("B sees the new tier");
+
+    // Logout-all on A: both of Ada's devices are refused on B.
+    let phone = b.login("ada@example.com", "phone").await;
+    let res = a
+        .client
+        .post(a.url(&format!("/api/v1/admin/users/{id}/logout-all")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    for token in [&ada.access, &phone.access] {
+        within(async || {
+            b.get_auth("/api/v1/auth/me", token).await.status() == StatusCode::UNAUTHORIZED
+        })
+        .await
+        .expect("B refuses the signed-out tokens");
+    }
+
+    // Disabled on A: a fresh session from B dies on B, and B refuses her login.
+    let fresh = b.login("ada@example.com", "tablet").await;
+    assert_eq!(
+        patch(json!({"disabled": true})).await.unwrap().status(),
+        StatusCode::OK
+    );
+    within(async || {
+        b.get_auth("/api/v1/auth/me", &fresh.access).await.status() == StatusCode::UNAUTHORIZED
+    })
+    .await
+    .expect("B refuses the disabled user's token");
+    let res = b
+        .post(
+            "/api/v1/auth/login",
+            json!({"email": "ada@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_error(res, StatusCode::FORBIDDEN, "account_disabled").await;
+
+    // B's audit view has A's actions (one trail in the shared store).
+    let page: Value = b
+        .get_auth(&format!("/api/v1/admin/audit?userId={id}"), &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    for kind in ["user.tier_changed", "sessions.revoked", "user.disabled"] {
+        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
+    // Cache stats over Redis name both layers, Redis with keys and bytes.
+    let stats: Value = b
+        .get_auth("/api/v1/admin/cache/stats", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["layers"][1]["layer"], "redis", "{stats}");
+    let redis_ns = stats["layers"][1]["namespaces"].as_array().unwrap();
+    assert!(
+        redis_ns
+            .iter()
+            .any(|n| n["namespace"] == "user" && n["bytes"].as_u64() > Some(0)),
+        "{stats}"
+    );
+}

@@ -152,6 +152,11 @@ impl Delegate {
         crate::health::check(deps, uptime).await
     }
 
+    /// The relational store's connection pool (open, idle), when it has one.
+    pub fn pool_state(&self) -> Option<crate::health::PoolState> {
+        self.inner.store_probe.as_ref().and_then(|p| p.pool())
+    }
+
     /// `Ok` when the store answers and has no pending migration; [`crate::Error::Unavailable`]
     /// otherwise (a readiness probe).
     pub async fn ready(&self) -> Result<()> {
@@ -350,7 +355,10 @@ async fn forget_changed_users(users: UsersService, mut changes: crate::bus::Subs
                     None => tracing::warn!("ignored a malformed account event"),
                 }
             }
-            Delivery::Gap => users.forget_all_here().await,
+            Delivery::Gap => {
+                metrics::counter!("delegate_bus_gaps_total", "topic" => USERS_TOPIC).increment(1);
+                users.forget_all_here().await
+            }
         }
     }
 }
@@ -366,6 +374,7 @@ async fn listen(core: Weak<AuthCore>, mut events: crate::bus::Subscription) {
                 Err(e) => tracing::warn!(error = %e, "ignored a malformed auth event"),
             },
             Delivery::Gap => {
+                metrics::counter!("delegate_bus_gaps_total", "topic" => AUTH_TOPIC).increment(1);
                 if let Err(e) = core.resync().await {
                     tracing::warn!(error = %e.report(), "could not reload the denylist after a bus gap");
                 }

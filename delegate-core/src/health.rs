@@ -23,6 +23,19 @@ pub trait Probe: Send + Sync + 'static {
     async fn pending_migrations(&self) -> Result<usize> {
         Ok(0)
     }
+    /// The connection pool's state, for metrics; `None` for backends without a pool.
+    fn pool(&self) -> Option<PoolState> {
+        None
+    }
+}
+
+/// A connection pool's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolState {
+    /// Connections open.
+    pub size: u32,
+    /// Of those, idle.
+    pub idle: u32,
 }
 
 /// The state of one dependency, or of the whole server.

@@ -128,7 +128,9 @@ where
         }
         let token = bearer_token(parts)?.ok_or_else(ApiError::missing_token)?;
         let delegate = Delegate::from_ref(state);
-        Ok(Self(delegate.auth().authenticate(token).await?))
+        let caller = delegate.auth().authenticate(token).await?;
+        crate::observe::CallerSlot::note(&parts.extensions, &caller);
+        Ok(Self(caller))
     }
 }
 

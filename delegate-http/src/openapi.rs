@@ -18,6 +18,7 @@ use utoipa_swagger_ui::SwaggerUi;
         health::health,
         health::ready,
         health::detailed,
+        crate::metrics::render,
         auth::register,
         auth::login,
         auth::refresh,

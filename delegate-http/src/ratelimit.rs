@@ -70,6 +70,7 @@ pub(crate) async fn limit(State(delegate): State<Delegate>, req: Request, next: 
     };
     // `AuthUser` takes the verified caller from here instead of verifying again.
     if let Some(caller) = caller {
+        crate::observe::CallerSlot::note(&parts.extensions, &caller);
         parts.extensions.insert(caller);
     }
     let decision = match delegate.limits().check(&client, &route, class).await {

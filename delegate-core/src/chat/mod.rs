@@ -3,6 +3,7 @@
 
 mod context;
 mod model;
+mod observe;
 mod reply;
 mod service;
 mod store;

@@ -372,7 +372,12 @@ impl ChatService {
                     Ok(ChatChunk::Usage(TokenUsage::default())),
                 ])
                 .boxed()),
-                None => model.stream(request).await,
+                None => {
+                    let at = std::time::Instant::now();
+                    let model_name = request.model.clone();
+                    let started = model.stream(request).await;
+                    super::observe::observe(started, model.name(), &model_name, at)
+                }
             }
         }));
         let both = [user_message.clone(), assistant.clone()];

@@ -94,9 +94,10 @@ impl RateLimits {
         class: RouteClass,
     ) -> Result<RateDecision> {
         let c = &self.config;
-        let mut scopes: Vec<(String, u32, u64)> = Vec::with_capacity(3);
+        let mut scopes: Vec<(&'static str, String, u32, u64)> = Vec::with_capacity(3);
         if c.global_max_requests > 0 {
             scopes.push((
+                "global",
                 keys::limits::GLOBAL.to_owned(),
                 c.global_max_requests,
                 c.window_ms,
@@ -105,6 +106,7 @@ impl RateLimits {
         let client_key = self.client_key(client);
         match class {
             RouteClass::Auth => scopes.push((
+                "auth",
                 keys::limits::auth(&client_key),
                 c.auth_max_requests,
                 c.auth_window_ms,
@@ -116,6 +118,7 @@ impl RateLimits {
                     _ => 1,
                 };
                 scopes.push((
+                    "client",
                     client_key.clone(),
                     c.max_requests.saturating_mul(multiplier.max(1)),
                     c.window_ms,
@@ -124,16 +127,23 @@ impl RateLimits {
         }
         if let Some(limit) = c.routes.get(route) {
             scopes.push((
+                "route",
                 keys::limits::route(route, &client_key),
                 limit.max_requests,
                 limit.window_ms,
             ));
         }
         let mut tightest: Option<RateDecision> = None;
-        for (key, limit, window_ms) in scopes {
+        for (scope, key, limit, window_ms) in scopes {
             let decision = self
                 .count(&key, limit, Duration::from_millis(window_ms), class)
                 .await?;
+            metrics::counter!(
+                "delegate_ratelimit_decisions_total",
+                "scope" => scope,
+                "decision" => if decision.allowed { "allowed" } else { "refused" },
+            )
+            .increment(1);
             let tighter = tightest.is_none_or(|t| {
                 (!decision.allowed && t.allowed)
                     || (decision.allowed == t.allowed && decision.remaining < t.remaining)
@@ -163,6 +173,7 @@ impl RateLimits {
                 )),
                 RouteClass::Standard => {
                     self.fallbacks.fetch_add(1, Ordering::Relaxed);
+                    metrics::counter!("delegate_ratelimit_fallbacks_total").increment(1);
                     tracing::warn!(error = %e.report(), "shared rate limiter down; limiting in-process");
                     self.fallback.check(key, limit, window).await
                 }

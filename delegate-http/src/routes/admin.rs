@@ -75,6 +75,7 @@ pub(crate) async fn guard(State(delegate): State<Delegate>, req: Request, next: 
             Err(e) => return ApiError::from(e).into_response(),
         },
     };
+    crate::observe::CallerSlot::note(&parts.extensions, &caller);
     if let Err(e) = AdminService::authorize(&Actor::Caller(caller.clone())) {
         return ApiError::from(e).into_response();
     }

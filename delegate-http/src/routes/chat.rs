@@ -240,10 +240,33 @@ pub(crate) async fn send_message(
             )
         }
     });
-    let stream = futures::stream::once(async { first }).chain(events);
-    Ok(Sse::new(stream.map(Ok::<_, Infallible>))
+    let live = LiveStream::start();
+    let stream = futures::stream::once(async { first })
+        .chain(events)
+        .map(move |event| {
+            let _live = &live;
+            Ok::<_, Infallible>(event)
+        });
+    Ok(Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response())
+}
+
+/// Counts a live SSE stream in the `delegate_sse_streams` gauge until it is dropped (ended
+/// or the client went away).
+struct LiveStream;
+
+impl LiveStream {
+    fn start() -> Self {
+        metrics::gauge!("delegate_sse_streams").increment(1.0);
+        LiveStream
+    }
+}
+
+impl Drop for LiveStream {
+    fn drop(&mut self) {
+        metrics::gauge!("delegate_sse_streams").decrement(1.0);
+    }
 }
 
 fn json_event(name: &str, data: &impl serde::Serialize) -> Event {

@@ -27,6 +27,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// `config.server.body_limit_bytes`; every response carries an `x-request-id` (the client's,
 /// or a fresh UUID) and the security headers.
 pub fn router(delegate: Delegate) -> Router {
+    crate::metrics::install();
     let server = delegate.config().server.clone();
     let models = delegate.chat().models_of_any_tier();
     let cors = crate::cors::layer(&server.cors_origin);
@@ -41,6 +42,7 @@ pub fn router(delegate: Delegate) -> Router {
             crate::ratelimit::limit,
         ))
         .merge(health::routes())
+        .route("/metrics", axum::routing::get(crate::metrics::render))
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(axum::middleware::from_fn_with_state(
@@ -64,6 +66,7 @@ pub fn router(delegate: Delegate) -> Router {
                         tracing::info_span!("request", method = %req.method(), uri = %req.uri().path(), request_id = %id)
                     }),
                 )
+                .layer(axum::middleware::from_fn(crate::observe::observe))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
         )
 }

@@ -11,6 +11,7 @@ mod edge;
 mod health;
 mod helpers;
 mod limits;
+mod metrics;
 mod outage;
 mod passwords;
 mod postgres_server;

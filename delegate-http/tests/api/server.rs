@@ -137,6 +137,12 @@ fn production_refuses_equal_or_low_variety_secrets() {
 
 /// Starts the server with `envs`, waits for /health, stops it, and returns what it logged.
 async fn startup_log(envs: &[(&str, &str)]) -> String {
+    server_log(envs, async |_| {}).await
+}
+
+/// The server's log (stdout and stderr) from start to SIGTERM, with `during` run against its
+/// port while it serves.
+async fn server_log(envs: &[(&str, &str)], during: impl AsyncFnOnce(u16)) -> String {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let mut cmd = server(&dir, port);
@@ -145,6 +151,9 @@ async fn startup_log(envs: &[(&str, &str)]) -> String {
         .stdout(Stdio::piped());
     let child = cmd.spawn().expect("server starts");
     let healthy = healthy(port).await;
+    if healthy {
+        during(port).await;
+    }
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
@@ -223,4 +232,62 @@ async fn production_set_in_the_toml_file_switches_to_json_logs_as_node_env_does(
     assert!(by_file.contains("delegate listening"), "{by_file}");
     let development = startup_log(&secrets).await;
     assert!(!is_json_lines(&development), "{development}");
+}
+
+#[tokio::test]
+async fn each_request_has_one_json_log_line_without_secrets() {
+    let envs = [
+        ("NODE_ENV", "production"),
+        ("JWT_SECRET", "first-long-and-varied-secret-0123456789abc"),
+        (
+            "JWT_REFRESH_SECRET",
+            "second-long-and-varied-secret-9876543210xyz",
+        ),
+        ("RUST_LOG", "info"),
+    ];
+    let password = "a very secret passphrase 42";
+    let mut token = String::new();
+    let log = server_log(&envs, async |port| {
+        let client = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{port}");
+        let res = client
+            .post(format!("{base}/api/v1/auth/register"))
+            .json(&serde_json::json!({"email": "logged@example.com", "password": password}))
+            .send()
+            .await
+            .unwrap();
+        let body: serde_json::Value = res.json().await.unwrap();
+        token = body["accessToken"].as_str().unwrap().to_owned();
+        let res = client
+            .get(format!("{base}/api/v1/auth/me"))
+            .bearer_auth(&token)
+            .header("x-request-id", "req-log-test-1")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    })
+    .await;
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let me: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["fields"]["route"] == "/api/v1/auth/me")
+        .collect();
+    assert_eq!(me.len(), 1, "one line for the request:\n{log}");
+    let line = me[0].to_string();
+    for needle in [
+        "\"status\":200",
+        "\"method\":\"GET\"",
+        "latency_ms",
+        "req-log-test-1",
+        "user_id",
+    ] {
+        assert!(line.contains(needle), "{needle} in {line}");
+    }
+    for secret in [token.as_str(), password, "logged@example.com"] {
+        assert!(!log.contains(secret), "the log never holds {secret}");
+    }
 }

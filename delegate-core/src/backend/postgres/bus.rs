@@ -94,6 +94,8 @@ async fn deliver(inner: Weak<Inner>, mut listener: PgListener) {
             },
             Ok(None) => {
                 tracing::warn!("the PostgreSQL event bus lost its connection; reconnecting");
+                metrics::counter!("delegate_bus_reconnects_total", "backend" => "postgres")
+                    .increment(1);
                 inner.fanout.gap_all();
             }
             Err(e) => {

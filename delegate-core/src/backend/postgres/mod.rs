@@ -233,6 +233,13 @@ pub(crate) fn db_error(e: sqlx::Error) -> Error {
 
 #[async_trait::async_trait]
 impl crate::health::Probe for PgStore {
+    fn pool(&self) -> Option<crate::health::PoolState> {
+        Some(crate::health::PoolState {
+            size: self.pool.size(),
+            idle: self.pool.num_idle() as u32,
+        })
+    }
+
     fn kind(&self) -> &'static str {
         "postgres"
     }

@@ -230,6 +230,8 @@ async fn run(
             Ok((mut sink, stream)) => {
                 if was_connected {
                     tracing::info!("redis pub/sub connection restored; subscriptions renewed");
+                    metrics::counter!("delegate_bus_reconnects_total", "backend" => "redis")
+                        .increment(1);
                     // Whatever was published while the connection was down is lost.
                     for sender in state.topics.lock().expect("bus topics lock").values() {
                         let _ = sender.send(Delivery::Gap);

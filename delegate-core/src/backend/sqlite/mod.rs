@@ -145,6 +145,13 @@ fn parse_uuid(text: &str) -> Result<uuid::Uuid> {
 
 #[async_trait::async_trait]
 impl crate::health::Probe for SqliteStore {
+    fn pool(&self) -> Option<crate::health::PoolState> {
+        Some(crate::health::PoolState {
+            size: self.pool.size(),
+            idle: self.pool.num_idle() as u32,
+        })
+    }
+
     fn kind(&self) -> &'static str {
         "sqlite"
     }

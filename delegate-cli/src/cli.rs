@@ -3,7 +3,8 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
-/// Delegate's admin CLI: run the server, migrate the database, manage users and sessions.
+/// Delegate's admin CLI: run the server, migrate the database, manage users, sessions and the
+/// cache, read the audit trail and usage, check the setup, import users, seed demo data.
 #[derive(Debug, Parser)]
 #[command(name = "delegate", version, about, propagate_version = true)]
 pub struct Cli {
@@ -34,6 +35,26 @@ pub enum Command {
     /// Manage login sessions (signed-in devices).
     #[command(subcommand)]
     Sessions(SessionsCommand),
+    /// Inspect and clear the cache (Redis when configured).
+    #[command(subcommand)]
+    Cache(CacheCommand),
+    /// The audit trail (admin actions and security events), newest first.
+    Audit(AuditArgs),
+    /// Usage reports.
+    #[command(subcommand)]
+    Usage(UsageCommand),
+    /// Check the configuration, the store, Redis and the AI provider, with latencies.
+    Doctor,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Import data from the Node.js backend.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Create demo data: an admin, a user and sample chats (refused in production).
+    Seed(SeedArgs),
 }
 
 /// `delegate users …`
@@ -41,8 +62,21 @@ pub enum Command {
 pub enum UsersCommand {
     /// Create an account (without signing it in).
     Create(CreateUser),
-    /// List accounts, ordered by id.
+    /// List accounts, ordered by id, optionally filtered.
     List(ListUsers),
+    /// Find accounts whose email or name starts with QUERY.
+    Search {
+        /// An email or name prefix (ASCII case-insensitive).
+        query: String,
+        /// Filters and paging.
+        #[command(flatten)]
+        filters: ListUsers,
+    },
+    /// Show an account with its usage and live login sessions.
+    Show {
+        /// User id (UUID) or email.
+        user: String,
+    },
     /// Set a user's tier (free, pro, enterprise).
     SetTier {
         /// User id (UUID) or email.
@@ -50,12 +84,35 @@ pub enum UsersCommand {
         /// The new tier: free, pro or enterprise.
         tier: String,
     },
-    /// Set a user's role (user, admin).
+    /// Set a user's role (user, admin); the last enabled admin cannot be demoted.
     SetRole {
         /// User id (UUID) or email.
         user: String,
         /// The new role: user or admin.
         role: String,
+    },
+    /// Disable an account: it cannot sign in or refresh, and its sessions end at once.
+    Disable {
+        /// User id (UUID) or email.
+        user: String,
+    },
+    /// Enable a disabled account.
+    Enable {
+        /// User id (UUID) or email.
+        user: String,
+    },
+    /// Delete an account and everything it owns (sessions, chats, messages, usage).
+    Delete {
+        /// User id (UUID) or email.
+        user: String,
+        /// Confirm the deletion (required).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// End every login session of an account, at once on every running server.
+    LogoutAll {
+        /// User id (UUID) or email.
+        user: String,
     },
 }
 
@@ -85,7 +142,7 @@ pub struct CreateUser {
     pub role: Option<String>,
 }
 
-/// Arguments of `delegate users list`.
+/// Arguments of `delegate users list` (and the filters of `users search`).
 #[derive(Debug, Args)]
 pub struct ListUsers {
     /// Most accounts to show (1–1000).
@@ -94,6 +151,98 @@ pub struct ListUsers {
     /// Show accounts after this user id (the `nextAfter` of the previous page).
     #[arg(long, value_name = "ID")]
     pub after: Option<String>,
+    /// Only this tier: free, pro or enterprise.
+    #[arg(long)]
+    pub tier: Option<String>,
+    /// Only this role: user or admin.
+    #[arg(long)]
+    pub role: Option<String>,
+    /// Only disabled (true) or enabled (false) accounts.
+    #[arg(long)]
+    pub disabled: Option<bool>,
+}
+
+/// `delegate cache …`
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Entries, bytes, hits and misses per layer and namespace (hits and misses count this
+    /// process only, so they are zero here: read them from a server's /api/v1/admin/cache/stats).
+    Stats,
+    /// Remove the entries whose keys match PATTERN (`*` matches anything, e.g. `user:*`), on
+    /// every running server too.
+    Clear {
+        /// The key pattern.
+        pattern: String,
+    },
+}
+
+/// Arguments of `delegate audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Events by or about this user (id or email).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Only this kind (login.failed, user.disabled, …).
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// At or after this time (RFC 3339).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Before this time (RFC 3339).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Most events to show (1–100).
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Events older than this one (the `nextCursor` of the previous page).
+    #[arg(long)]
+    pub cursor: Option<String>,
+}
+
+/// `delegate usage …`
+#[derive(Debug, Subcommand)]
+pub enum UsageCommand {
+    /// Messages and tokens per user over a period, and the totals.
+    Report {
+        /// Start of the period (RFC 3339 or YYYY-MM-DD; default: the start of this month).
+        #[arg(long)]
+        from: Option<String>,
+        /// End of the period (RFC 3339 or YYYY-MM-DD; default: now).
+        #[arg(long)]
+        until: Option<String>,
+    },
+}
+
+/// `delegate import …`
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import accounts from a JSON Lines or CSV export (`email` and `passwordHash` required;
+    /// `name`, `tier`, `role`, `createdAt`, `preferences` optional). Existing emails are
+    /// skipped; bad rows are reported by line number.
+    Users {
+        /// The export file.
+        file: PathBuf,
+        /// The file's format (default: by extension, `.csv` is CSV, anything else JSON Lines).
+        #[arg(long, value_enum)]
+        format: Option<ImportFormat>,
+    },
+}
+
+/// The format of an import file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImportFormat {
+    /// One JSON object per line.
+    Jsonl,
+    /// Comma-separated with a header row.
+    Csv,
+}
+
+/// Arguments of `delegate seed`.
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    /// Create the demo data (required, so a typo never seeds a real database).
+    #[arg(long)]
+    pub demo: bool,
 }
 
 /// `delegate sessions …`

@@ -1,9 +1,11 @@
-//! The `delegate` admin CLI: `serve`, `migrate`, `users …` and `sessions …` over delegate-core.
+//! The `delegate` admin CLI over delegate-core: `serve`, `migrate`, `users …`, `sessions …`,
+//! `cache …`, `audit`, `usage report`, `doctor`, `completions`, `import users`, `seed --demo`.
 
 mod cli;
 mod commands;
 mod error;
 mod output;
+mod progress;
 mod table;
 mod views;
 
@@ -18,10 +20,14 @@ async fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
-    match commands::run(cli.command, cli.config.as_deref()).await {
+    match commands::run(cli.command, cli.config.as_deref(), cli.json).await {
         Ok(Some(out)) => {
             output::print_output(&out, cli.json);
-            ExitCode::SUCCESS
+            if out.failed() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Ok(None) => ExitCode::SUCCESS,
         Err(e) => {

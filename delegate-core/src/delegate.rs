@@ -88,6 +88,7 @@ impl Delegate {
             inner.usage.clone(),
             inner.shared.cache.clone(),
             inner.shared.inspect.clone(),
+            inner.chat.clone(),
         )
     }
 

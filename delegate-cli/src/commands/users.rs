@@ -1,7 +1,10 @@
-//! `delegate users …`: create, list, set-tier, set-role.
+//! `delegate users …`: create, list, search, show, set-tier, set-role, disable, enable,
+//! delete, logout-all — the admin API's account actions, as the operator.
 
 use crate::cli::{CreateUser, ListUsers, UsersCommand};
-use crate::views::{Output, UserListView};
+use crate::views::{DeletedView, LoggedOutView, Output, UserListView};
+use delegate_core::admin::{AccountChange, Actor};
+use delegate_core::users::UserQuery;
 use delegate_core::{Config, Error, Registration, Result, Role, Tier, UserId};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -9,24 +12,81 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 pub async fn run(command: UsersCommand, config: Config) -> Result<Output> {
     match command {
         UsersCommand::Create(args) => create(args, config).await,
-        UsersCommand::List(args) => list(args, config).await,
-        UsersCommand::SetTier { user, tier } => {
-            let tier: Tier = tier.parse()?;
+        UsersCommand::List(args) => list(None, args, config).await,
+        UsersCommand::Search { query, filters } => list(Some(query), filters, config).await,
+        UsersCommand::Show { user } => {
             let delegate = super::connect(config).await?;
             let user = super::find_user(&delegate, &user).await?;
-            Ok(Output::User(
-                delegate.users().set_tier(user.id, tier).await?.into(),
-            ))
+            let detail = delegate.admin().user(&Actor::Operator, user.id).await?;
+            Ok(Output::UserDetail(detail.into()))
+        }
+        UsersCommand::SetTier { user, tier } => {
+            let change = AccountChange {
+                tier: Some(tier.parse()?),
+                ..AccountChange::default()
+            };
+            change_user(&user, change, config).await
         }
         UsersCommand::SetRole { user, role } => {
-            let role: Role = role.parse()?;
+            let change = AccountChange {
+                role: Some(role.parse()?),
+                ..AccountChange::default()
+            };
+            change_user(&user, change, config).await
+        }
+        UsersCommand::Disable { user } => {
+            let change = AccountChange {
+                disabled: Some(true),
+                ..AccountChange::default()
+            };
+            change_user(&user, change, config).await
+        }
+        UsersCommand::Enable { user } => {
+            let change = AccountChange {
+                disabled: Some(false),
+                ..AccountChange::default()
+            };
+            change_user(&user, change, config).await
+        }
+        UsersCommand::Delete { user, yes } => {
+            if !yes {
+                return Err(Error::invalid(
+                    "yes",
+                    "deleting a user erases the account and everything it owns; add --yes to confirm",
+                ));
+            }
             let delegate = super::connect(config).await?;
             let user = super::find_user(&delegate, &user).await?;
-            Ok(Output::User(
-                delegate.users().set_role(user.id, role).await?.into(),
-            ))
+            delegate
+                .admin()
+                .delete_user(&Actor::Operator, user.id)
+                .await?;
+            Ok(Output::Deleted(DeletedView {
+                id: user.id.to_string(),
+                deleted: true,
+            }))
+        }
+        UsersCommand::LogoutAll { user } => {
+            let delegate = super::connect(config).await?;
+            let user = super::find_user(&delegate, &user).await?;
+            let revoked = delegate
+                .admin()
+                .logout_user(&Actor::Operator, user.id)
+                .await?;
+            Ok(Output::LoggedOut(LoggedOutView { revoked }))
         }
     }
+}
+
+/// Applies `change` to the user named on the command line, as the admin API does.
+async fn change_user(user: &str, change: AccountChange, config: Config) -> Result<Output> {
+    let delegate = super::connect(config).await?;
+    let user = super::find_user(&delegate, user).await?;
+    let user = delegate
+        .admin()
+        .change_user(&Actor::Operator, user.id, change)
+        .await?;
+    Ok(Output::User(user.into()))
 }
 
 async fn create(args: CreateUser, config: Config) -> Result<Output> {
@@ -41,21 +101,31 @@ async fn create(args: CreateUser, config: Config) -> Result<Output> {
         registration = registration.with_name(name);
     }
     let delegate = super::connect(config).await?;
-    let users = delegate.users();
+    let admin = delegate.admin();
     let mut user = delegate.auth().create_account(registration).await?;
-    if let Some(tier) = tier {
-        user = users.set_tier(user.id, tier).await?;
+    if tier.is_some() || role.is_some() {
+        let change = AccountChange {
+            tier,
+            role,
+            disabled: None,
+        };
+        user = admin.change_user(&Actor::Operator, user.id, change).await?;
     }
-    if let Some(role) = role {
-        user = users.set_role(user.id, role).await?;
-    }
+    admin.record_created(&Actor::Operator, &user, "cli").await;
     Ok(Output::User(user.into()))
 }
 
-async fn list(args: ListUsers, config: Config) -> Result<Output> {
-    let after = args.after.as_deref().map(UserId::parse).transpose()?;
+async fn list(prefix: Option<String>, args: ListUsers, config: Config) -> Result<Output> {
+    let query = UserQuery {
+        prefix: prefix.filter(|p| !p.is_empty()),
+        tier: args.tier.as_deref().map(str::parse).transpose()?,
+        role: args.role.as_deref().map(str::parse).transpose()?,
+        disabled: args.disabled,
+        after: args.after.as_deref().map(UserId::parse).transpose()?,
+        limit: args.limit,
+    };
     let delegate = super::connect(config).await?;
-    let users = delegate.users().list(after, args.limit).await?;
+    let users = delegate.users().search(query).await?;
     Ok(Output::Users(UserListView::new(users, args.limit)))
 }
 

@@ -6,12 +6,18 @@ mod audit;
 mod audit_log;
 mod cache;
 mod cleanup;
+mod import;
+mod seed;
+mod usage;
 mod users;
 
 pub use audit::{AuditActor, AuditEvent, AuditKind, AuditQuery, AuditStore};
 pub use audit_log::AuditLog;
 pub use cache::{CacheClearReport, CacheStatsReport};
 pub(crate) use cleanup::cleanup_periodically;
+pub use import::{ImportOutcome, ImportedUser};
+pub use seed::{DEMO_ADMIN_EMAIL, DEMO_USER_EMAIL, SeedReport, SeededAccount};
+pub use usage::UserUsage;
 pub use users::{AccountChange, UserDetail};
 
 use crate::auth::{AuthContext, AuthCore, LoginSessionsService};
@@ -54,6 +60,7 @@ pub struct AdminService {
     usage: UsageService,
     cache: Arc<dyn Cache>,
     inspect: Option<Arc<dyn CacheInspect>>,
+    chat: crate::chat::ChatService,
 }
 
 impl AdminService {
@@ -63,6 +70,7 @@ impl AdminService {
         usage: UsageService,
         cache: Arc<dyn Cache>,
         inspect: Option<Arc<dyn CacheInspect>>,
+        chat: crate::chat::ChatService,
     ) -> Self {
         Self {
             core,
@@ -70,6 +78,7 @@ impl AdminService {
             usage,
             cache,
             inspect,
+            chat,
         }
     }
 

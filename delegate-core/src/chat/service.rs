@@ -103,6 +103,11 @@ impl ChatService {
     }
 
     /// The provider, when one is configured (for health checks).
+    /// The conversation store (for operator tools that write whole chats).
+    pub(crate) fn store(&self) -> &Arc<dyn ConversationStore> {
+        &self.store
+    }
+
     pub(crate) fn model(&self) -> Option<&Arc<dyn ChatModel>> {
         self.model.as_ref()
     }

@@ -150,6 +150,11 @@ impl UsageService {
         })
     }
 
+    /// `user`'s usage since `since`, straight from the ledger.
+    pub async fn totals_since(&self, user: UserId, since: DateTime<Utc>) -> Result<UsageTotals> {
+        self.store.totals_since(user, since).await
+    }
+
     /// Drops the cached totals of a deleted account.
     pub(crate) async fn forget(&self, user: UserId) {
         let key = keys::usage(user, day_start(self.clock.now()));

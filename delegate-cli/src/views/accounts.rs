@@ -1,53 +1,11 @@
-//! What commands print: camelCase JSON bodies converted by hand from core types, each with
-//! its human rendering.
+//! Views of accounts, login sessions, migrations and cleanups.
 
+use super::{rfc3339, short_time};
 use crate::table::{Table, dash};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use delegate_core::{CleanupReport, LoginSession, LoginSessionId, User};
 use serde::Serialize;
 use std::fmt::Write as _;
-
-/// Serialises a timestamp as RFC 3339 UTC with milliseconds, the JSON form of every time.
-fn rfc3339<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
-}
-
-/// RFC 3339 UTC to the second, for tables.
-fn short_time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-/// The result of a command, ready to print either way.
-#[derive(Debug, Serialize)]
-#[serde(untagged)]
-pub enum Output {
-    /// `migrate`.
-    Migrated(MigratedView),
-    /// One account (`users create`, `set-tier`, `set-role`).
-    User(UserView),
-    /// A page of accounts (`users list`).
-    Users(UserListView),
-    /// A user's sessions (`sessions list`).
-    Sessions(SessionListView),
-    /// `sessions revoke`.
-    Revoked(RevokedView),
-    /// `sessions cleanup`.
-    Cleanup(CleanupView),
-}
-
-impl Output {
-    /// The human rendering, one or more lines without a trailing newline.
-    pub fn human(&self) -> String {
-        match self {
-            Output::Migrated(v) => v.human(),
-            Output::User(v) => v.human(),
-            Output::Users(v) => v.human(),
-            Output::Sessions(v) => v.human(),
-            Output::Revoked(v) => v.human(),
-            Output::Cleanup(v) => v.human(),
-        }
-    }
-}
 
 /// How many migrations `migrate` applied.
 #[derive(Debug, Serialize)]
@@ -58,7 +16,7 @@ pub struct MigratedView {
 }
 
 impl MigratedView {
-    fn human(&self) -> String {
+    pub(super) fn human(&self) -> String {
         match self.applied {
             0 => "database is up to date (0 migrations applied)".to_owned(),
             1 => "applied 1 migration".to_owned(),
@@ -83,6 +41,8 @@ pub struct UserView {
     pub role: String,
     /// Avatar URL.
     pub avatar_url: Option<String>,
+    /// Disabled accounts cannot sign in.
+    pub disabled: bool,
     /// Creation time.
     #[serde(serialize_with = "rfc3339")]
     pub created_at: DateTime<Utc>,
@@ -100,6 +60,7 @@ impl From<User> for UserView {
             tier: u.tier.to_string(),
             role: u.role.to_string(),
             avatar_url: u.avatar_url,
+            disabled: u.disabled,
             created_at: u.created_at,
             updated_at: u.updated_at,
         }
@@ -107,7 +68,7 @@ impl From<User> for UserView {
 }
 
 impl UserView {
-    fn human(&self) -> String {
+    pub(super) fn human(&self) -> String {
         let mut out = String::new();
         for (key, value) in [
             ("id", self.id.clone()),
@@ -115,6 +76,7 @@ impl UserView {
             ("name", self.name.clone()),
             ("tier", self.tier.clone()),
             ("role", self.role.clone()),
+            ("disabled", self.disabled.to_string()),
             ("created", short_time(self.created_at)),
             ("updated", short_time(self.updated_at)),
         ] {
@@ -145,11 +107,11 @@ impl UserListView {
         }
     }
 
-    fn human(&self) -> String {
+    pub(super) fn human(&self) -> String {
         if self.items.is_empty() {
             return "no users".to_owned();
         }
-        let mut table = Table::new(["ID", "EMAIL", "NAME", "TIER", "ROLE", "CREATED"]);
+        let mut table = Table::new(["ID", "EMAIL", "NAME", "TIER", "ROLE", "DISABLED", "CREATED"]);
         for u in &self.items {
             table.row([
                 u.id.clone(),
@@ -157,6 +119,7 @@ impl UserListView {
                 u.name.clone(),
                 u.tier.clone(),
                 u.role.clone(),
+                if u.disabled { "yes" } else { "no" }.to_owned(),
                 short_time(u.created_at),
             ]);
         }
@@ -237,7 +200,7 @@ impl SessionListView {
         }
     }
 
-    fn human(&self) -> String {
+    pub(super) fn human(&self) -> String {
         if self.items.is_empty() {
             return "no active sessions".to_owned();
         }
@@ -286,7 +249,7 @@ impl RevokedView {
         }
     }
 
-    fn human(&self) -> String {
+    pub(super) fn human(&self) -> String {
         format!("revoked session {}", self.id)
     }
 }
@@ -301,6 +264,8 @@ pub struct CleanupView {
     pub refresh_tokens: u64,
     /// Ended access-token denials deleted.
     pub denials: u64,
+    /// Audit events past their retention deleted.
+    pub audit_events: u64,
     /// Everything removed.
     pub removed: u64,
 }
@@ -311,16 +276,17 @@ impl From<CleanupReport> for CleanupView {
             sessions: r.sessions,
             refresh_tokens: r.refresh_tokens,
             denials: r.denials,
+            audit_events: r.audit_events,
             removed: r.total(),
         }
     }
 }
 
 impl CleanupView {
-    fn human(&self) -> String {
+    pub(super) fn human(&self) -> String {
         format!(
-            "removed {} login sessions, {} refresh tokens, {} token denials",
-            self.sessions, self.refresh_tokens, self.denials
+            "removed {} login sessions, {} refresh tokens, {} token denials, {} audit events",
+            self.sessions, self.refresh_tokens, self.denials, self.audit_events
         )
     }
 }
@@ -328,6 +294,7 @@ impl CleanupView {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::views::Output;
     use delegate_core::{DeviceInfo, Tier};
 
     fn at(secs: i64) -> DateTime<Utc> {

@@ -1,5 +1,7 @@
 //! End-to-end tests of the `delegate` binary, each against a fresh SQLite file.
 
+mod admin;
+
 use delegate_core::{Config, Credentials, Delegate, DeviceInfo};
 use serde_json::Value;
 use std::io::Write as _;
@@ -490,6 +492,39 @@ async fn cli_changes_reach_a_running_server(env: &Env) {
         eventually(async || me().await.status() == 401).await,
         "the server refused the session the CLI revoked"
     );
+    // Sign-out everywhere and disabling, by the CLI, reach the server too.
+    let login = async || -> reqwest::Response {
+        client
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&serde_json::json!({"email": "ada@example.com", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+    };
+    let status_of = async |token: &str| {
+        client
+            .get(format!("{base}/api/v1/auth/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    let token = |body: Value| body["accessToken"].as_str().unwrap().to_owned();
+    let fresh = token(login().await.json().await.unwrap());
+    assert_eq!(status_of(&fresh).await, 200);
+    env.ok(&["users", "logout-all", "ada@example.com"]);
+    assert!(
+        eventually(async || status_of(&fresh).await == 401).await,
+        "the server refused the tokens of the CLI's logout-all"
+    );
+    let fresh = token(login().await.json().await.unwrap());
+    env.ok(&["users", "disable", "ada@example.com"]);
+    assert!(
+        eventually(async || status_of(&fresh).await == 401).await,
+        "the server refused the disabled user's token"
+    );
+    assert_eq!(login().await.status(), 403, "and her login");
 }
 
 #[tokio::test]

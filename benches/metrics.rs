@@ -21,9 +21,15 @@ fn main() {
         .enable_all()
         .build()
         .expect("a Tokio runtime");
-    // As in production: every request's line is formatted as JSON (here into a sink).
+    // As in production: every request's line is formatted as JSON (here into a sink), unless
+    // BENCH_REQUEST_LOG=off filters it out (to tell the log line's cost from the metrics').
+    let filter = match std::env::var("BENCH_REQUEST_LOG").as_deref() {
+        Ok("off") => "info,delegate::request=off",
+        _ => "info",
+    };
     tracing_subscriber::fmt()
         .json()
+        .with_env_filter(filter)
         .with_writer(std::io::sink)
         .init();
     let mut c = Criterion::default().configure_from_args();
@@ -31,7 +37,10 @@ fn main() {
     let observed = delegate_http::observed(bare.clone());
     let (delegate_router, token, _db) = rt.block_on(async {
         let db = TempSqlite::create().await.expect("sqlite");
-        let delegate = Delegate::builder(bench_config())
+        let mut config = bench_config();
+        // The bench measures the request, not the rate limiter's refusal.
+        config.rate_limit.max_requests = u32::MAX / 64;
+        let delegate = Delegate::builder(config)
             .with_stores(Stores::from_backend(Arc::new(db.store())))
             .build()
             .await

@@ -4,6 +4,7 @@ use axum::serve::ListenerExt;
 use delegate_core::config::redact_url;
 use delegate_core::{Config, Delegate, Environment};
 use std::net::SocketAddr;
+use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// Installs a tracing subscriber: JSON lines in production (`environment`, from
@@ -61,6 +62,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let audit = delegate.admin();
     let app = crate::router(delegate).into_make_service_with_connect_info::<SocketAddr>();
     // No Nagle delay: a streamed reply's small SSE writes go out as they are made, instead
     // of waiting for the previous segment's ACK.
@@ -69,9 +71,14 @@ pub async fn serve(
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
     });
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    // Audit events recorded by the last requests are stored before the process exits.
+    if !audit.audit_log().flush(Duration::from_secs(5)).await {
+        tracing::error!("audit events still queued at shutdown could not be stored in 5 s");
+    }
+    served
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

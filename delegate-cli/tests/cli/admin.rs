@@ -331,3 +331,45 @@ async fn stored_hash(env: &Env, email: &str) -> String {
         .expect("the account")
         .password_hash
 }
+
+#[tokio::test]
+async fn the_remaining_commands_print_for_humans_too() {
+    let env = Env::new();
+    let created = human(
+        &env,
+        &[
+            "users",
+            "create",
+            "--email",
+            "eve@example.com",
+            "--password",
+            super::PASSWORD,
+        ],
+    );
+    assert!(created.contains("email:   eve@example.com"), "{created}");
+    assert!(human(&env, &["users", "set-tier", "eve@example.com", "pro"]).contains("tier:    pro"));
+    assert!(
+        human(&env, &["users", "set-role", "eve@example.com", "admin"]).contains("role:    admin")
+    );
+    let delegate = delegate(&env).await;
+    let signed_in = delegate
+        .auth()
+        .login(Credentials::new("eve@example.com", super::PASSWORD))
+        .await
+        .unwrap();
+    let listed = human(&env, &["sessions", "list", "eve@example.com"]);
+    assert!(
+        listed.contains(&signed_in.session.id.to_string()),
+        "{listed}"
+    );
+    let id = signed_in.session.id.to_string();
+    assert!(human(&env, &["sessions", "revoke", &id]).contains("revoked session"));
+    assert!(human(&env, &["sessions", "cleanup"]).contains("removed"));
+    assert!(human(&env, &["sessions", "list", "eve@example.com"]).contains("no active sessions"));
+    // The revocation and the cleanup are in the trail, by the operator.
+    let audit = env.ok(&["audit", "--user", "eve@example.com"]);
+    let revoked = find(&audit["items"], "kind", "sessions.revoked").expect("audited");
+    assert_eq!(revoked["actorType"], "operator");
+    let cleanups = env.ok(&["audit", "--kind", "sessions.cleanup"]);
+    assert_eq!(cleanups["items"].as_array().unwrap().len(), 1);
+}

@@ -8,6 +8,13 @@ use std::time::Duration;
 
 const PATHS: &[&str] = &[
     "/api/v1/admin/sessions/cleanup",
+    "/api/v1/admin/users",
+    "/api/v1/admin/users/0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee",
+    "/api/v1/admin/users/0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee/logout-all",
+    "/api/v1/admin/audit",
+    "/api/v1/admin/cache/stats",
+    "/api/v1/admin/cache/clear",
+    "/Api/V1/Admin/Users/",
     "/api/v1/admin/sessions/cleanup/",
     "/API/V1/ADMIN/Sessions/Cleanup",
     "/api/v1/admin/no-such-route",
@@ -84,6 +91,17 @@ async fn an_admin_cleans_up_ended_login_sessions_by_get_or_post() {
     .await;
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["removed"], 0, "{body}");
+    // Both runs are in the audit trail, by this admin.
+    let res = call(
+        &app,
+        Method::GET,
+        "/api/v1/admin/audit?kind=sessions.cleanup",
+        Some(&token),
+    )
+    .await;
+    let audit: Value = res.json().await.unwrap();
+    assert_eq!(audit["items"].as_array().unwrap().len(), 2, "{audit}");
+    assert_eq!(audit["items"][0]["actor"]["type"], "user");
     assert_eq!(
         app.get_auth("/api/v1/auth/me", &token).await.status(),
         StatusCode::OK

@@ -2,10 +2,16 @@
 //! requests are made, and the METRICS_TOKEN bearer check.
 
 use crate::helpers::{TestApp, assert_error, spawn_app, spawn_with};
-use prometheus_parse::{Scrape, Value as Sample};
+use openmetrics_parser::prometheus::parse_prometheus;
+use openmetrics_parser::{
+    MetricFamily, MetricsExposition, PrometheusType, PrometheusValue, Sample,
+};
 use reqwest::StatusCode;
 
-async fn scrape(app: &TestApp, token: Option<&str>) -> Scrape {
+type Exposition = MetricsExposition<PrometheusType, PrometheusValue>;
+type Family = MetricFamily<PrometheusType, PrometheusValue>;
+
+async fn scrape(app: &TestApp, token: Option<&str>) -> Exposition {
     let mut request = app.client.get(app.url("/metrics"));
     if let Some(token) = token {
         request = request.bearer_auth(token);
@@ -15,19 +21,36 @@ async fn scrape(app: &TestApp, token: Option<&str>) -> Scrape {
     let content_type = res.headers()["content-type"].to_str().unwrap().to_owned();
     assert!(content_type.starts_with("text/plain"), "{content_type}");
     let text = res.text().await.unwrap();
-    let lines = text.lines().map(|l| Ok(l.to_owned()));
-    Scrape::parse(lines).expect("Prometheus text format")
+    parse_prometheus(&text).unwrap_or_else(|e| panic!("not Prometheus text ({e:?}):\n{text}"))
 }
 
-/// The sum of a counter's samples whose labels include every `(name, value)` of `labels`.
-fn total(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
+/// The family of `metric` (parsers may drop a counter's `_total`).
+fn family<'a>(scrape: &'a Exposition, metric: &str) -> Option<&'a Family> {
     scrape
-        .samples
+        .families
+        .get(metric)
+        .or_else(|| scrape.families.get(metric.trim_end_matches("_total")))
+}
+
+/// Whether `sample`'s labels include every `(name, value)` of `labels`.
+fn has_labels(sample: &Sample<PrometheusValue>, labels: &[(&str, &str)]) -> bool {
+    let set = sample.get_labelset().expect("a label set");
+    labels
         .iter()
-        .filter(|s| s.metric == metric)
-        .filter(|s| labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
-        .map(|s| match s.value {
-            Sample::Counter(v) | Sample::Gauge(v) | Sample::Untyped(v) => v,
+        .all(|(k, v)| set.get_label_value(k) == Some(*v))
+}
+
+/// The sum of a counter's (or gauge's) samples with `labels`.
+fn total(scrape: &Exposition, metric: &str, labels: &[(&str, &str)]) -> f64 {
+    let Some(family) = family(scrape, metric) else {
+        return 0.0;
+    };
+    family
+        .iter_samples()
+        .filter(|s| has_labels(s, labels))
+        .map(|s| match &s.value {
+            PrometheusValue::Counter(c) => c.value.as_f64(),
+            PrometheusValue::Gauge(n) | PrometheusValue::Unknown(n) => n.as_f64(),
             _ => 0.0,
         })
         .sum()
@@ -56,25 +79,24 @@ async fn metrics_parse_and_the_counters_move_as_requests_are_made() {
     assert!(total(&after, "delegate_http_requests_total", &me) >= me_before + 3.0);
     assert!(total(&after, "delegate_auth_logins_total", &logins) >= logins_before + 1.0);
     // The latency histogram has buckets by route template (ids never become labels).
-    let histogram = after
-        .samples
-        .iter()
-        .find(|s| {
-            s.metric == "delegate_http_request_duration_seconds"
-                && s.labels.get("route") == Some("/api/v1/auth/me")
-        })
-        .expect("a latency histogram for /me");
+    let latency = family(&after, "delegate_http_request_duration_seconds").expect("latency");
+    assert_eq!(latency.family_type, PrometheusType::Histogram);
     assert!(
-        matches!(histogram.value, Sample::Histogram(_)),
-        "{histogram:?}"
+        latency.iter_samples().any(|s| {
+            has_labels(s, &[("route", "/api/v1/auth/me")])
+                && matches!(s.value, PrometheusValue::Histogram(_))
+        }),
+        "a latency histogram for /me"
     );
-    assert!(
-        after
-            .samples
-            .iter()
-            .all(|s| !s.labels.values().any(|v| v.contains("@example.com"))),
-        "no email in any label"
-    );
+    for family in after.families.values() {
+        for sample in family.iter_samples() {
+            let set = sample.get_labelset().expect("labels");
+            assert!(
+                !set.iter_values().any(|v| v.contains("@example.com")),
+                "no email in any label"
+            );
+        }
+    }
     for metric in [
         "delegate_cache_requests_total",
         "delegate_ratelimit_decisions_total",
@@ -82,10 +104,7 @@ async fn metrics_parse_and_the_counters_move_as_requests_are_made() {
         "process_resident_memory_bytes",
         "process_cpu_seconds_total",
     ] {
-        assert!(
-            after.samples.iter().any(|s| s.metric == metric),
-            "{metric} is exported"
-        );
+        assert!(family(&after, metric).is_some(), "{metric} is exported");
     }
 }
 
@@ -106,5 +125,23 @@ async fn with_metrics_token_set_metrics_need_it_as_a_bearer_token() {
         .unwrap();
     assert_error(res, StatusCode::UNAUTHORIZED, "invalid_metrics_token").await;
     let scraped = scrape(&app, Some("scrape-me-0123456789")).await;
-    assert!(!scraped.samples.is_empty());
+    assert!(!scraped.families.is_empty());
+}
+
+#[tokio::test]
+async fn a_host_apps_observed_routes_are_counted_by_their_template() {
+    use tower::ServiceExt;
+    let app = spawn_app().await;
+    let host = delegate_http::observed(
+        axum::Router::new().route("/host/items/{id}", axum::routing::get(|| async { "ok" })),
+    );
+    for id in ["1", "2"] {
+        let request = axum::http::Request::get(format!("/host/items/{id}"))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        assert_eq!(host.clone().oneshot(request).await.unwrap().status(), 200);
+    }
+    let scraped = scrape(&app, None).await;
+    let route = [("route", "/host/items/{id}"), ("status", "200")];
+    assert!(total(&scraped, "delegate_http_requests_total", &route) >= 2.0);
 }

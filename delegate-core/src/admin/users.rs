@@ -54,7 +54,9 @@ impl AdminService {
 
     /// Applies `change`: disabling first (which also ends every login session at once, on
     /// every instance), then the role, then the tier. Refuses, with a conflict, to demote or
-    /// disable the last enabled admin. Each change is audited with its before and after.
+    /// disable the last enabled admin, and an admin's demoting or disabling of their own
+    /// account (`own_account`: another admin or the operator must). Each change is audited
+    /// with its before and after.
     pub async fn change_user(
         &self,
         actor: &Actor,
@@ -62,6 +64,9 @@ impl AdminService {
         change: AccountChange,
     ) -> Result<User> {
         Self::authorize(actor)?;
+        if change.disabled == Some(true) || change.role == Some(Role::User) {
+            refuse_own_account(actor, id)?;
+        }
         let mut user = self.fresh(id).await?;
         if let Some(disabled) = change.disabled.filter(|d| *d != user.disabled) {
             user = self.users.set_disabled(id, disabled).await?;
@@ -110,9 +115,11 @@ impl AdminService {
 
     /// Deletes the account and everything it owns (login sessions, refresh tokens, chats,
     /// messages, usage); its tokens stop working at once everywhere. The last enabled admin
-    /// cannot be deleted. The audit trail keeps the account's id, not its email.
+    /// cannot be deleted, and an admin cannot delete their own account (`own_account`). The
+    /// audit trail keeps the account's id, not its email.
     pub async fn delete_user(&self, actor: &Actor, id: UserId) -> Result<()> {
         Self::authorize(actor)?;
+        refuse_own_account(actor, id)?;
         let user = self.fresh(id).await?;
         if user.role == Role::Admin && !user.disabled {
             // Refused up front (the store refuses too), so no session is ended for nothing.
@@ -161,5 +168,19 @@ impl AdminService {
 
     fn event(&self, kind: AuditKind, actor: &Actor, target: UserId) -> AuditEvent {
         AuditEvent::new(kind, actor.audit_actor(), self.now()).with_target(target)
+    }
+}
+
+/// An admin cannot lock themselves out (disable, demote or delete their own account): another
+/// admin or the operator must.
+fn refuse_own_account(actor: &Actor, id: UserId) -> Result<()> {
+    match actor {
+        Actor::Caller(caller) if caller.user_id == id => Err(Error::Conflict {
+            code: "own_account",
+            message: "admins cannot disable, demote or delete their own account; ask another \
+                      admin, or use the delegate CLI"
+                .to_owned(),
+        }),
+        _ => Ok(()),
     }
 }

@@ -168,15 +168,14 @@ pub(crate) async fn show_user(
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
-        (status = 409, description = "It would demote or disable the last enabled admin (`last_admin`)", body = ErrorBody),
+        (status = 409, description = "It would demote or disable the caller's own account (`own_account`) or the last enabled admin (`last_admin`)", body = ErrorBody),
     ))]
 pub(crate) async fn change_user(
     State(delegate): State<Delegate>,
     Extension(caller): Extension<AuthContext>,
     ApiPath(id): ApiPath<String>,
-    ApiJson(body): ApiJson<Option<AccountChangeRequest>>,
+    ApiJson(body): ApiJson<AccountChangeRequest>,
 ) -> Result<ApiJson<AdminUserBody>, ApiError> {
-    let body = body.unwrap_or_default();
     let change = AccountChange {
         tier: body.tier,
         role: body.role,
@@ -220,7 +219,7 @@ pub(crate) async fn logout_user(
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
-        (status = 409, description = "The last enabled admin (`last_admin`)", body = ErrorBody),
+        (status = 409, description = "The caller's own account (`own_account`) or the last enabled admin (`last_admin`)", body = ErrorBody),
     ))]
 pub(crate) async fn delete_user(
     State(delegate): State<Delegate>,
@@ -257,6 +256,7 @@ pub(crate) async fn audit(
     let kind = query
         .kind
         .as_deref()
+        .filter(|k| !k.is_empty())
         .map(str::parse::<AuditKind>)
         .transpose()?;
     let filter = AuditQuery {

@@ -117,13 +117,14 @@ pub struct UserSearchQuery {
 }
 
 /// PATCH /api/v1/admin/users/{id}: absent fields are left as they are.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AccountChangeRequest {
     /// `free`, `pro` or `enterprise`.
     #[schema(value_type = Option<String>, pattern = "^(free|pro|enterprise)$")]
     pub tier: Option<Tier>,
-    /// `user` or `admin`. The last enabled admin cannot be demoted (409 `last_admin`).
+    /// `user` or `admin`. Neither the caller's own account (409 `own_account`) nor the last
+    /// enabled admin (409 `last_admin`) can be demoted.
     #[schema(value_type = Option<String>, pattern = "^(user|admin)$")]
     pub role: Option<Role>,
     /// `true` disables the account and ends its login sessions at once; `false` enables it.
@@ -139,7 +140,10 @@ pub struct AuditListQuery {
     /// Events by or about this user (UUID).
     #[param(format = Uuid)]
     pub user_id: Option<String>,
-    /// One kind, e.g. `login.failed`, `user.role_changed`.
+    /// One kind (empty: all).
+    #[param(
+        pattern = r"^(|login\.failed|login\.locked|refresh\.reused|password\.changed|sessions\.revoked|user\.created|user\.disabled|user\.enabled|user\.role_changed|user\.tier_changed|user\.deleted|cache\.cleared|sessions\.cleanup)$"
+    )]
     pub kind: Option<String>,
     /// At or after this time (RFC 3339).
     #[param(format = DateTime)]

@@ -145,3 +145,57 @@ async fn a_host_apps_observed_routes_are_counted_by_their_template() {
     let route = [("route", "/host/items/{id}"), ("status", "200")];
     assert!(total(&scraped, "delegate_http_requests_total", &route) >= 2.0);
 }
+
+#[tokio::test]
+async fn ai_replies_and_sse_streams_are_measured() {
+    let app = spawn_with(|c| c.ai.provider = delegate_core::config::AiProviderKind::Echo).await;
+    let account = app.register("ai-metrics@example.com").await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/sessions"))
+        .bearer_auth(&account.access)
+        .json(&serde_json::json!({"title": "measured"}))
+        .send()
+        .await
+        .unwrap();
+    let chat: serde_json::Value = res.json().await.unwrap();
+    let messages = app.url(&format!(
+        "/api/v1/sessions/{}/messages",
+        chat["id"].as_str().unwrap()
+    ));
+    let before = scrape(&app, None).await;
+    let echo = [("provider", "echo")];
+    let requests_before = total(&before, "delegate_ai_requests_total", &echo);
+    let tokens_before = total(
+        &before,
+        "delegate_ai_tokens_total",
+        &[("provider", "echo"), ("kind", "completion")],
+    );
+    for stream in [false, true] {
+        let res = app
+            .client
+            .post(&messages)
+            .bearer_auth(&account.access)
+            .json(&serde_json::json!({"content": "count my tokens", "stream": stream}))
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success());
+        let _ = res.text().await.unwrap();
+    }
+    let after = scrape(&app, None).await;
+    assert!(total(&after, "delegate_ai_requests_total", &echo) >= requests_before + 2.0);
+    let tokens = total(
+        &after,
+        "delegate_ai_tokens_total",
+        &[("provider", "echo"), ("kind", "completion")],
+    );
+    assert!(tokens > tokens_before, "completion tokens counted");
+    let ttft =
+        family(&after, "delegate_ai_time_to_first_token_seconds").expect("time to first token");
+    assert_eq!(ttft.family_type, PrometheusType::Histogram);
+    assert!(
+        family(&after, "delegate_sse_streams").is_some(),
+        "the live-stream gauge"
+    );
+}

@@ -56,6 +56,23 @@ crate::text_enum::text_enum!(
 );
 
 impl AuditKind {
+    /// Every kind.
+    pub const ALL: [AuditKind; 13] = [
+        AuditKind::LoginFailed,
+        AuditKind::LoginLocked,
+        AuditKind::RefreshReused,
+        AuditKind::PasswordChanged,
+        AuditKind::SessionsRevoked,
+        AuditKind::UserCreated,
+        AuditKind::UserDisabled,
+        AuditKind::UserEnabled,
+        AuditKind::RoleChanged,
+        AuditKind::TierChanged,
+        AuditKind::UserDeleted,
+        AuditKind::CacheCleared,
+        AuditKind::SessionsCleaned,
+    ];
+
     /// Whether this is a security event (not an operator's action): these also go to the
     /// log at `warn` when they suggest an attack.
     pub fn is_alarming(&self) -> bool {

@@ -179,8 +179,8 @@ impl Config {
     }
 
     /// Settings that work but are risky where they are, as lines for the start-up log: no
-    /// `NODE_ENV` (development mode), and in production CORS open to every origin or
-    /// in-process (`memory:`) limits and events.
+    /// `NODE_ENV` (development mode), and in production CORS open to every origin,
+    /// in-process (`memory:`) limits and events, or `/metrics` without `METRICS_TOKEN`.
     pub fn startup_warnings(&self) -> Vec<String> {
         let mut warnings = Vec::new();
         if !self.environment_configured {
@@ -202,6 +202,13 @@ impl Config {
                 warnings.push(
                     "REDIS_URL is `memory:` in production: rate limits, the cache and events \
                      are kept per process, so several instances would not share them"
+                        .to_owned(),
+                );
+            }
+            if self.server.metrics_token.is_none() {
+                warnings.push(
+                    "METRICS_TOKEN is not set in production: GET /metrics answers anyone who \
+                     reaches the server; set it, or keep /metrics off the public network"
                         .to_owned(),
                 );
             }

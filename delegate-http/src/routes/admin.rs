@@ -321,6 +321,28 @@ mod tests {
     use super::is_admin_path;
 
     #[test]
+    fn the_documented_audit_kinds_are_exactly_the_core_ones() {
+        use utoipa::OpenApi;
+        let doc = serde_json::to_value(crate::openapi::ApiDoc::openapi()).unwrap();
+        let params = doc["paths"]["/api/v1/admin/audit"]["get"]["parameters"]
+            .as_array()
+            .unwrap();
+        let kind = params.iter().find(|p| p["name"] == "kind").unwrap();
+        let pattern = kind["schema"]["pattern"].as_str().unwrap();
+        let documented: Vec<String> = pattern
+            .trim_start_matches("^(|")
+            .trim_end_matches(")$")
+            .split('|')
+            .map(|k| k.replace("\\.", "."))
+            .collect();
+        let core: Vec<&str> = delegate_core::admin::AuditKind::ALL
+            .iter()
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(documented, core);
+    }
+
+    #[test]
     fn admin_paths_match_in_any_case_and_with_a_trailing_slash_only_under_admin() {
         for path in [
             "/api/v1/admin",

@@ -185,6 +185,10 @@ async fn risky_settings_are_named_in_the_startup_log() {
         log.contains("REDIS_URL is `memory:` in production"),
         "{log}"
     );
+    assert!(
+        log.contains("METRICS_TOKEN is not set in production"),
+        "{log}"
+    );
 }
 
 #[tokio::test]

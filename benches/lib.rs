@@ -10,11 +10,14 @@ use delegate_core::auth::{
 };
 use delegate_core::backend::sqlite::SqliteStore;
 use delegate_core::chat::{ChatSession, ConversationStore, Message, MessageStatus, TokenUsage};
+use delegate_core::transcript::{
+    SearchQuery, Transcript, TranscriptChange, TranscriptFilter, TranscriptStore,
+};
 use delegate_core::usage::{Hold, HoldLimits, HoldOutcome, UsageEvent, UsageStore, UsageTotals};
 use delegate_core::users::{ProfileChange, UserCredentials, UserQuery, UserStore};
 use delegate_core::{
     ChatSessionId, Clock, Config, Delegate, Error, LoginSessionId, MessageId, Registration, Result,
-    Role, Secret, SignedIn, Stores, Tier, User, UserId,
+    Role, Secret, SignedIn, Stores, Tier, TranscriptId, User, UserId,
 };
 use std::collections::BTreeMap;
 use std::fmt;
@@ -227,6 +230,63 @@ impl<S: UserStore> UserStore for CountingStore<S> {
     ) -> Result<bool> {
         self.record("UserStore::update_profile")
             .update_profile(id, change, now)
+            .await
+    }
+}
+
+#[async_trait]
+impl<S: TranscriptStore> TranscriptStore for CountingStore<S> {
+    async fn insert_transcript(&self, t: &Transcript) -> Result<()> {
+        self.record("TranscriptStore::insert_transcript")
+            .insert_transcript(t)
+            .await
+    }
+
+    async fn get_transcript(&self, user: UserId, id: TranscriptId) -> Result<Option<Transcript>> {
+        self.record("TranscriptStore::get_transcript")
+            .get_transcript(user, id)
+            .await
+    }
+
+    async fn list_transcripts(
+        &self,
+        user: UserId,
+        filter: &TranscriptFilter,
+        limit: u32,
+    ) -> Result<Vec<Transcript>> {
+        self.record("TranscriptStore::list_transcripts")
+            .list_transcripts(user, filter, limit)
+            .await
+    }
+
+    async fn update_transcript(
+        &self,
+        user: UserId,
+        id: TranscriptId,
+        change: &TranscriptChange,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Transcript>> {
+        self.record("TranscriptStore::update_transcript")
+            .update_transcript(user, id, change, now)
+            .await
+    }
+
+    async fn delete_transcript(&self, user: UserId, id: TranscriptId) -> Result<bool> {
+        self.record("TranscriptStore::delete_transcript")
+            .delete_transcript(user, id)
+            .await
+    }
+
+    async fn search_transcripts(
+        &self,
+        user: UserId,
+        query: &SearchQuery,
+        tag: Option<&str>,
+        offset: u32,
+        limit: u32,
+    ) -> Result<Vec<(Transcript, f64)>> {
+        self.record("TranscriptStore::search_transcripts")
+            .search_transcripts(user, query, tag, offset, limit)
             .await
     }
 }

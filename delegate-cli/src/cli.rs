@@ -55,6 +55,24 @@ pub enum Command {
     Import(ImportCommand),
     /// Create demo data: an admin, a user and sample chats (refused in production).
     Seed(SeedArgs),
+    /// Transcripts (for data requests).
+    #[command(subcommand)]
+    Transcripts(TranscriptsCommand),
+}
+
+/// `delegate transcripts …`
+#[derive(Debug, Subcommand)]
+pub enum TranscriptsCommand {
+    /// Print every transcript of a user, oldest first (JSON: an array; Markdown or text: one
+    /// document after another).
+    Export {
+        /// The user's id (UUID) or email.
+        #[arg(long)]
+        user: String,
+        /// `json` (default with `--json`), `markdown` (default) or `text`.
+        #[arg(long)]
+        format: Option<String>,
+    },
 }
 
 /// `delegate users …`

@@ -36,6 +36,7 @@ struct Inner {
     users: UsersService,
     chat: ChatService,
     usage: UsageService,
+    transcripts: crate::transcript::TranscriptsService,
     limits: RateLimits,
     shared: Shared,
     store_probe: Option<Arc<dyn Probe>>,
@@ -100,6 +101,11 @@ impl Delegate {
     /// Chat sessions, messages and AI replies.
     pub fn chat(&self) -> ChatService {
         self.inner.chat.clone()
+    }
+
+    /// Transcripts: saved, searched, exported.
+    pub fn transcripts(&self) -> crate::transcript::TranscriptsService {
+        self.inner.transcripts.clone()
     }
 
     /// Usage metering and quotas.
@@ -285,6 +291,18 @@ impl DelegateBuilder {
             Some(model) => Some(model),
             None => crate::ai::from_config(&config.ai)?,
         };
+        let transcripts = crate::transcript::TranscriptsService::new(
+            stores.transcripts.clone(),
+            stores.conversations.clone(),
+            shared.cache.clone(),
+            shared.bus.clone(),
+            clock.clone(),
+            [
+                Duration::from_secs(config.cache.ttl_short_secs),
+                Duration::from_secs(config.cache.ttl_medium_secs),
+                Duration::from_secs(config.cache.ttl_long_secs),
+            ],
+        );
         let chat = ChatService::new(
             stores.conversations.clone(),
             usage.clone(),
@@ -325,6 +343,7 @@ impl DelegateBuilder {
                 users,
                 chat,
                 usage,
+                transcripts,
                 limits: RateLimits::new(
                     config.rate_limit.clone(),
                     shared.limiter.clone(),

@@ -71,6 +71,11 @@ id_type!(
     "messageId"
 );
 id_type!(
+    /// Identifies a transcript.
+    TranscriptId,
+    "transcriptId"
+);
+id_type!(
     /// Identifies an audit event.
     AuditEventId,
     "auditEventId"

@@ -33,6 +33,7 @@ pub mod ratelimit;
 pub mod testing;
 mod text;
 mod text_enum;
+pub mod transcript;
 pub mod usage;
 pub mod users;
 
@@ -46,6 +47,6 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, Environment, Secret};
 pub use delegate::{Delegate, DelegateBuilder};
 pub use error::{Error, ErrorKind, Result};
-pub use ids::{AuditEventId, ChatSessionId, LoginSessionId, MessageId, UserId};
+pub use ids::{AuditEventId, ChatSessionId, LoginSessionId, MessageId, TranscriptId, UserId};
 pub use paging::{MAX_PAGE, Page};
 pub use users::{Role, Tier, User, UsersService};

@@ -2,7 +2,7 @@
 //! the previous page; ids are UUIDv7, so id order is creation order).
 
 use crate::error::{Error, Result};
-use crate::ids::{AuditEventId, ChatSessionId, LoginSessionId, MessageId, UserId};
+use crate::ids::{AuditEventId, ChatSessionId, LoginSessionId, MessageId, TranscriptId, UserId};
 
 /// The most items a page holds (and what a cache keeps of a first page).
 pub const MAX_PAGE: u32 = 100;
@@ -54,6 +54,12 @@ impl CursorId for MessageId {
 impl CursorId for UserId {
     fn parse_cursor(text: &str) -> Result<Self> {
         UserId::parse(text)
+    }
+}
+
+impl CursorId for TranscriptId {
+    fn parse_cursor(text: &str) -> Result<Self> {
+        TranscriptId::parse(text)
     }
 }
 

@@ -1,7 +1,7 @@
 //! The OpenAPI document (/openapi.json) and Swagger UI (/docs), served from the binary.
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::routes::{admin, auth, chat, health, users};
+use crate::routes::{admin, auth, chat, health, transcripts, users};
 use crate::wire;
 use axum::Router;
 use utoipa::openapi::path::Operation;
@@ -39,6 +39,13 @@ use utoipa_swagger_ui::SwaggerUi;
         chat::delete_chat_session,
         chat::list_messages,
         chat::send_message,
+        transcripts::list_transcripts,
+        transcripts::create_transcript,
+        transcripts::search_transcripts,
+        transcripts::get_transcript,
+        transcripts::update_transcript,
+        transcripts::delete_transcript,
+        transcripts::export_transcript,
         admin::cleanup_login_sessions,
         admin::list_users,
         admin::show_user,
@@ -61,12 +68,16 @@ use utoipa_swagger_ui::SwaggerUi;
         wire::AccountChangeRequest, wire::AuditActorBody, wire::AuditEventBody, wire::AuditPage,
         wire::CacheNamespaceBody, wire::CacheLayerBody, wire::CacheStatsBody,
         wire::CacheClearRequest, wire::CacheClearBody,
+        wire::TagName, wire::CreateTranscriptRequest, wire::UpdateTranscriptRequest,
+        wire::TranscriptBody, wire::TranscriptSummaryBody, wire::TranscriptPage,
+        wire::SearchHitBody, wire::SearchPage,
     )),
     modifiers(&BearerAuth, &EdgeResponses),
     tags(
         (name = "auth", description = "Accounts, tokens and login sessions"),
         (name = "users", description = "The caller's profile, preferences and usage"),
         (name = "chat", description = "Chat sessions and messages with streamed AI replies"),
+        (name = "transcripts", description = "Saved transcripts with ranked full-text search"),
         (name = "operations", description = "Health and documentation"),
         (name = "admin", description = "Operator actions (role admin)"),
     )

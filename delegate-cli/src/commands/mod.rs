@@ -6,6 +6,7 @@ mod doctor;
 mod import;
 mod seed;
 mod sessions;
+mod transcripts;
 mod users;
 
 use crate::cli::{Cli, Command};
@@ -36,6 +37,7 @@ pub async fn run(
         Command::Doctor => doctor::run(config).await?,
         Command::Import(command) => import::run(command, config, json).await?,
         Command::Seed(args) => seed::run(args, config).await?,
+        Command::Transcripts(command) => transcripts::run(command, config, json).await?,
         Command::Completions { .. } => unreachable!("answered above"),
     };
     Ok(Some(output))

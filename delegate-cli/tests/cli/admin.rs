@@ -373,3 +373,66 @@ async fn the_remaining_commands_print_for_humans_too() {
     let cleanups = env.ok(&["audit", "--kind", "sessions.cleanup"]);
     assert_eq!(cleanups["items"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_users_transcripts_are_exported_for_a_data_request() {
+    let env = Env::new();
+    env.create_user("ada@example.com", &[]);
+    let delegate = delegate(&env).await;
+    let signed_in = delegate
+        .auth()
+        .login(Credentials::new("ada@example.com", super::PASSWORD))
+        .await
+        .unwrap();
+    let caller = delegate
+        .auth()
+        .authenticate(&signed_in.tokens.access_token)
+        .await
+        .unwrap();
+    for (title, content) in [("First", "alpha text"), ("Second", "beta text")] {
+        delegate
+            .transcripts()
+            .create_manual(&caller, title, content, vec![])
+            .await
+            .unwrap();
+    }
+    let json = env.ok(&["transcripts", "export", "--user", "ada@example.com"]);
+    let titles: Vec<&str> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["First", "Second"], "oldest first");
+    let markdown = human(
+        &env,
+        &["transcripts", "export", "--user", "ada@example.com"],
+    );
+    assert!(
+        markdown.contains("# First") && markdown.contains("# Second"),
+        "{markdown}"
+    );
+    let text = human(
+        &env,
+        &[
+            "transcripts",
+            "export",
+            "--user",
+            "ada@example.com",
+            "--format",
+            "text",
+        ],
+    );
+    assert!(text.contains("beta text"));
+    assert_eq!(
+        env.fails(&[
+            "transcripts",
+            "export",
+            "--user",
+            "ada@example.com",
+            "--format",
+            "pdf"
+        ])["field"],
+        "format"
+    );
+}

@@ -22,6 +22,7 @@ use crate::config::CacheConfig;
 use crate::error::{Error, Result};
 use crate::health::Probe;
 use crate::ratelimit::RateLimiter;
+use crate::transcript::TranscriptStore;
 use crate::usage::UsageStore;
 use crate::users::UserStore;
 use std::sync::Arc;
@@ -43,6 +44,8 @@ pub struct Stores {
     pub usage: Arc<dyn UsageStore>,
     /// The audit trail.
     pub audit: Arc<dyn AuditStore>,
+    /// Transcripts and their search index.
+    pub transcripts: Arc<dyn TranscriptStore>,
     /// Deleting ended auth rows, when the backend can (see [`ExpiredDeletion`]).
     pub cleanup: Option<Arc<dyn ExpiredDeletion>>,
     /// Counting a refresh family's unused tokens, when the backend can (conformance only).
@@ -66,7 +69,8 @@ impl Stores {
             + TokenDenylist
             + ConversationStore
             + UsageStore
-            + AuditStore,
+            + AuditStore
+            + TranscriptStore,
     {
         Self {
             users: backend.clone(),
@@ -75,7 +79,8 @@ impl Stores {
             denylist: backend.clone(),
             conversations: backend.clone(),
             usage: backend.clone(),
-            audit: backend,
+            audit: backend.clone(),
+            transcripts: backend,
             cleanup: None,
             refresh_counts: None,
             probe: None,
@@ -94,6 +99,7 @@ impl Stores {
             + ConversationStore
             + UsageStore
             + AuditStore
+            + TranscriptStore
             + ExpiredDeletion
             + RefreshTokenCounts
             + Probe,

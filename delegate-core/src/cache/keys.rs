@@ -19,6 +19,11 @@ pub fn chat_sessions(user: UserId) -> String {
     format!("chat_sessions:{user}")
 }
 
+/// The first page of a user's transcripts, newest first (`transcripts:{userId}`).
+pub fn transcripts(user: UserId) -> String {
+    format!("transcripts:{user}")
+}
+
 /// The first page of a chat session's messages (`messages:{chatSessionId}`).
 pub fn messages(chat_session: ChatSessionId) -> String {
     format!("messages:{chat_session}")

@@ -41,6 +41,17 @@ macro_rules! store_conformance {
                 ]);
             }
 
+            mod transcripts {
+                use super::__fixture;
+                $crate::__conformance_cases!(stores, transcripts: [
+                    insert_then_get_is_owner_scoped,
+                    list_pages_newest_first_with_filters,
+                    update_and_delete_only_the_owners,
+                    search_understands_the_query_language,
+                    search_ranks_title_then_frequency_then_newest,
+                ]);
+            }
+
             mod audit {
                 use super::__fixture;
                 $crate::__conformance_cases!(stores, audit: [

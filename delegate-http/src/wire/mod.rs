@@ -5,12 +5,14 @@ mod admin;
 mod auth;
 mod chat;
 mod health;
+mod transcripts;
 mod users;
 
 pub use admin::*;
 pub use auth::*;
 pub use chat::*;
 pub use health::*;
+pub use transcripts::*;
 pub use users::*;
 
 use chrono::{DateTime, SecondsFormat, Utc};

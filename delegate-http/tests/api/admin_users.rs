@@ -372,6 +372,18 @@ async fn deleting_a_user_erases_the_account_and_everything_it_owns() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
 
+    let res = app
+        .client
+        .post(app.url("/api/v1/transcripts"))
+        .bearer_auth(&ada.access)
+        .json(&json!({"title": "kept?", "content": "no: erased with the account"}))
+        .send()
+        .await
+        .unwrap();
+    let transcript: Value = res.json().await.unwrap();
+    let transcript =
+        delegate_core::TranscriptId::parse(transcript["id"].as_str().unwrap()).unwrap();
+
     let path = format!("/api/v1/admin/users/{id}");
     let res = call(&app, Method::DELETE, &path, &admin, None).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
@@ -391,6 +403,14 @@ async fn deleting_a_user_erases_the_account_and_everything_it_owns() {
             .get_chat_session(user, chat)
             .await
             .is_err()
+    );
+    assert!(
+        app.delegate
+            .transcripts()
+            .get(user, transcript)
+            .await
+            .is_err(),
+        "transcripts go with the account"
     );
     let res = call(&app, Method::DELETE, &path, &admin, None).await;
     assert_error(res, StatusCode::NOT_FOUND, "not_found").await;

@@ -20,4 +20,5 @@ mod scaleout;
 mod server;
 mod sessions;
 mod tokens;
+mod transcripts;
 mod users;

@@ -8,6 +8,7 @@ mod cache;
 mod chat;
 mod ratelimit;
 mod store;
+mod transcripts;
 mod usage;
 mod users;
 

@@ -1,12 +1,13 @@
 //! The in-memory relational store: users, login sessions, refresh tokens, denials, chat
-//! sessions with their messages, the usage ledger and the audit trail in one mutex-guarded state. For tests
+//! sessions with their messages, the usage ledger, transcripts and the audit trail in one mutex-guarded state. For tests
 //! and throwaway embedded runs (`DATABASE_URL=memory:`). Each store trait is implemented in
 //! its own file beside this one, as the SQLite and PostgreSQL backends are.
 
 use crate::admin::AuditEvent;
 use crate::auth::{LoginSession, RefreshTokenRecord};
 use crate::chat::{ChatSession, Message};
-use crate::ids::{AuditEventId, ChatSessionId, LoginSessionId, MessageId, UserId};
+use crate::ids::{AuditEventId, ChatSessionId, LoginSessionId, MessageId, TranscriptId, UserId};
+use crate::transcript::Transcript;
 use crate::usage::{Hold, UsageEvent};
 use crate::users::{User, UserCredentials};
 use chrono::{DateTime, Utc};
@@ -28,6 +29,7 @@ pub(super) struct State {
     pub(super) usage: Vec<UsageEvent>,
     pub(super) holds: HashMap<MessageId, Hold>,
     pub(super) audit: BTreeMap<AuditEventId, AuditEvent>,
+    pub(super) transcripts: BTreeMap<TranscriptId, Transcript>,
 }
 
 impl State {

@@ -124,6 +124,7 @@ impl UserStore for MemoryStore {
         }
         state.usage.retain(|e| e.user_id != id);
         state.holds.retain(|_, h| h.user_id != id);
+        state.transcripts.retain(|_, t| t.user_id != id);
         Ok(true)
     }
 

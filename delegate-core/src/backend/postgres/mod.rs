@@ -7,6 +7,7 @@ mod bus;
 mod chat;
 #[cfg(feature = "testing")]
 mod testing;
+mod transcripts;
 mod usage;
 mod users;
 

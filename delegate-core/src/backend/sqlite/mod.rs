@@ -4,6 +4,7 @@ mod audit;
 mod auth;
 mod bus;
 mod chat;
+mod transcripts;
 mod usage;
 mod users;
 

@@ -1,0 +1,190 @@
+//! `TranscriptStore` on SQLite: rows in `transcripts`, ranked search with FTS5 (BM25, title
+//! weighted ten times the content).
+
+use super::{SqliteStore, db_error, from_millis, millis, parse_uuid};
+use crate::error::{Error, Result};
+use crate::ids::{ChatSessionId, TranscriptId, UserId};
+use crate::transcript::{
+    SearchQuery, Transcript, TranscriptChange, TranscriptFilter, TranscriptStore, word_count,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+macro_rules! columns {
+    () => {
+        "t.id, t.user_id, t.session_id, t.title, t.content, t.tags, t.source, t.word_count, \
+         t.created_at, t.updated_at"
+    };
+}
+
+fn transcript(row: &SqliteRow) -> Result<Transcript> {
+    let text = |col: &str| row.try_get::<String, _>(col).map_err(db_error);
+    let session: Option<String> = row.try_get("session_id").map_err(db_error)?;
+    let tags: Vec<String> = serde_json::from_str(&text("tags")?)
+        .map_err(|e| Error::internal("stored tags are not a JSON array").with_source(e))?;
+    Ok(Transcript {
+        id: TranscriptId::from_uuid(parse_uuid(&text("id")?)?),
+        user_id: UserId::from_uuid(parse_uuid(&text("user_id")?)?),
+        session_id: session
+            .map(|s| parse_uuid(&s).map(ChatSessionId::from_uuid))
+            .transpose()?,
+        title: text("title")?,
+        content: text("content")?,
+        tags,
+        source: text("source")?.parse()?,
+        word_count: row
+            .try_get::<i64, _>("word_count")
+            .map_err(db_error)?
+            .try_into()
+            .unwrap_or(u32::MAX),
+        created_at: from_millis(row.try_get("created_at").map_err(db_error)?)?,
+        updated_at: from_millis(row.try_get("updated_at").map_err(db_error)?)?,
+    })
+}
+
+fn tags_json(tags: &[String]) -> String {
+    serde_json::Value::from(tags.to_vec()).to_string()
+}
+
+#[async_trait]
+impl TranscriptStore for SqliteStore {
+    async fn insert_transcript(&self, t: &Transcript) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO transcripts (id, user_id, session_id, title, content, tags, source, \
+             word_count, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(t.id.to_string())
+        .bind(t.user_id.to_string())
+        .bind(t.session_id.map(|s| s.to_string()))
+        .bind(&t.title)
+        .bind(&t.content)
+        .bind(tags_json(&t.tags))
+        .bind(t.source.as_str())
+        .bind(i64::from(t.word_count))
+        .bind(millis(t.created_at))
+        .bind(millis(t.updated_at))
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn get_transcript(&self, user: UserId, id: TranscriptId) -> Result<Option<Transcript>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM transcripts t WHERE t.id = ? AND t.user_id = ?"
+        ))
+        .bind(id.to_string())
+        .bind(user.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        row.as_ref().map(transcript).transpose()
+    }
+
+    async fn list_transcripts(
+        &self,
+        user: UserId,
+        filter: &TranscriptFilter,
+        limit: u32,
+    ) -> Result<Vec<Transcript>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM transcripts t WHERE t.user_id = ? AND (? IS NULL OR t.id < ?) \
+             AND (? IS NULL OR t.created_at >= ?) AND (? IS NULL OR t.created_at < ?) \
+             AND (? IS NULL OR EXISTS (SELECT 1 FROM json_each(t.tags) WHERE value = ?)) \
+             ORDER BY t.id DESC LIMIT ?"
+        ))
+        .bind(user.to_string())
+        .bind(filter.before.map(|b| b.to_string()))
+        .bind(filter.before.map(|b| b.to_string()))
+        .bind(filter.from.map(millis))
+        .bind(filter.from.map(millis))
+        .bind(filter.to.map(millis))
+        .bind(filter.to.map(millis))
+        .bind(filter.tag.as_deref())
+        .bind(filter.tag.as_deref())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter().map(transcript).collect()
+    }
+
+    async fn update_transcript(
+        &self,
+        user: UserId,
+        id: TranscriptId,
+        change: &TranscriptChange,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Transcript>> {
+        let done = sqlx::query(
+            "UPDATE transcripts SET title = COALESCE(?, title), content = COALESCE(?, content), \
+             word_count = COALESCE(?, word_count), tags = COALESCE(?, tags), updated_at = ? \
+             WHERE id = ? AND user_id = ?",
+        )
+        .bind(change.title.as_deref())
+        .bind(change.content.as_deref())
+        .bind(change.content.as_deref().map(|c| i64::from(word_count(c))))
+        .bind(change.tags.as_deref().map(tags_json))
+        .bind(millis(now))
+        .bind(id.to_string())
+        .bind(user.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.get_transcript(user, id).await
+    }
+
+    async fn delete_transcript(&self, user: UserId, id: TranscriptId) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM transcripts WHERE id = ? AND user_id = ?")
+            .bind(id.to_string())
+            .bind(user.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn search_transcripts(
+        &self,
+        user: UserId,
+        query: &SearchQuery,
+        tag: Option<&str>,
+        offset: u32,
+        limit: u32,
+    ) -> Result<Vec<(Transcript, f64)>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            ", bm25(transcripts_fts, 10.0, 1.0) AS rank FROM transcripts_fts \
+             JOIN transcripts t ON t.seq = transcripts_fts.rowid \
+             WHERE transcripts_fts MATCH ? AND t.user_id = ? \
+             AND (? IS NULL OR EXISTS (SELECT 1 FROM json_each(t.tags) WHERE value = ?)) \
+             ORDER BY rank, t.id DESC LIMIT ? OFFSET ?"
+        ))
+        .bind(query.to_fts5())
+        .bind(user.to_string())
+        .bind(tag)
+        .bind(tag)
+        .bind(i64::from(limit))
+        .bind(i64::from(offset))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter()
+            .map(|row| {
+                let rank: f64 = row.try_get("rank").map_err(db_error)?;
+                // BM25 is lower for better matches; the trait's scores are higher-is-better.
+                Ok((transcript(row)?, -rank))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,78 @@
+//! Snippets for search hits: a window of the content around the best match, and the
+//! matched words' character ranges inside it (no markup: a frontend highlights safely).
+
+use super::query::{SearchQuery, words};
+
+/// Characters of context a snippet keeps around its first match.
+const WINDOW_CHARS: usize = 240;
+
+/// A window of text with highlighted ranges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snippet {
+    /// The text (`…` marks a cut).
+    pub text: String,
+    /// `[start, end)` character offsets into `text` of the matched words.
+    pub highlights: Vec<[usize; 2]>,
+}
+
+impl Snippet {
+    /// The snippet of `content` for `query`: the window around the first word the query
+    /// matches (the start of the content when none does in the content).
+    pub fn of(content: &str, query: &SearchQuery) -> Self {
+        let wanted = query.positive_words();
+        let hit = |word: &str| {
+            wanted
+                .iter()
+                .any(|(w, prefix)| word == w || (*prefix && word.starts_with(w.as_str())))
+        };
+        let tokens = words(content);
+        let first = tokens
+            .iter()
+            .find(|(w, _, _)| hit(w))
+            .map_or(0, |(_, s, _)| *s);
+        let chars: Vec<char> = content.chars().collect();
+        let start = first.saturating_sub(WINDOW_CHARS / 4);
+        let end = (start + WINDOW_CHARS).min(chars.len());
+        let lead = if start > 0 { "…" } else { "" };
+        let tail = if end < chars.len() { "…" } else { "" };
+        let body: String = chars[start..end].iter().collect();
+        let text = format!("{lead}{body}{tail}");
+        let shift = lead.chars().count();
+        let highlights = tokens
+            .iter()
+            .filter(|(w, s, e)| *s >= start && *e <= end && hit(w))
+            .map(|(_, s, e)| [s - start + shift, e - start + shift])
+            .collect();
+        Self { text, highlights }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn highlights_are_character_ranges_of_the_matched_words() {
+        let query = SearchQuery::parse("café rust*").unwrap();
+        let snippet = Snippet::of("Un café et du Rustacean talk", &query);
+        let chars: Vec<char> = snippet.text.chars().collect();
+        let marked: Vec<String> = snippet
+            .highlights
+            .iter()
+            .map(|[s, e]| chars[*s..*e].iter().collect())
+            .collect();
+        assert_eq!(marked, ["café", "Rustacean"]);
+    }
+
+    #[test]
+    fn a_long_text_is_cut_around_the_first_match() {
+        let content = format!("{} needle {}", "hay ".repeat(200), "hay ".repeat(200));
+        let query = SearchQuery::parse("needle").unwrap();
+        let snippet = Snippet::of(&content, &query);
+        assert!(snippet.text.starts_with('…') && snippet.text.ends_with('…'));
+        let [s, e] = snippet.highlights[0];
+        let chars: Vec<char> = snippet.text.chars().collect();
+        assert_eq!(chars[s..e].iter().collect::<String>(), "needle");
+        assert!(snippet.text.chars().count() <= WINDOW_CHARS + 2);
+    }
+}

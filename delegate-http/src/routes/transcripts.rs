@@ -229,7 +229,8 @@ pub(crate) async fn delete_transcript(
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Transcript id (UUID)"), ExportQuery),
     responses(
-        (status = 200, description = "The file (Content-Disposition: attachment)", content_type = "text/markdown", body = String),
+        (status = 200, description = "The file (Content-Disposition: attachment), in the format asked for",
+            content((String = "text/markdown"), (String = "text/plain"), (Object = "application/json"))),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 404, description = "No such transcript of the caller", body = ErrorBody),
         (status = 422, description = "An unknown format", body = ErrorBody),

@@ -1,5 +1,5 @@
 //! `TranscriptStore` on SQLite: rows in `transcripts`, ranked search with FTS5 (BM25, title
-//! weighted ten times the content).
+//! weighted ten times the content), scoped inside the index to the owner's postings.
 
 use super::{SqliteStore, db_error, from_millis, millis, parse_uuid};
 use crate::error::{Error, Result};
@@ -42,6 +42,16 @@ fn transcript(row: &SqliteRow) -> Result<Transcript> {
         created_at: from_millis(row.try_get("created_at").map_err(db_error)?)?,
         updated_at: from_millis(row.try_get("updated_at").map_err(db_error)?)?,
     })
+}
+
+/// The FTS5 expression for `query` within `user`'s transcripts: the owner's id (a phrase of
+/// its hex groups, in the `user_id` column) AND the query over the title and content only.
+fn owner_scoped(user: UserId, query: &SearchQuery) -> String {
+    let owner = user.to_string().replace('-', " ");
+    format!(
+        "user_id : \"{owner}\" AND {{title content}} : ({})",
+        query.to_fts5()
+    )
 }
 
 fn tags_json(tags: &[String]) -> String {
@@ -164,13 +174,13 @@ impl TranscriptStore for SqliteStore {
         let rows = sqlx::query(concat!(
             "SELECT ",
             columns!(),
-            ", bm25(transcripts_fts, 10.0, 1.0) AS rank FROM transcripts_fts \
+            ", bm25(transcripts_fts, 0.0, 10.0, 1.0) AS rank FROM transcripts_fts \
              JOIN transcripts t ON t.seq = transcripts_fts.rowid \
              WHERE transcripts_fts MATCH ? AND t.user_id = ? \
              AND (? IS NULL OR EXISTS (SELECT 1 FROM json_each(t.tags) WHERE value = ?)) \
              ORDER BY rank, t.id DESC LIMIT ? OFFSET ?"
         ))
-        .bind(query.to_fts5())
+        .bind(owner_scoped(user, query))
         .bind(user.to_string())
         .bind(tag)
         .bind(tag)

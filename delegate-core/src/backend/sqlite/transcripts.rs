@@ -171,21 +171,32 @@ impl TranscriptStore for SqliteStore {
         offset: u32,
         limit: u32,
     ) -> Result<Vec<(Transcript, f64)>> {
+        // The index is searched first, on its own (owner-scoped, ranked, paged), and only the
+        // page's rows are read: joined the other way, SQLite would walk the owner's rows and
+        // look each up in the index, re-reading a common word's postings every time. The
+        // owner check on the rows stays (the index only narrows). With a tag, the page is cut
+        // after the tag filter.
+        let (index_limit, index_offset) = match tag {
+            None => (i64::from(limit), i64::from(offset)),
+            Some(_) => (-1, 0),
+        };
         let rows = sqlx::query(concat!(
-            "SELECT ",
+            "WITH hits AS (SELECT rowid AS seq, bm25(transcripts_fts, 0.0, 10.0, 1.0) AS rank \
+             FROM transcripts_fts WHERE transcripts_fts MATCH ? ORDER BY rank, rowid DESC \
+             LIMIT ? OFFSET ?) SELECT ",
             columns!(),
-            ", bm25(transcripts_fts, 0.0, 10.0, 1.0) AS rank FROM transcripts_fts \
-             JOIN transcripts t ON t.seq = transcripts_fts.rowid \
-             WHERE transcripts_fts MATCH ? AND t.user_id = ? \
+            ", hits.rank FROM hits JOIN transcripts t ON t.seq = hits.seq WHERE t.user_id = ? \
              AND (? IS NULL OR EXISTS (SELECT 1 FROM json_each(t.tags) WHERE value = ?)) \
-             ORDER BY rank, t.id DESC LIMIT ? OFFSET ?"
+             ORDER BY hits.rank, t.seq DESC LIMIT ? OFFSET ?"
         ))
         .bind(owner_scoped(user, query))
+        .bind(index_limit)
+        .bind(index_offset)
         .bind(user.to_string())
         .bind(tag)
         .bind(tag)
         .bind(i64::from(limit))
-        .bind(i64::from(offset))
+        .bind(if tag.is_some() { i64::from(offset) } else { 0 })
         .fetch_all(&self.pool)
         .await
         .map_err(db_error)?;

@@ -232,7 +232,11 @@ async fn run() {
                 .fetch_all(&raw)
                 .await
                 .expect("like");
-                std::hint::black_box(rows.iter().map(|r| r.get::<String, _>(0)).collect::<Vec<_>>());
+                std::hint::black_box(
+                    rows.iter()
+                        .map(|r| r.get::<String, _>(0))
+                        .collect::<Vec<_>>(),
+                );
                 like.push(t.elapsed());
             }
             for v in [&mut scoped, &mut unscoped, &mut like] {

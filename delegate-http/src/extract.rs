@@ -109,6 +109,19 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
     }
 }
 
+/// An optional RFC 3339 time from a query string, or a 422 naming `field`.
+pub(crate) fn query_time(
+    field: &'static str,
+    text: Option<&str>,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
+    text.map(|t| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .map_err(|_| delegate_core::Error::invalid(field, "must be an RFC 3339 time").into())
+    })
+    .transpose()
+}
+
 /// The verified caller: a valid access token (`Authorization: Bearer …`) for a live login
 /// session. Works in any router whose state gives a [`Delegate`] through `FromRef`.
 #[derive(Debug, Clone)]

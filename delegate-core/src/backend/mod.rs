@@ -269,6 +269,20 @@ impl Shared {
     }
 }
 
+/// A `LIKE` pattern matching values that start with `prefix`, lowercased, with `\`, `%` and
+/// `_` escaped by a backslash (SQLite with `ESCAPE '\'`; PostgreSQL's default escape).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn like_prefix(prefix: Option<&str>) -> Option<String> {
+    prefix.map(|p| {
+        let escaped = p
+            .to_ascii_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("{escaped}%")
+    })
+}
+
 fn scheme(url: &str) -> &str {
     url.split_once(':').map_or(url, |(scheme, _)| scheme)
 }

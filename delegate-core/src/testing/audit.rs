@@ -1,10 +1,10 @@
 //! The `AuditStore` suite: append and read back newest first, filters, idempotent appends,
 //! retention.
 
-use super::support::{at, t0};
+use super::support::at;
 use crate::Stores;
 use crate::admin::{AuditActor, AuditEvent, AuditKind, AuditQuery};
-use crate::ids::{AuditEventId, UserId};
+use crate::ids::UserId;
 
 fn event(kind: AuditKind, actor: AuditActor, secs: i64) -> AuditEvent {
     AuditEvent::new(kind, actor, at(secs))
@@ -122,6 +122,4 @@ pub async fn purge_before_deletes_old_events(stores: Stores) {
         stores.audit.query(&AuditQuery::newest(10)).await.unwrap(),
         vec![new]
     );
-    assert!(t0() < at(1));
-    let _ = AuditEventId::new();
 }

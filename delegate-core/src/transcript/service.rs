@@ -78,6 +78,7 @@ impl TranscriptsService {
             .await?
             .ok_or(Error::NotFound("session"))?;
         let mut content = String::new();
+        let mut chars = 0;
         let mut after = None;
         loop {
             let messages = self.chats.list_messages(session, after, MAX_PAGE).await?;
@@ -87,8 +88,10 @@ impl TranscriptsService {
                     MessageRole::Assistant => "Assistant",
                 };
                 let at = m.created_at.format("%Y-%m-%d %H:%M:%S UTC");
-                content.push_str(&format!("[{at}] {speaker}: {}\n\n", m.content));
-                if content.chars().count() > MAX_CONTENT_CHARS {
+                let line = format!("[{at}] {speaker}: {}\n\n", m.content);
+                chars += line.chars().count();
+                content.push_str(&line);
+                if chars > MAX_CONTENT_CHARS {
                     return Err(too_long("sessionId"));
                 }
             }

@@ -4,7 +4,7 @@
 
 use super::DEFAULT_LIMIT;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, bearer_token};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, bearer_token, query_time};
 use crate::wire::{
     AccountChangeRequest, AdminUserBody, AdminUserDetailBody, AdminUserPage, AuditListQuery,
     AuditPage, CacheClearBody, CacheClearRequest, CacheStatsBody, CleanupBody, RevokedBody,
@@ -16,7 +16,6 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use chrono::{DateTime, Utc};
 use delegate_core::admin::{AccountChange, Actor, AdminService, AuditKind, AuditQuery};
 use delegate_core::paging::parse_cursor;
 use delegate_core::users::UserQuery;
@@ -42,16 +41,6 @@ pub(crate) fn routes() -> Router<Delegate> {
 /// A user id from the path; anything else is the same 404 as an unknown user.
 fn user_id(id: &str) -> Result<UserId, ApiError> {
     UserId::parse(id).map_err(|_| Error::NotFound("user").into())
-}
-
-/// An RFC 3339 time from the query, or a 422 naming `field`.
-fn instant(field: &'static str, text: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
-    text.map(|t| {
-        DateTime::parse_from_rfc3339(t)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| Error::invalid(field, "must be an RFC 3339 time").into())
-    })
-    .transpose()
 }
 
 /// Whether `path` is under /api/v1/admin, in any case, with or without a trailing slash.
@@ -262,8 +251,8 @@ pub(crate) async fn audit(
     let filter = AuditQuery {
         user,
         kind,
-        from: instant("from", query.from.as_deref())?,
-        to: instant("to", query.to.as_deref())?,
+        from: query_time("from", query.from.as_deref())?,
+        to: query_time("to", query.to.as_deref())?,
         before,
         limit: query.limit.unwrap_or(DEFAULT_LIMIT),
     };

@@ -3,7 +3,7 @@
 
 use super::DEFAULT_LIMIT;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, query_time};
 use crate::wire::{
     CreateTranscriptRequest, ExportQuery, SearchPage, TagName, TranscriptBody, TranscriptListQuery,
     TranscriptPage, TranscriptSearchQuery, UpdateTranscriptRequest,
@@ -13,7 +13,6 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chrono::{DateTime, Utc};
 use delegate_core::transcript::{ExportFormat, TranscriptChange, TranscriptFilter};
 use delegate_core::{ChatSessionId, Delegate, Error, TranscriptId};
 
@@ -38,15 +37,6 @@ fn tags(tags: Option<Vec<TagName>>) -> Vec<String> {
     tags.unwrap_or_default().into_iter().map(|t| t.0).collect()
 }
 
-fn instant(field: &'static str, text: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
-    text.map(|t| {
-        DateTime::parse_from_rfc3339(t)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| Error::invalid(field, "must be an RFC 3339 time").into())
-    })
-    .transpose()
-}
-
 /// The caller's transcripts, newest first, with an excerpt each (the first page is cached).
 #[utoipa::path(get, path = "/api/v1/transcripts", tag = "transcripts", security(("bearer" = [])),
     params(TranscriptListQuery),
@@ -62,8 +52,8 @@ pub(crate) async fn list_transcripts(
 ) -> Result<ApiJson<TranscriptPage>, ApiError> {
     let filter = TranscriptFilter {
         tag: query.tag,
-        from: instant("from", query.from.as_deref())?,
-        to: instant("to", query.to.as_deref())?,
+        from: query_time("from", query.from.as_deref())?,
+        to: query_time("to", query.to.as_deref())?,
         before: None,
     };
     let page = delegate

@@ -1,6 +1,7 @@
 //! `UserStore` on PostgreSQL.
 
 use super::{PgStore, db_error};
+use crate::backend::like_prefix;
 use crate::error::Result;
 use crate::ids::UserId;
 use crate::users::{
@@ -34,19 +35,6 @@ fn credentials(row: &PgRow) -> Result<UserCredentials> {
             updated_at: row.try_get("updated_at").map_err(db_error)?,
         },
         password_hash: get_str("password_hash")?,
-    })
-}
-
-/// A `LIKE` pattern matching values that start with `prefix` (lowercased, wildcards escaped
-/// with PostgreSQL's default escape character, the backslash).
-fn like_prefix(prefix: Option<&str>) -> Option<String> {
-    prefix.map(|p| {
-        let escaped = p
-            .to_ascii_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        format!("{escaped}%")
     })
 }
 

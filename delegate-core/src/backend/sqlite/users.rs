@@ -1,6 +1,7 @@
 //! `UserStore` on SQLite.
 
 use super::{SqliteStore, db_error, from_millis, millis, parse_uuid};
+use crate::backend::like_prefix;
 use crate::error::{Error, Result};
 use crate::ids::UserId;
 use crate::users::{
@@ -46,18 +47,6 @@ macro_rules! keeps_an_admin {
         "(role <> 'admin' OR disabled OR EXISTS (SELECT 1 FROM users AS other \
          WHERE other.role = 'admin' AND NOT other.disabled AND other.id <> ?))"
     };
-}
-
-/// A `LIKE` pattern matching values that start with `prefix` (lowercased, wildcards escaped).
-fn like_prefix(prefix: Option<&str>) -> Option<String> {
-    prefix.map(|p| {
-        let escaped = p
-            .to_ascii_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        format!("{escaped}%")
-    })
 }
 
 impl SqliteStore {

@@ -49,6 +49,7 @@ macro_rules! store_conformance {
                     update_and_delete_only_the_owners,
                     search_understands_the_query_language,
                     search_ranks_title_then_frequency_then_newest,
+                    search_ranking_agrees_on_a_realistic_corpus,
                 ]);
             }
 

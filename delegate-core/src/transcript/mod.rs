@@ -12,7 +12,7 @@ pub use export::ExportFormat;
 pub use query::SearchQuery;
 pub use service::{MAX_CONTENT_CHARS, MAX_TAGS, MAX_TITLE_CHARS, TranscriptsService};
 pub use snippet::Snippet;
-pub use store::{TranscriptChange, TranscriptFilter, TranscriptStore};
+pub use store::{RANK_WINDOW, TranscriptChange, TranscriptFilter, TranscriptStore};
 
 use crate::ids::{ChatSessionId, TranscriptId, UserId};
 use chrono::{DateTime, Utc};

@@ -292,16 +292,22 @@ fn phrase_term(mut words: Vec<String>) -> Option<Term> {
 
 /// Whether `term` occurs in `tokens`.
 fn term_matches(term: &Term, tokens: &[String]) -> bool {
+    term_hits(term, tokens) > 0
+}
+
+/// How often `term` occurs in `tokens`: a word counts each equal token (or each starting with
+/// it, when a prefix), a phrase each run of consecutive tokens equal to its words.
+pub(crate) fn term_hits(term: &Term, tokens: &[String]) -> usize {
     match term {
         Term::Word { text, prefix } => tokens
             .iter()
-            .any(|token| token == text || (*prefix && token.starts_with(text.as_str()))),
-        Term::Phrase(words) => {
-            !words.is_empty()
-                && tokens
-                    .windows(words.len())
-                    .any(|window| window == words.as_slice())
-        }
+            .filter(|&token| token == text || (*prefix && token.starts_with(text.as_str())))
+            .count(),
+        Term::Phrase(words) if words.is_empty() => 0,
+        Term::Phrase(words) => tokens
+            .windows(words.len())
+            .filter(|&window| window == words.as_slice())
+            .count(),
     }
 }
 
@@ -673,6 +679,20 @@ mod tests {
         assert!(!q.matches("undelegated"));
         assert!(!parsed("x -\"a b\" ").matches("x a b"));
         assert!(parsed("x -\"a b\" ").matches("x b a"));
+    }
+
+    #[test]
+    fn term_hits_count_every_occurrence() {
+        let tokens: Vec<String> = words("Release notes: the release notes, notes released.")
+            .into_iter()
+            .map(|(word, _, _)| word)
+            .collect();
+        assert_eq!(term_hits(&w("notes"), &tokens), 3);
+        assert_eq!(term_hits(&w("releas"), &tokens), 0);
+        assert_eq!(term_hits(&pre("releas"), &tokens), 3);
+        assert_eq!(term_hits(&phrase(&["release", "notes"]), &tokens), 2);
+        assert_eq!(term_hits(&phrase(&["notes", "release"]), &tokens), 0);
+        assert_eq!(term_hits(&phrase(&[]), &tokens), 0);
     }
 
     /// xorshift64: deterministic pseudo-random numbers for the property tests.

@@ -1,18 +1,71 @@
-//! The in-memory `TranscriptStore`: a scan with the query's own matcher, scored by how often
-//! the query's words occur (title occurrences weigh more).
+//! The in-memory `TranscriptStore`: a scan with the query's own matcher, ranked by BM25 as
+//! SQLite FTS5's `bm25()` computes it (title hits weigh more), over the owner's transcripts.
 
 use super::store::MemoryStore;
 use crate::error::Result;
 use crate::ids::{TranscriptId, UserId};
-use crate::transcript::query::words;
+use crate::transcript::query::{Term, term_hits, words};
 use crate::transcript::{
-    SearchQuery, Transcript, TranscriptChange, TranscriptFilter, TranscriptStore, word_count,
+    RANK_WINDOW, SearchQuery, Transcript, TranscriptChange, TranscriptFilter, TranscriptStore,
+    word_count,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-/// How much more a title occurrence counts than a content one.
+/// How much more a title hit counts than a content one (FTS5's column weight).
 const TITLE_WEIGHT: f64 = 10.0;
+/// BM25's term-frequency saturation, as in FTS5.
+const K1: f64 = 1.2;
+/// BM25's length normalisation, as in FTS5.
+const B: f64 = 0.75;
+
+/// A transcript with its title and content split into words.
+struct Tokenized<'a> {
+    transcript: &'a Transcript,
+    title: Vec<String>,
+    content: Vec<String>,
+}
+
+impl<'a> Tokenized<'a> {
+    fn new(transcript: &'a Transcript) -> Self {
+        Self {
+            transcript,
+            title: tokens(&transcript.title),
+            content: tokens(&transcript.content),
+        }
+    }
+
+    /// Words in title and content together (BM25's document length).
+    fn length(&self) -> f64 {
+        (self.title.len() + self.content.len()) as f64
+    }
+
+    /// The weighted hits of `term`: each title hit counts [`TITLE_WEIGHT`], each content hit 1.
+    fn frequency(&self, term: &Term) -> f64 {
+        let (title, content) = (term_hits(term, &self.title), term_hits(term, &self.content));
+        TITLE_WEIGHT * title as f64 + content as f64
+    }
+}
+
+/// The words of `text`, without their ranges.
+fn tokens(text: &str) -> Vec<String> {
+    words(text).into_iter().map(|(word, _, _)| word).collect()
+}
+
+/// FTS5's inverse document frequency of a term found in `containing` of `docs` documents:
+/// `ln((N - n + 0.5) / (n + 0.5))`, or 1e-6 when that is not positive (a very common term).
+fn idf(docs: usize, containing: usize) -> f64 {
+    let (docs, containing) = (docs as f64, containing as f64);
+    let idf = ((docs - containing + 0.5) / (containing + 0.5)).ln();
+    if idf > 0.0 { idf } else { 1e-6 }
+}
+
+/// One term's BM25 score in one document, as FTS5 computes it: `idf × f × (k1 + 1) /
+/// (f + k1 × (1 − b + b × length / avg_length))`, where `f` is the term's weighted hits and
+/// `length` the document's length in words.
+fn bm25(idf: f64, frequency: f64, length: f64, avg_length: f64) -> f64 {
+    idf * frequency * (K1 + 1.0) / (frequency + K1 * (1.0 - B + B * length / avg_length))
+}
 
 #[async_trait]
 impl TranscriptStore for MemoryStore {
@@ -96,25 +149,39 @@ impl TranscriptStore for MemoryStore {
         limit: u32,
     ) -> Result<Vec<(Transcript, f64)>> {
         let state = self.state();
-        let wanted = query.positive_words();
-        let occurrences = |text: &str| {
-            words(text)
-                .iter()
-                .filter(|(w, _, _)| {
-                    wanted
-                        .iter()
-                        .any(|(q, prefix)| w == q || (*prefix && w.starts_with(q.as_str())))
-                })
-                .count() as f64
-        };
-        let mut hits: Vec<(Transcript, f64)> = state
+        // The owner's transcripts are the collection: they give N, n and the mean length.
+        let docs: Vec<Tokenized<'_>> = state
             .transcripts
             .values()
-            .filter(|t| t.user_id == user && tag.is_none_or(|tag| t.tags.iter().any(|x| x == tag)))
-            .filter(|t| query.matches(&format!("{}\n{}", t.title, t.content)))
-            .map(|t| {
-                let score = TITLE_WEIGHT * occurrences(&t.title) + occurrences(&t.content);
-                (t.clone(), score)
+            .filter(|t| t.user_id == user)
+            .map(Tokenized::new)
+            .collect();
+        let avg_length = docs.iter().map(Tokenized::length).sum::<f64>() / docs.len() as f64;
+        let terms: Vec<(&Term, f64)> = query
+            .all
+            .iter()
+            .flatten()
+            .map(|term| {
+                let containing = docs.iter().filter(|d| d.frequency(term) > 0.0).count();
+                (term, idf(docs.len(), containing))
+            })
+            .collect();
+        // The newest RANK_WINDOW matches are ranked, the tag filtering those (as every backend).
+        let mut hits: Vec<(Transcript, f64)> = docs
+            .iter()
+            .rev()
+            .filter(|d| {
+                let t = d.transcript;
+                query.matches(&format!("{}\n{}", t.title, t.content))
+            })
+            .take(RANK_WINDOW as usize)
+            .filter(|d| tag.is_none_or(|tag| d.transcript.tags.iter().any(|x| x == tag)))
+            .map(|d| {
+                let score = terms
+                    .iter()
+                    .map(|&(term, weight)| bm25(weight, d.frequency(term), d.length(), avg_length))
+                    .sum::<f64>();
+                (d.transcript.clone(), score)
             })
             .collect();
         hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.id.cmp(&a.0.id)));

@@ -1,11 +1,13 @@
 //! `TranscriptStore` on PostgreSQL: rows in `transcripts`, ranked search over the generated
-//! `tsvector` (`ts_rank_cd`; title weighted A, content B).
+//! `tsvector` (`ts_rank_cd`; title lexemes weigh 1, content 0.1, the owner's lexeme 0),
+//! scoped inside the GIN index to the owner's postings.
 
 use super::{PgStore, db_error};
 use crate::error::Result;
 use crate::ids::{ChatSessionId, TranscriptId, UserId};
 use crate::transcript::{
-    SearchQuery, Transcript, TranscriptChange, TranscriptFilter, TranscriptStore, word_count,
+    RANK_WINDOW, SearchQuery, Transcript, TranscriptChange, TranscriptFilter, TranscriptStore,
+    word_count,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -154,16 +156,24 @@ impl TranscriptStore for PgStore {
         offset: u32,
         limit: u32,
     ) -> Result<Vec<(Transcript, f64)>> {
+        // The owner's lexeme AND the query find the candidates in the GIN index; the newest
+        // RANK_WINDOW of them are ranked. Unnamed statements are planned for each search with
+        // its own query text (whose words may be rare or in every row), never a generic plan.
         let rows = sqlx::query(concat!(
             "SELECT ",
             columns!(),
-            ", ts_rank_cd(search, q)::float8 AS score \
-             FROM transcripts, to_tsquery('english', $2) AS q \
-             WHERE user_id = $1 AND search @@ q AND ($3::text IS NULL OR $3 = ANY (tags)) \
-             ORDER BY score DESC, id DESC LIMIT $4 OFFSET $5"
+            ", ts_rank_cd('{0, 0, 0.1, 1}', search, to_tsquery('english', $2))::float8 AS score \
+             FROM (SELECT * FROM transcripts WHERE user_id = $1 \
+             AND search @@ (to_tsquery('simple', $3) && to_tsquery('english', $2)) \
+             ORDER BY id DESC LIMIT $4) AS recent \
+             WHERE ($5::text IS NULL OR $5 = ANY (tags)) \
+             ORDER BY score DESC, id DESC LIMIT $6 OFFSET $7"
         ))
+        .persistent(false)
         .bind(user.as_uuid())
         .bind(query.to_tsquery())
+        .bind(format!("u{}", user.as_uuid().simple()))
+        .bind(i64::from(RANK_WINDOW))
         .bind(tag)
         .bind(i64::from(limit))
         .bind(i64::from(offset))

@@ -1,11 +1,13 @@
 //! `TranscriptStore` on SQLite: rows in `transcripts`, ranked search with FTS5 (BM25, title
-//! weighted ten times the content), scoped inside the index to the owner's postings.
+//! weighted ten times the content) over 16 index shards, scoped inside the index to the
+//! owner's postings.
 
 use super::{SqliteStore, db_error, from_millis, millis, parse_uuid};
 use crate::error::{Error, Result};
 use crate::ids::{ChatSessionId, TranscriptId, UserId};
 use crate::transcript::{
-    SearchQuery, Transcript, TranscriptChange, TranscriptFilter, TranscriptStore, word_count,
+    RANK_WINDOW, SearchQuery, Transcript, TranscriptChange, TranscriptFilter, TranscriptStore,
+    word_count,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -44,14 +46,47 @@ fn transcript(row: &SqliteRow) -> Result<Transcript> {
     })
 }
 
-/// The FTS5 expression for `query` within `user`'s transcripts: the owner's id (a phrase of
-/// its hex groups, in the `user_id` column) AND the query over the title and content only.
+/// The FTS5 expression for `query` within `user`'s transcripts: the owner's token (`u` and
+/// the id's hex digits, in the `owner` column) AND the query over the title and content only.
 fn owner_scoped(user: UserId, query: &SearchQuery) -> String {
-    let owner = user.to_string().replace('-', " ");
     format!(
-        "user_id : \"{owner}\" AND {{title content}} : ({})",
+        "owner : {} AND {{title content}} : ({})",
+        owner_token(user),
         query.to_fts5()
     )
+}
+
+/// The single token a user's id is indexed as: `u` and its 32 hex digits.
+fn owner_token(user: UserId) -> String {
+    format!("u{}", user.as_uuid().simple())
+}
+
+/// The search statement over one shard of the index (`transcripts_fts_<digit>`), for each of
+/// the 16 shards: the shard's newest [`RANK_WINDOW`] matches of the owner are ranked (BM25;
+/// owner 0, title 10, content 1) and only the page's rows are read, joined back by `seq`.
+/// Joined the other way, SQLite would walk the owner's rows and look each up in the index.
+/// The owner check on the rows stays (the index only narrows). A tag filters the window.
+macro_rules! shard_search {
+    ($($digit:literal)*) => {
+        [$(concat!(
+            "WITH hits AS (SELECT rowid AS seq, bm25(transcripts_fts_", $digit,
+            ", 0.0, 10.0, 1.0) AS rank FROM transcripts_fts_", $digit,
+            " WHERE transcripts_fts_", $digit, " MATCH ? ORDER BY rowid DESC LIMIT ?) SELECT ",
+            columns!(),
+            ", hits.rank FROM hits JOIN transcripts t ON t.seq = hits.seq WHERE t.user_id = ? \
+             AND (? IS NULL OR EXISTS (SELECT 1 FROM json_each(t.tags) WHERE value = ?)) \
+             ORDER BY hits.rank, t.seq DESC LIMIT ? OFFSET ?"
+        )),*]
+    };
+}
+
+/// [`shard_search`] per shard, indexed by the owner id's last hex digit.
+const SHARD_SEARCH: [&str; 16] =
+    shard_search!("0" "1" "2" "3" "4" "5" "6" "7" "8" "9" "a" "b" "c" "d" "e" "f");
+
+/// The shard holding `user`'s transcripts: the last hex digit of the id (random bits).
+fn shard(user: UserId) -> usize {
+    (user.as_uuid().as_u128() & 0xf) as usize
 }
 
 fn tags_json(tags: &[String]) -> String {
@@ -171,35 +206,17 @@ impl TranscriptStore for SqliteStore {
         offset: u32,
         limit: u32,
     ) -> Result<Vec<(Transcript, f64)>> {
-        // The index is searched first, on its own (owner-scoped, ranked, paged), and only the
-        // page's rows are read: joined the other way, SQLite would walk the owner's rows and
-        // look each up in the index, re-reading a common word's postings every time. The
-        // owner check on the rows stays (the index only narrows). With a tag, the page is cut
-        // after the tag filter.
-        let (index_limit, index_offset) = match tag {
-            None => (i64::from(limit), i64::from(offset)),
-            Some(_) => (-1, 0),
-        };
-        let rows = sqlx::query(concat!(
-            "WITH hits AS (SELECT rowid AS seq, bm25(transcripts_fts, 0.0, 10.0, 1.0) AS rank \
-             FROM transcripts_fts WHERE transcripts_fts MATCH ? ORDER BY rank, rowid DESC \
-             LIMIT ? OFFSET ?) SELECT ",
-            columns!(),
-            ", hits.rank FROM hits JOIN transcripts t ON t.seq = hits.seq WHERE t.user_id = ? \
-             AND (? IS NULL OR EXISTS (SELECT 1 FROM json_each(t.tags) WHERE value = ?)) \
-             ORDER BY hits.rank, t.seq DESC LIMIT ? OFFSET ?"
-        ))
-        .bind(owner_scoped(user, query))
-        .bind(index_limit)
-        .bind(index_offset)
-        .bind(user.to_string())
-        .bind(tag)
-        .bind(tag)
-        .bind(i64::from(limit))
-        .bind(if tag.is_some() { i64::from(offset) } else { 0 })
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error)?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(SHARD_SEARCH[shard(user)]))
+            .bind(owner_scoped(user, query))
+            .bind(i64::from(RANK_WINDOW))
+            .bind(user.to_string())
+            .bind(tag)
+            .bind(tag)
+            .bind(i64::from(limit))
+            .bind(i64::from(offset))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
         rows.iter()
             .map(|row| {
                 let rank: f64 = row.try_get("rank").map_err(db_error)?;

@@ -1,0 +1,14 @@
+-- Owner-scoped full-text search: the search vector also holds the owner's id as one lexeme
+-- (`u` and its 32 hex digits, weight D, which ranking gives no weight), and a search matches
+-- that lexeme AND the query, so the GIN index intersects the caller's postings with the
+-- query's instead of handing back every user's matches to filter row by row. The vector is
+-- recomputed for the rows already stored. The PostgreSQL twin of
+-- migrations/sqlite/20261201000004_transcripts_shards.sql.
+
+ALTER TABLE transcripts DROP COLUMN search;
+ALTER TABLE transcripts ADD COLUMN search tsvector GENERATED ALWAYS AS (
+    setweight(to_tsvector('simple', 'u' || replace(user_id::text, '-', '')), 'D') ||
+    setweight(to_tsvector('english', title), 'A') ||
+    setweight(to_tsvector('english', content), 'B')
+) STORED;
+CREATE INDEX transcripts_search ON transcripts USING gin (search);

@@ -11,7 +11,8 @@
 //! `TRANSCRIPT_BENCH_BIG` (default 20,000 transcripts for the big user),
 //! `TRANSCRIPT_BENCH_BACKENDS` (default `sqlite,postgres`; PostgreSQL reads
 //! `DELEGATE_TEST_DATABASE_URL`), `TRANSCRIPT_BENCH_KEEP=1` keeps the seeded databases and
-//! prints where they are.
+//! prints where they are, and `TRANSCRIPT_BENCH_PG_SCHEMA=<kept schema>` reuses (and migrates) a
+//! kept PostgreSQL corpus instead of seeding a new one.
 
 use chrono::{DateTime, TimeZone, Utc};
 use delegate_benches::TempSqlite;
@@ -139,6 +140,7 @@ enum Db {
         store: PgStore,
         raw: sqlx::PgPool,
         schema: String,
+        reused: bool,
     },
 }
 
@@ -218,11 +220,11 @@ impl Db {
     async fn plain(&self, user: UserId, query: &SearchQuery) -> Vec<String> {
         match self {
             Db::Sqlite { raw, .. } => sqlx::query(
-                "SELECT t.id FROM transcripts_fts JOIN transcripts t ON t.seq = transcripts_fts.rowid \
-                 WHERE transcripts_fts MATCH ? AND t.user_id = ? \
-                 ORDER BY bm25(transcripts_fts, 0.0, 10.0, 1.0), t.seq DESC LIMIT 20",
+                "SELECT t.id FROM plain_fts JOIN transcripts t ON t.seq = plain_fts.rowid \
+                 WHERE plain_fts MATCH ? AND t.user_id = ? \
+                 ORDER BY bm25(plain_fts, 10.0, 1.0), t.seq DESC LIMIT 20",
             )
-            .bind(format!("{{title content}} : ({})", query.to_fts5()))
+            .bind(query.to_fts5())
             .bind(user.to_string())
             .fetch_all(raw)
             .await
@@ -232,7 +234,8 @@ impl Db {
             .collect(),
             Db::Postgres { raw, .. } => sqlx::query(
                 "SELECT id::text FROM transcripts, to_tsquery('english', $2) AS q \
-                 WHERE user_id = $1 AND search @@ q ORDER BY ts_rank_cd(search, q) DESC, id DESC \
+                 WHERE user_id = $1 AND search @@ q \
+                 ORDER BY ts_rank_cd('{0, 0, 0.1, 1}', search, q) DESC, id DESC \
                  LIMIT 20",
             )
             .bind(user.as_uuid())
@@ -274,11 +277,58 @@ impl Db {
         }
     }
 
+    /// With `TRANSCRIPT_BENCH_PG_SCHEMA` naming a schema an earlier run kept, its corpus (now
+    /// migrated): the users with the most and the fewest transcripts, and a phrase of the
+    /// latter's oldest transcript. Seeding 120,000 transcripts into PostgreSQL takes minutes.
+    async fn reused(&self) -> Option<Seeded> {
+        let Db::Postgres {
+            raw, reused: true, ..
+        } = self
+        else {
+            return None;
+        };
+        let by_count = |order: &'static str| {
+            sqlx::query_scalar::<_, uuid::Uuid>(sqlx::AssertSqlSafe(format!(
+                "SELECT user_id FROM transcripts GROUP BY user_id ORDER BY count(*) {order}, user_id LIMIT 1"
+            )))
+            .fetch_one(raw)
+        };
+        let big = UserId::from_uuid(by_count("DESC").await.expect("the big user"));
+        let small = UserId::from_uuid(by_count("ASC").await.expect("a small user"));
+        let content: String = sqlx::query_scalar(
+            "SELECT content FROM transcripts WHERE user_id = $1 ORDER BY id LIMIT 1",
+        )
+        .bind(small.as_uuid())
+        .fetch_one(raw)
+        .await
+        .expect("the small user's first transcript");
+        let phrase = content
+            .split(' ')
+            .skip(3)
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ");
+        println!("\nPostgreSQL: reusing the corpus in the kept schema");
+        Some(Seeded { big, small, phrase })
+    }
+
     /// Refreshes the planner's statistics after seeding.
     async fn analyze(&self) {
         match self {
             Db::Sqlite { raw, .. } => {
-                sqlx::query("ANALYZE").execute(raw).await.expect("ANALYZE");
+                // The plain query's index: one external-content FTS5 table over every row.
+                for sql in [
+                    "CREATE VIRTUAL TABLE plain_fts USING fts5(title, content, \
+                     content = 'transcripts', content_rowid = 'seq', \
+                     tokenize = 'porter unicode61 remove_diacritics 2')",
+                    "INSERT INTO plain_fts (plain_fts) VALUES ('rebuild')",
+                    "ANALYZE",
+                ] {
+                    sqlx::query(sql)
+                        .execute(raw)
+                        .await
+                        .expect("the plain index");
+                }
             }
             Db::Postgres { raw, .. } => {
                 sqlx::query("VACUUM ANALYZE transcripts")
@@ -300,8 +350,13 @@ impl Db {
                     println!("kept the SQLite database in {}", dir.display());
                 }
             }
-            Db::Postgres { raw, schema, .. } => {
-                if keep {
+            Db::Postgres {
+                raw,
+                schema,
+                reused,
+                ..
+            } => {
+                if keep || reused {
                     println!("kept the PostgreSQL schema {schema}");
                 } else {
                     // The name is ours: a fixed prefix and the process id.
@@ -327,7 +382,10 @@ async fn open(backend: &str) -> Db {
         "postgres" => {
             let url = std::env::var("DELEGATE_TEST_DATABASE_URL")
                 .expect("DELEGATE_TEST_DATABASE_URL for the PostgreSQL run");
-            let schema = format!("bench_transcripts_{}", std::process::id());
+            let kept = std::env::var("TRANSCRIPT_BENCH_PG_SCHEMA").ok();
+            let reused = kept.is_some();
+            let schema =
+                kept.unwrap_or_else(|| format!("bench_transcripts_{}", std::process::id()));
             let store = PgStore::connect_in_schema(&url, &schema)
                 .await
                 .expect("postgres");
@@ -349,7 +407,12 @@ async fn open(backend: &str) -> Db {
                 .connect(&url)
                 .await
                 .expect("a second pool");
-            Db::Postgres { store, raw, schema }
+            Db::Postgres {
+                store,
+                raw,
+                schema,
+                reused,
+            }
         }
         other => panic!("unknown backend {other}: sqlite or postgres"),
     }
@@ -387,7 +450,26 @@ fn main() {
     });
 }
 
+/// Who the timed searches run as, and a phrase of the small user's.
+struct Seeded {
+    big: UserId,
+    small: UserId,
+    phrase: String,
+}
+
 async fn run(db: &Db) {
+    let seeded = match db.reused().await {
+        Some(seeded) => {
+            db.analyze().await;
+            seeded
+        }
+        None => seed(db).await,
+    };
+    measure(db, &seeded).await;
+}
+
+/// Seeds the corpus and reports the insert rate.
+async fn seed(db: &Db) -> Seeded {
     let small_users = env_usize("TRANSCRIPT_BENCH_SMALL_USERS", 1_000);
     let big_docs = env_usize("TRANSCRIPT_BENCH_BIG", 20_000);
     let docs = small_users * PER_SMALL_USER + big_docs;
@@ -456,9 +538,19 @@ async fn run(db: &Db) {
         count(small),
         TIMED_INSERTS.min(docs) as f64 / timed_elapsed.as_secs_f64().max(1e-9),
     );
+    Seeded {
+        big,
+        small,
+        phrase: small_phrase.expect("a phrase of the small user"),
+    }
+}
 
+/// Times each query shape for the small and the big user.
+async fn measure(db: &Db, seeded: &Seeded) {
+    let Seeded { big, small, phrase } = seeded;
+    let (big, small) = (*big, *small);
+    let store = db.transcripts();
     let words = vocabulary();
-    let phrase = small_phrase.expect("a phrase of the small user");
     let shapes: Vec<(&str, String)> = vec![
         ("common word", format!("{} ", words[0])),
         ("rare word", format!("{} ", words[3000])),

@@ -2,7 +2,8 @@
 -- (`u` and its 32 hex digits, weight D, which ranking gives no weight), and a search matches
 -- that lexeme AND the query, so the GIN index intersects the caller's postings with the
 -- query's instead of handing back every user's matches to filter row by row. The vector is
--- recomputed for the rows already stored. The PostgreSQL twin of
+-- recomputed for the rows already stored. A search ranks a user's newest matches; when its
+-- words are in most of them, they are found walking the user's transcripts newest first. The PostgreSQL twin of
 -- migrations/sqlite/20261201000004_transcripts_shards.sql.
 
 ALTER TABLE transcripts DROP COLUMN search;
@@ -12,3 +13,6 @@ ALTER TABLE transcripts ADD COLUMN search tsvector GENERATED ALWAYS AS (
     setweight(to_tsvector('english', content), 'B')
 ) STORED;
 CREATE INDEX transcripts_search ON transcripts USING gin (search);
+CREATE INDEX transcripts_user_recent ON transcripts (user_id, created_at, id);
+-- The planner's statistics for the new vector, so the first searches are planned on them.
+ANALYZE transcripts;

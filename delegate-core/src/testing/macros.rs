@@ -48,8 +48,15 @@ macro_rules! store_conformance {
                     list_pages_newest_first_with_filters,
                     update_and_delete_only_the_owners,
                     search_understands_the_query_language,
+                ]);
+            }
+
+            mod transcript_ranking {
+                use super::__fixture;
+                $crate::__conformance_cases!(stores, transcript_ranking: [
                     search_ranks_title_then_frequency_then_newest,
                     search_ranking_agrees_on_a_realistic_corpus,
+                    search_ranks_only_the_newest_window_of_matches,
                 ]);
             }
 

@@ -51,6 +51,7 @@ pub mod ratelimit;
 pub mod refresh;
 pub mod sessions;
 mod support;
+pub mod transcript_ranking;
 pub mod transcripts;
 pub mod upstream;
 pub mod usage;

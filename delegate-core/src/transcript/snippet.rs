@@ -2,6 +2,7 @@
 //! matched words' character ranges inside it (no markup: a frontend highlights safely).
 
 use super::query::{SearchQuery, words};
+use rust_stemmers::{Algorithm, Stemmer};
 
 /// Characters of context a snippet keeps around its first match.
 const WINDOW_CHARS: usize = 240;
@@ -19,12 +20,8 @@ impl Snippet {
     /// The snippet of `content` for `query`: the window around the first word the query
     /// matches (the start of the content when none does in the content).
     pub fn of(content: &str, query: &SearchQuery) -> Self {
-        let wanted = query.positive_words();
-        let hit = |word: &str| {
-            wanted
-                .iter()
-                .any(|(w, prefix)| word == w || (*prefix && word.starts_with(w.as_str())))
-        };
+        let matcher = Matcher::new(query);
+        let hit = |word: &str| matcher.hit(word);
         let tokens = words(content);
         let first = tokens
             .iter()
@@ -47,6 +44,46 @@ impl Snippet {
     }
 }
 
+/// Which words of a text a query found: the same word, a longer one for a prefix, or one
+/// with the same English stem (the stemming backends found "runs" for "running").
+struct Matcher {
+    stemmer: Stemmer,
+    /// Each positive word, its prefix flag and its stem.
+    wanted: Vec<(String, bool, String)>,
+}
+
+impl Matcher {
+    fn new(query: &SearchQuery) -> Self {
+        let stemmer = Stemmer::create(Algorithm::English);
+        let wanted = query
+            .positive_words()
+            .into_iter()
+            .map(|(word, prefix)| {
+                let stem = stemmer.stem(&word).into_owned();
+                (word, prefix, stem)
+            })
+            .collect();
+        Self { stemmer, wanted }
+    }
+
+    fn hit(&self, word: &str) -> bool {
+        self.wanted.iter().any(|(w, prefix, stem)| {
+            word == w
+                || (*prefix && word.starts_with(w.as_str()))
+                || (shares_start(word, stem) && self.stemmer.stem(word) == stem.as_str())
+        })
+    }
+}
+
+/// Whether `word` could stem to `stem`: stems keep the word's start but may change its last
+/// letter ("happi" for "happy"), so this cheap check spares stemming every word.
+fn shares_start(word: &str, stem: &str) -> bool {
+    let mut start = stem.chars();
+    start.next_back();
+    let start = start.as_str();
+    !start.is_empty() && word.starts_with(start)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,6 +99,19 @@ mod tests {
             .map(|[s, e]| chars[*s..*e].iter().collect())
             .collect();
         assert_eq!(marked, ["café", "Rustacean"]);
+    }
+
+    #[test]
+    fn words_with_the_query_words_stem_are_highlighted() {
+        let query = SearchQuery::parse("running happiness ").unwrap();
+        let snippet = Snippet::of("She runs; he ran. Running is happy.", &query);
+        let chars: Vec<char> = snippet.text.chars().collect();
+        let marked: Vec<String> = snippet
+            .highlights
+            .iter()
+            .map(|[s, e]| chars[*s..*e].iter().collect())
+            .collect();
+        assert_eq!(marked, ["runs", "Running", "happy"]);
     }
 
     #[test]

@@ -6,12 +6,11 @@ use crate::ids::{TranscriptId, UserId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-/// How many of a user's matches a search ranks: the newest this many (by when they were
-/// stored). A word found in thousands of one user's transcripts says little about which of them
+/// How many of a user's matches a search ranks: the newest this many (by creation). A word found in thousands of one user's transcripts says little about which of them
 /// is wanted, and ranking every match would cost time in proportion to them; up to this many,
 /// the ranking is exact, past it older matches are left out of the results (a narrower query or
-/// a tag reaches them). Every backend applies the same window.
-pub const RANK_WINDOW: u32 = 2_000;
+/// a tag reaches them: the window holds the newest matches with the tag). Every backend applies the same window.
+pub const RANK_WINDOW: u32 = 500;
 
 /// Which of a user's transcripts [`TranscriptStore::list`] returns, newest (highest id) first.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -75,7 +74,7 @@ pub trait TranscriptStore: Send + Sync + 'static {
     async fn delete_transcript(&self, user: UserId, id: TranscriptId) -> Result<bool>;
     /// The user's transcripts matching `query` (and `tag`), best first: title matches weigh
     /// more than content matches; ties newest first. Only the newest [`RANK_WINDOW`] matches
-    /// of `query` are ranked (the tag filters those). `offset` hits are skipped, then up to
+    /// (with the tag, when one is given) are ranked. `offset` hits are skipped, then up to
     /// `limit` returned, each with its score (higher is better).
     async fn search_transcripts(
         &self,

@@ -166,16 +166,16 @@ impl TranscriptStore for MemoryStore {
                 (term, idf(docs.len(), containing))
             })
             .collect();
-        // The newest RANK_WINDOW matches are ranked, the tag filtering those (as every backend).
+        // The newest RANK_WINDOW matches (with the tag) are ranked, as on every backend.
         let mut hits: Vec<(Transcript, f64)> = docs
             .iter()
             .rev()
+            .filter(|d| tag.is_none_or(|tag| d.transcript.tags.iter().any(|x| x == tag)))
             .filter(|d| {
                 let t = d.transcript;
                 query.matches(&format!("{}\n{}", t.title, t.content))
             })
             .take(RANK_WINDOW as usize)
-            .filter(|d| tag.is_none_or(|tag| d.transcript.tags.iter().any(|x| x == tag)))
             .map(|d| {
                 let score = terms
                     .iter()

@@ -156,8 +156,10 @@ impl TranscriptStore for PgStore {
         offset: u32,
         limit: u32,
     ) -> Result<Vec<(Transcript, f64)>> {
-        // The owner's lexeme AND the query find the candidates in the GIN index; the newest
-        // RANK_WINDOW of them are ranked. Unnamed statements are planned for each search with
+        // The newest RANK_WINDOW of the owner's matches are ranked. The planner picks how to
+        // find them: for rare words, the owner's lexeme AND the query in the GIN index; for
+        // words in most rows, the owner's transcripts newest first (`transcripts_user_recent`;
+        // the primary key gives no owner order, so it cannot walk every user's rows instead). Unnamed statements are planned for each search with
         // its own query text (whose words may be rare or in every row), never a generic plan.
         let rows = sqlx::query(concat!(
             "SELECT ",
@@ -165,8 +167,8 @@ impl TranscriptStore for PgStore {
             ", ts_rank_cd('{0, 0, 0.1, 1}', search, to_tsquery('english', $2))::float8 AS score \
              FROM (SELECT * FROM transcripts WHERE user_id = $1 \
              AND search @@ (to_tsquery('simple', $3) && to_tsquery('english', $2)) \
-             ORDER BY id DESC LIMIT $4) AS recent \
-             WHERE ($5::text IS NULL OR $5 = ANY (tags)) \
+             AND ($5::text IS NULL OR $5 = ANY (tags)) \
+             ORDER BY created_at DESC, id DESC LIMIT $4) AS recent \
              ORDER BY score DESC, id DESC LIMIT $6 OFFSET $7"
         ))
         .persistent(false)

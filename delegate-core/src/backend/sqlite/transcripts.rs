@@ -65,17 +65,21 @@ fn owner_token(user: UserId) -> String {
 /// the 16 shards: the shard's newest [`RANK_WINDOW`] matches of the owner are ranked (BM25;
 /// owner 0, title 10, content 1) and only the page's rows are read, joined back by `seq`.
 /// Joined the other way, SQLite would walk the owner's rows and look each up in the index.
-/// The owner check on the rows stays (the index only narrows). A tag filters the window.
+/// The owner check on the rows stays (the index only narrows). With a tag, every match is
+/// ranked in the index (it cannot see tags) and the window is the newest tagged matches.
 macro_rules! shard_search {
     ($($digit:literal)*) => {
         [$(concat!(
             "WITH hits AS (SELECT rowid AS seq, bm25(transcripts_fts_", $digit,
             ", 0.0, 10.0, 1.0) AS rank FROM transcripts_fts_", $digit,
-            " WHERE transcripts_fts_", $digit, " MATCH ? ORDER BY rowid DESC LIMIT ?) SELECT ",
-            columns!(),
-            ", hits.rank FROM hits JOIN transcripts t ON t.seq = hits.seq WHERE t.user_id = ? \
+            " WHERE transcripts_fts_", $digit, " MATCH ? ORDER BY rowid DESC LIMIT ?), \
+             recent AS (SELECT t.seq, hits.rank FROM hits JOIN transcripts t ON t.seq = hits.seq \
+             WHERE t.user_id = ? \
              AND (? IS NULL OR EXISTS (SELECT 1 FROM json_each(t.tags) WHERE value = ?)) \
-             ORDER BY hits.rank, t.seq DESC LIMIT ? OFFSET ?"
+             ORDER BY t.seq DESC LIMIT ?) SELECT ",
+            columns!(),
+            ", recent.rank FROM recent JOIN transcripts t ON t.seq = recent.seq \
+             ORDER BY recent.rank, t.seq DESC LIMIT ? OFFSET ?"
         )),*]
     };
 }
@@ -208,10 +212,15 @@ impl TranscriptStore for SqliteStore {
     ) -> Result<Vec<(Transcript, f64)>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(SHARD_SEARCH[shard(user)]))
             .bind(owner_scoped(user, query))
-            .bind(i64::from(RANK_WINDOW))
+            .bind(if tag.is_some() {
+                -1
+            } else {
+                i64::from(RANK_WINDOW)
+            })
             .bind(user.to_string())
             .bind(tag)
             .bind(tag)
+            .bind(i64::from(RANK_WINDOW))
             .bind(i64::from(limit))
             .bind(i64::from(offset))
             .fetch_all(&self.pool)
@@ -224,5 +233,80 @@ impl TranscriptStore for SqliteStore {
                 Ok((transcript(row)?, -rank))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transcript::TranscriptSource;
+    use crate::users::{User, UserStore};
+    use chrono::TimeZone;
+
+    /// The migration that shards the index builds it from the transcripts stored before it,
+    /// and its triggers keep it in step after.
+    #[tokio::test]
+    async fn the_shard_migration_indexes_transcripts_stored_before_it() {
+        const SHARDS: i64 = 20261201000004;
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("old.db").display());
+        let store = SqliteStore::open(&url).await.unwrap();
+        let mut before = sqlx::migrate!("./migrations/sqlite");
+        before.migrations = before
+            .migrations
+            .iter()
+            .filter(|m| m.version < SHARDS)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into();
+        before.run(&store.pool).await.unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 11, 30, 12, 0, 0).unwrap();
+        let ada = User::new("ada@example.test", "Ada", now);
+        store.insert(&ada, "$argon2id$x").await.unwrap();
+        let old = Transcript::new(
+            ada.id,
+            "Kubernetes notes",
+            "the cluster upgrade went well",
+            TranscriptSource::Manual,
+            now,
+        );
+        store.insert_transcript(&old).await.unwrap();
+
+        assert_eq!(store.migrate().await.unwrap(), 1);
+        let query = SearchQuery::parse("kubernetes ").unwrap();
+        let found = |hits: Vec<(Transcript, f64)>| -> Vec<TranscriptId> {
+            hits.into_iter().map(|(t, _)| t.id).collect()
+        };
+        let hits = store
+            .search_transcripts(ada.id, &query, None, 0, 10)
+            .await
+            .unwrap();
+        assert_eq!(found(hits), [old.id]);
+
+        let change = TranscriptChange {
+            title: Some("Cluster notes".into()),
+            ..TranscriptChange::default()
+        };
+        store
+            .update_transcript(ada.id, old.id, &change, now)
+            .await
+            .unwrap();
+        let hits = store
+            .search_transcripts(ada.id, &query, None, 0, 10)
+            .await
+            .unwrap();
+        assert!(hits.is_empty(), "the old title left the index");
+        let upgrade = SearchQuery::parse("upgrade ").unwrap();
+        let hits = store
+            .search_transcripts(ada.id, &upgrade, None, 0, 10)
+            .await
+            .unwrap();
+        assert_eq!(found(hits), [old.id], "the content is still indexed");
+        store.delete_transcript(ada.id, old.id).await.unwrap();
+        let hits = store
+            .search_transcripts(ada.id, &upgrade, None, 0, 10)
+            .await
+            .unwrap();
+        assert!(hits.is_empty(), "a deleted transcript left the index");
     }
 }

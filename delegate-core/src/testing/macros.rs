@@ -48,6 +48,7 @@ macro_rules! store_conformance {
                     list_pages_newest_first_with_filters,
                     update_and_delete_only_the_owners,
                     search_understands_the_query_language,
+                    search_folds_case_and_accents,
                 ]);
             }
 

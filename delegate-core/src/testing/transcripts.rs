@@ -249,3 +249,20 @@ pub async fn search_understands_the_query_language(stores: Stores) {
         .unwrap();
     assert!(tagged.is_empty());
 }
+
+/// Case and Latin accents fold on both sides: "cafe" finds "Café" and "CAFÉ" finds "cafe".
+pub async fn search_folds_case_and_accents(stores: Stores) {
+    let ada = owner(&stores, "ada@example.test").await;
+    let accented = manual(ada, "Café crème", "Notes from the Zürich office", 10);
+    let plain = manual(ada, "Cafe menu", "Prices at the zurich branch", 20);
+    for t in [&accented, &plain] {
+        stores.transcripts.insert_transcript(t).await.unwrap();
+    }
+    let both = [plain.id, accented.id];
+    for q in ["cafe ", "CAFÉ ", "café ", "Zurich ", "zürich "] {
+        let mut found = search(&stores, ada, q).await;
+        found.sort_by(|a, b| b.cmp(a));
+        assert_eq!(found, both, "{q:?}");
+    }
+    assert_eq!(search(&stores, ada, "creme ").await, [accented.id]);
+}

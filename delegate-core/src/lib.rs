@@ -36,6 +36,7 @@ mod text_enum;
 pub mod transcript;
 pub mod usage;
 pub mod users;
+pub mod voice;
 
 pub use async_trait::async_trait;
 pub use auth::{

@@ -417,6 +417,50 @@ async fn search_ranks_the_callers_transcripts_with_snippets_and_highlights() {
     assert_eq!(titles(res).await, ["Weekly sync"]);
 }
 
+/// The highlighted words of the first hit of `q`, as they are written in its snippet.
+async fn highlighted(app: &TestApp, who: &Account, q: &str) -> Vec<String> {
+    let body: Value = search(app, who, q).await.json().await.unwrap();
+    let hit = &body["items"][0];
+    let chars: Vec<char> = hit["snippet"].as_str().unwrap().chars().collect();
+    hit["highlights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|range| {
+            let start = range[0].as_u64().unwrap() as usize;
+            let end = range[1].as_u64().unwrap() as usize;
+            chars[start..end].iter().collect()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn search_folds_accents_and_stems_and_highlights_what_it_matched() {
+    let app = app().await;
+    let ada = app.register("ada@example.com").await;
+    manual(
+        &app,
+        &ada,
+        "Café opening",
+        "We were planning the café opening; the plans changed twice.",
+        &[],
+    )
+    .await;
+    manual(&app, &ada, "Garden", "Tomatoes and basil.", &[]).await;
+    for q in ["cafe ", "CAFÉ ", "plan ", "planned "] {
+        assert_eq!(
+            titles(search(&app, &ada, q).await).await,
+            ["Café opening"],
+            "{q:?}"
+        );
+    }
+    assert_eq!(highlighted(&app, &ada, "cafe ").await, ["café"]);
+    assert_eq!(
+        highlighted(&app, &ada, "plan ").await,
+        ["planning", "plans"]
+    );
+}
+
 #[tokio::test]
 async fn hostile_queries_never_error_or_leak() {
     let app = app().await;

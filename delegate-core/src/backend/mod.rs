@@ -283,6 +283,14 @@ pub(crate) fn like_prefix(prefix: Option<&str>) -> Option<String> {
     })
 }
 
+/// The single token (SQLite) or lexeme (PostgreSQL) a transcript's owner is indexed as, so a
+/// search can be scoped to the owner inside the full-text index: `u` and the id's 32 hex
+/// digits. The migrations build the same text from the stored `user_id`.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn owner_token(user: crate::ids::UserId) -> String {
+    format!("u{}", user.as_uuid().simple())
+}
+
 fn scheme(url: &str) -> &str {
     url.split_once(':').map_or(url, |(scheme, _)| scheme)
 }

@@ -153,10 +153,15 @@ impl SearchQuery {
     /// of its terms does, and the query matches when every group does and no exclusion does.
     pub fn matches(&self, text: &str) -> bool {
         let tokens: Vec<String> = words(text).into_iter().map(|(word, _, _)| word).collect();
+        self.matches_words(&tokens)
+    }
+
+    /// [`SearchQuery::matches`] over text already split by [`words`] (the words only).
+    pub(crate) fn matches_words(&self, tokens: &[String]) -> bool {
         self.all
             .iter()
-            .all(|group| group.iter().any(|term| term_matches(term, &tokens)))
-            && !self.none.iter().any(|term| term_matches(term, &tokens))
+            .all(|group| group.iter().any(|term| term_matches(term, tokens)))
+            && !self.none.iter().any(|term| term_matches(term, tokens))
     }
 }
 

@@ -88,30 +88,31 @@ fn shares_start(word: &str, stem: &str) -> bool {
 mod tests {
     use super::*;
 
-    #[test]
-    fn highlights_are_character_ranges_of_the_matched_words() {
-        let query = SearchQuery::parse("café rust*").unwrap();
-        let snippet = Snippet::of("Un café et du Rustacean talk", &query);
+    /// The highlighted words of `content`'s snippet for `q`, as written.
+    fn marked(content: &str, q: &str) -> Vec<String> {
+        let snippet = Snippet::of(content, &SearchQuery::parse(q).unwrap());
         let chars: Vec<char> = snippet.text.chars().collect();
-        let marked: Vec<String> = snippet
+        snippet
             .highlights
             .iter()
             .map(|[s, e]| chars[*s..*e].iter().collect())
-            .collect();
-        assert_eq!(marked, ["café", "Rustacean"]);
+            .collect()
+    }
+
+    #[test]
+    fn highlights_are_character_ranges_of_the_matched_words() {
+        assert_eq!(
+            marked("Un café et du Rustacean talk", "café rust*"),
+            ["café", "Rustacean"]
+        );
     }
 
     #[test]
     fn words_with_the_query_words_stem_are_highlighted() {
-        let query = SearchQuery::parse("running happiness ").unwrap();
-        let snippet = Snippet::of("She runs; he ran. Running is happy.", &query);
-        let chars: Vec<char> = snippet.text.chars().collect();
-        let marked: Vec<String> = snippet
-            .highlights
-            .iter()
-            .map(|[s, e]| chars[*s..*e].iter().collect())
-            .collect();
-        assert_eq!(marked, ["runs", "Running", "happy"]);
+        assert_eq!(
+            marked("She runs; he ran. Running is happy.", "running happiness "),
+            ["runs", "Running", "happy"]
+        );
     }
 
     #[test]

@@ -143,8 +143,7 @@ impl AudioClip {
                 ),
             )
         };
-        let source =
-            MediaSourceStream::new(Box::new(Cursor::new(bytes.to_vec())), Default::default());
+        let source = MediaSourceStream::new(Box::new(Cursor::new(bytes)), Default::default());
         let mut hint = Hint::new();
         hint.with_extension(format.extension());
         let mut reader = symphonia::default::get_probe()

@@ -19,31 +19,36 @@ const K1: f64 = 1.2;
 /// BM25's length normalisation, as in FTS5.
 const B: f64 = 0.75;
 
-/// A transcript with its title and content split into words.
+/// A transcript with its title's words followed by its content's (split once, for matching
+/// and for ranking).
 struct Tokenized<'a> {
     transcript: &'a Transcript,
-    title: Vec<String>,
-    content: Vec<String>,
+    words: Vec<String>,
+    /// How many of `words` are the title's.
+    title_words: usize,
 }
 
 impl<'a> Tokenized<'a> {
     fn new(transcript: &'a Transcript) -> Self {
+        let mut words = tokens(&transcript.title);
+        let title_words = words.len();
+        words.extend(tokens(&transcript.content));
         Self {
             transcript,
-            title: tokens(&transcript.title),
-            content: tokens(&transcript.content),
+            words,
+            title_words,
         }
     }
 
     /// Words in title and content together (BM25's document length).
     fn length(&self) -> f64 {
-        (self.title.len() + self.content.len()) as f64
+        self.words.len() as f64
     }
 
     /// The weighted hits of `term`: each title hit counts [`TITLE_WEIGHT`], each content hit 1.
     fn frequency(&self, term: &Term) -> f64 {
-        let (title, content) = (term_hits(term, &self.title), term_hits(term, &self.content));
-        TITLE_WEIGHT * title as f64 + content as f64
+        let (title, content) = self.words.split_at(self.title_words);
+        TITLE_WEIGHT * term_hits(term, title) as f64 + term_hits(term, content) as f64
     }
 }
 
@@ -171,10 +176,7 @@ impl TranscriptStore for MemoryStore {
             .iter()
             .rev()
             .filter(|d| tag.is_none_or(|tag| d.transcript.tags.iter().any(|x| x == tag)))
-            .filter(|d| {
-                let t = d.transcript;
-                query.matches(&format!("{}\n{}", t.title, t.content))
-            })
+            .filter(|d| query.matches_words(&d.words))
             .take(RANK_WINDOW as usize)
             .map(|d| {
                 let score = terms

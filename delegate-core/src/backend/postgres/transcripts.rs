@@ -3,6 +3,7 @@
 //! scoped inside the GIN index to the owner's postings.
 
 use super::{PgStore, db_error};
+use crate::backend::owner_token;
 use crate::error::Result;
 use crate::ids::{ChatSessionId, TranscriptId, UserId};
 use crate::transcript::{
@@ -174,7 +175,7 @@ impl TranscriptStore for PgStore {
         .persistent(false)
         .bind(user.as_uuid())
         .bind(query.to_tsquery())
-        .bind(format!("u{}", user.as_uuid().simple()))
+        .bind(owner_token(user))
         .bind(i64::from(RANK_WINDOW))
         .bind(tag)
         .bind(i64::from(limit))

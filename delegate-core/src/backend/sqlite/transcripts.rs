@@ -3,6 +3,7 @@
 //! owner's postings.
 
 use super::{SqliteStore, db_error, from_millis, millis, parse_uuid};
+use crate::backend::owner_token;
 use crate::error::{Error, Result};
 use crate::ids::{ChatSessionId, TranscriptId, UserId};
 use crate::transcript::{
@@ -54,11 +55,6 @@ fn owner_scoped(user: UserId, query: &SearchQuery) -> String {
         owner_token(user),
         query.to_fts5()
     )
-}
-
-/// The single token a user's id is indexed as: `u` and its 32 hex digits.
-fn owner_token(user: UserId) -> String {
-    format!("u{}", user.as_uuid().simple())
 }
 
 /// The search statement over one shard of the index (`transcripts_fts_<digit>`), for each of

@@ -37,6 +37,7 @@ struct Inner {
     chat: ChatService,
     usage: UsageService,
     transcripts: crate::transcript::TranscriptsService,
+    voice: crate::voice::VoiceService,
     limits: RateLimits,
     shared: Shared,
     store_probe: Option<Arc<dyn Probe>>,
@@ -67,6 +68,7 @@ impl Delegate {
             stores: None,
             shared: None,
             model: None,
+            speech: None,
         }
     }
 
@@ -106,6 +108,11 @@ impl Delegate {
     /// Transcripts: saved, searched, exported.
     pub fn transcripts(&self) -> crate::transcript::TranscriptsService {
         self.inner.transcripts.clone()
+    }
+
+    /// Speech to text, text to speech and voice conversations.
+    pub fn voice(&self) -> crate::voice::VoiceService {
+        self.inner.voice.clone()
     }
 
     /// Usage metering and quotas.
@@ -178,6 +185,7 @@ pub struct DelegateBuilder {
     stores: Option<Stores>,
     shared: Option<Shared>,
     model: Option<Arc<dyn ChatModel>>,
+    speech: Option<Arc<dyn crate::voice::SpeechModel>>,
 }
 
 impl DelegateBuilder {
@@ -196,6 +204,12 @@ impl DelegateBuilder {
     /// Uses this AI provider instead of the one `config.ai` names.
     pub fn with_model(mut self, model: Arc<dyn ChatModel>) -> Self {
         self.model = Some(model);
+        self
+    }
+
+    /// Uses this speech provider instead of the one `config.voice` names.
+    pub fn with_speech_model(mut self, speech: Arc<dyn crate::voice::SpeechModel>) -> Self {
+        self.speech = Some(speech);
         self
     }
 
@@ -283,6 +297,7 @@ impl DelegateBuilder {
         let usage = UsageService::new(
             stores.usage.clone(),
             config.quota,
+            config.voice.tiers,
             shared.cache.clone(),
             Duration::from_secs(config.cache.ttl_short_secs),
             clock.clone(),
@@ -323,6 +338,16 @@ impl DelegateBuilder {
                     .then(|| Duration::from_secs(config.cache.ttl_long_secs)),
             },
         );
+        let speech = match self.speech {
+            Some(speech) => Some(speech),
+            None => crate::voice::from_config(&config.voice, &config.ai)?,
+        };
+        let voice = crate::voice::VoiceService::new(
+            speech,
+            chat.clone(),
+            usage.clone(),
+            crate::voice::VoiceSettings::from(&config.voice),
+        );
         let events = shared.bus.subscribe(AUTH_TOPIC).await?;
         let mut listeners = vec![tokio::spawn(listen(Arc::downgrade(&core), events))];
         // An in-process cache learns of account changes made by other processes here (a
@@ -344,6 +369,7 @@ impl DelegateBuilder {
                 chat,
                 usage,
                 transcripts,
+                voice,
                 limits: RateLimits::new(
                     config.rate_limit.clone(),
                     shared.limiter.clone(),

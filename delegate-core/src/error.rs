@@ -28,6 +28,8 @@ pub enum ErrorKind {
     RateLimited,
     /// The caller's tier quota is used up.
     QuotaExceeded,
+    /// The uploaded content is not of a type the operation takes (not audio, say).
+    UnsupportedMedia,
     /// An upstream service (AI provider) failed.
     Upstream,
     /// A dependency is down; try again later.
@@ -93,6 +95,16 @@ pub enum Error {
          OpenAI-compatible server), or DELEGATE_AI_PROVIDER=echo for the offline demo provider"
     )]
     AiNotConfigured,
+    /// No speech provider is configured (kind [`ErrorKind::Unavailable`]).
+    #[error(
+        "no speech provider is configured: set OPENAI_API_KEY or OPENAI_BASE_URL (voice uses \
+         the chat provider's), or OPENAI_VOICE_BASE_URL (and OPENAI_VOICE_API_KEY) for a \
+         separate OpenAI-compatible speech server"
+    )]
+    VoiceNotConfigured,
+    /// See [`ErrorKind::UnsupportedMedia`]; the message says what was expected.
+    #[error("{0}")]
+    UnsupportedMedia(String),
     /// See [`ErrorKind::Upstream`]; the context and cause are for logs only.
     #[error("upstream failure: {context}")]
     Upstream {
@@ -135,7 +147,8 @@ impl Error {
             Error::Forbidden(_) | Error::AccountDisabled => ErrorKind::Forbidden,
             Error::RateLimited { .. } => ErrorKind::RateLimited,
             Error::QuotaExceeded { .. } => ErrorKind::QuotaExceeded,
-            Error::AiNotConfigured => ErrorKind::Unavailable,
+            Error::AiNotConfigured | Error::VoiceNotConfigured => ErrorKind::Unavailable,
+            Error::UnsupportedMedia(_) => ErrorKind::UnsupportedMedia,
             Error::Upstream { .. } => ErrorKind::Upstream,
             Error::Unavailable { .. } => ErrorKind::Unavailable,
             Error::Internal { .. } => ErrorKind::Internal,
@@ -153,6 +166,8 @@ impl Error {
             Error::RateLimited { .. } => "rate_limited",
             Error::QuotaExceeded { .. } => "quota_exceeded",
             Error::AiNotConfigured => "ai_not_configured",
+            Error::VoiceNotConfigured => "voice_not_configured",
+            Error::UnsupportedMedia(_) => "unsupported_media_type",
             Error::Upstream { .. } => "upstream_error",
             Error::Unavailable { .. } => "service_unavailable",
             Error::Internal { .. } => "internal_error",
@@ -174,7 +189,7 @@ impl Error {
             Error::RateLimited { retry_after }
             | Error::Unavailable { retry_after, .. }
             | Error::QuotaExceeded { retry_after, .. } => Some(*retry_after),
-            Error::AiNotConfigured => Some(Duration::from_secs(60)),
+            Error::AiNotConfigured | Error::VoiceNotConfigured => Some(Duration::from_secs(60)),
             _ => None,
         }
     }

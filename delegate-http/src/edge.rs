@@ -25,8 +25,12 @@ const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'sel
                         'unsafe-inline'; script-src 'self' 'unsafe-inline'; \
                         frame-ancestors 'none'";
 
-/// Wraps `router` in the edge layers configured by `server`.
-pub(crate) fn wrap(router: Router, server: &ServerConfig) -> Router {
+/// Where audio uploads go: bodies there may be as large as the voice upload limit.
+const VOICE_PATH: &str = "/api/v1/voice/";
+
+/// Wraps `router` in the edge layers configured by `server`; bodies under `/api/v1/voice/`
+/// may be `voice_limit` bytes (audio uploads).
+pub(crate) fn wrap(router: Router, server: &ServerConfig, voice_limit: u64) -> Router {
     let limit = server.body_limit_bytes;
     let timeout = Duration::from_secs(server.request_timeout_secs.max(1));
     let shedding = ServiceBuilder::new()
@@ -45,7 +49,14 @@ pub(crate) fn wrap(router: Router, server: &ServerConfig) -> Router {
         .timeout(timeout);
     let router = router
         .layer(axum::middleware::from_fn(
-            move |req: Request, next: Next| refuse_declared_oversize(limit, req, next),
+            move |req: Request, next: Next| {
+                let limit = if req.uri().path().starts_with(VOICE_PATH) {
+                    usize::try_from(voice_limit).unwrap_or(usize::MAX)
+                } else {
+                    limit
+                };
+                refuse_declared_oversize(limit, req, next)
+            },
         ))
         .layer(shedding)
         .layer(axum::middleware::from_fn(content_headers))

@@ -11,6 +11,7 @@ mod openapi;
 mod ratelimit;
 mod routes;
 mod server;
+mod upload;
 mod wire;
 
 pub use error::ApiError;

@@ -1,7 +1,7 @@
 //! The OpenAPI document (/openapi.json) and Swagger UI (/docs), served from the binary.
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::routes::{admin, auth, chat, health, transcripts, users};
+use crate::routes::{admin, auth, chat, health, transcripts, users, voice};
 use crate::wire;
 use axum::Router;
 use utoipa::openapi::path::Operation;
@@ -46,6 +46,11 @@ use utoipa_swagger_ui::SwaggerUi;
         transcripts::update_transcript,
         transcripts::delete_transcript,
         transcripts::export_transcript,
+        voice::transcribe,
+        voice::synthesize,
+        voice::process,
+        voice::voices,
+        voice::usage,
         admin::cleanup_login_sessions,
         admin::list_users,
         admin::show_user,
@@ -71,6 +76,8 @@ use utoipa_swagger_ui::SwaggerUi;
         wire::TagName, wire::CreateTranscriptRequest, wire::UpdateTranscriptRequest,
         wire::TranscriptBody, wire::TranscriptSummaryBody, wire::TranscriptPage,
         wire::SearchHitBody, wire::SearchPage,
+        wire::SynthesizeRequest, wire::TranscribeForm, wire::ProcessForm, wire::TranscriptionBody,
+        wire::AudioBody, wire::ProcessBody, wire::VoiceBody, wire::VoiceList, wire::VoiceUsageBody,
     )),
     modifiers(&BearerAuth, &EdgeResponses),
     tags(
@@ -78,6 +85,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "users", description = "The caller's profile, preferences and usage"),
         (name = "chat", description = "Chat sessions and messages with streamed AI replies"),
         (name = "transcripts", description = "Saved transcripts with ranked full-text search"),
+        (name = "voice", description = "Speech to text, text to speech and voice turns, metered in seconds of audio"),
         (name = "operations", description = "Health and documentation"),
         (name = "admin", description = "Operator actions (role admin)"),
     )

@@ -56,5 +56,7 @@ fn minus(a: UsageTotals, b: UsageTotals) -> UsageTotals {
         messages: a.messages.saturating_sub(b.messages),
         prompt_tokens: a.prompt_tokens.saturating_sub(b.prompt_tokens),
         completion_tokens: a.completion_tokens.saturating_sub(b.completion_tokens),
+        voice_in_ms: a.voice_in_ms.saturating_sub(b.voice_in_ms),
+        voice_out_ms: a.voice_out_ms.saturating_sub(b.voice_out_ms),
     }
 }

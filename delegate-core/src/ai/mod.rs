@@ -8,7 +8,9 @@
 
 mod echo;
 #[cfg(feature = "openai")]
-mod openai;
+pub(crate) mod endpoint;
+#[cfg(feature = "openai")]
+pub(crate) mod openai;
 
 pub use echo::{ECHO_LABEL, EchoModel};
 #[cfg(feature = "openai")]

@@ -88,7 +88,19 @@ pub enum MessageStatus {
     Cancelled,
 }
 
+/// Where a message came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageSource {
+    /// Typed (and every assistant reply).
+    #[default]
+    Text,
+    /// Spoken by the user and transcribed (the voice pipeline).
+    Voice,
+}
+
 crate::text_enum::text_enum!(MessageRole, "role", User = "user", Assistant = "assistant");
+crate::text_enum::text_enum!(MessageSource, "source", Text = "text", Voice = "voice");
 crate::text_enum::text_enum!(
     MessageStatus,
     "status",
@@ -124,6 +136,9 @@ pub struct Message {
     pub created_at: DateTime<Utc>,
     /// Tokens used producing it (assistant messages).
     pub usage: Option<TokenUsage>,
+    /// Where it came from.
+    #[serde(default)]
+    pub source: MessageSource,
 }
 
 impl Message {
@@ -143,6 +158,7 @@ impl Message {
             status,
             created_at: now,
             usage: None,
+            source: MessageSource::Text,
         }
     }
 }

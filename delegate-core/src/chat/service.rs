@@ -4,8 +4,8 @@
 use super::context::{self, SessionHead};
 use super::reply::{AbortOnDrop, Outcome, Reply, Sent};
 use super::{
-    ChatChunk, ChatModel, ChatSession, ConversationStore, Message, MessageRole, MessageStatus,
-    TokenUsage,
+    ChatChunk, ChatModel, ChatSession, ConversationStore, Message, MessageRole, MessageSource,
+    MessageStatus, TokenUsage,
 };
 use crate::ai::estimate_tokens;
 use crate::auth::AuthContext;
@@ -290,6 +290,32 @@ impl ChatService {
         session: ChatSessionId,
         content: &str,
     ) -> Result<Sent> {
+        self.send(caller, session, content, MessageSource::Text)
+            .await
+    }
+
+    /// Whether `caller` may send a message now: the provider is configured, `session` is
+    /// theirs, and their quota has a message and tokens left. A cheap check made before
+    /// spending anything else on a send (the voice pipeline's transcription); the send
+    /// itself still holds the budget atomically.
+    pub(crate) async fn check_can_send(
+        &self,
+        caller: &AuthContext,
+        session: ChatSessionId,
+    ) -> Result<()> {
+        self.model.as_ref().ok_or(Error::AiNotConfigured)?;
+        self.head(caller.user_id, session).await?;
+        self.usage.check_messages_left(caller).await
+    }
+
+    /// [`Self::send_message`] for a message from `source`.
+    pub(crate) async fn send(
+        &self,
+        caller: &AuthContext,
+        session: ChatSessionId,
+        content: &str,
+        source: MessageSource,
+    ) -> Result<Sent> {
         let content = content.trim();
         if content.is_empty() || content.chars().count() > MAX_MESSAGE_CHARS {
             return Err(Error::invalid(
@@ -304,13 +330,16 @@ impl ChatService {
             self.head(caller.user_id, session),
             self.store.recent_messages(session, CONTEXT_MESSAGES),
         )?;
-        let user_message = Message::new(
-            session,
-            MessageRole::User,
-            content,
-            MessageStatus::Complete,
-            self.clock.now(),
-        );
+        let user_message = Message {
+            source,
+            ..Message::new(
+                session,
+                MessageRole::User,
+                content,
+                MessageStatus::Complete,
+                self.clock.now(),
+            )
+        };
         let assistant = Message::new(
             session,
             MessageRole::Assistant,

@@ -18,6 +18,18 @@ pub enum AiProviderKind {
     Echo,
 }
 
+/// How the provider's key is sent (`DELEGATE_AI__KEY_HEADER`), for chat and voice alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+pub enum KeyHeader {
+    /// `Authorization: Bearer <key>` (OpenAI and most compatible servers).
+    #[default]
+    #[serde(rename = "bearer")]
+    Bearer,
+    /// `api-key: <key>` (Azure OpenAI).
+    #[serde(rename = "api-key")]
+    ApiKey,
+}
+
 /// The AI chat provider's settings. With neither an API key, a base URL nor the echo provider,
 /// no provider is configured and chat answers 503 `ai_not_configured`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -27,6 +39,9 @@ pub struct AiConfig {
     pub provider: AiProviderKind,
     /// The provider's API key, sent as a bearer token (`OPENAI_API_KEY`).
     pub api_key: Option<Secret>,
+    /// How the key is sent: `bearer` (the default) or Azure's `api-key` header
+    /// (`DELEGATE_AI__KEY_HEADER`); voice uses the same.
+    pub key_header: KeyHeader,
     /// The API base URL including the version path, e.g. `https://api.openai.com/v1` (the
     /// default) or `http://localhost:11434/v1` for Ollama (`OPENAI_BASE_URL`).
     pub base_url: Option<String>,
@@ -117,6 +132,7 @@ impl Default for AiConfig {
         Self {
             provider: AiProviderKind::OpenAi,
             api_key: None,
+            key_header: KeyHeader::Bearer,
             base_url: None,
             model: "gpt-4o-mini".to_owned(),
             organization: None,

@@ -31,6 +31,10 @@ const LEGACY_ENV: &[(&str, &str)] = &[
     ("OPENAI_BASE_URL", "ai.base_url"),
     ("OPENAI_CHAT_MODEL", "ai.model"),
     ("OPENAI_ORGANIZATION", "ai.organization"),
+    ("OPENAI_STT_MODEL", "voice.stt_model"),
+    ("OPENAI_TTS_MODEL", "voice.tts_model"),
+    ("OPENAI_VOICE_BASE_URL", "voice.base_url"),
+    ("OPENAI_VOICE_API_KEY", "voice.api_key"),
     // `DELEGATE_AI_PROVIDER` has one underscore, so the `DELEGATE_*` source would read it as a
     // top-level `ai_provider`; map it here.
     ("DELEGATE_AI_PROVIDER", "ai.provider"),

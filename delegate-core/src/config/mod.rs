@@ -9,13 +9,15 @@ mod limits;
 mod load;
 mod secret;
 mod server;
+mod voice;
 
-pub use ai::{AiConfig, AiProviderKind, AiTierPolicy, AiTiers};
+pub use ai::{AiConfig, AiProviderKind, AiTierPolicy, AiTiers, KeyHeader};
 pub use auth::{AuthConfig, LoginBackoffConfig, PasswordConfig};
 pub use cache::CacheConfig;
 pub use limits::{RateLimitConfig, RouteLimit};
 pub use secret::{Secret, redact_url};
 pub use server::ServerConfig;
+pub use voice::{VoiceConfig, VoiceTierPolicy, VoiceTiers};
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -80,6 +82,9 @@ pub struct Config {
     /// The AI chat provider.
     #[serde(default)]
     pub ai: AiConfig,
+    /// The speech provider and voice limits.
+    #[serde(default)]
+    pub voice: VoiceConfig,
 }
 
 impl Default for Config {
@@ -97,6 +102,7 @@ impl Default for Config {
             cache: CacheConfig::default(),
             quota: crate::usage::QuotaConfig::default(),
             ai: AiConfig::default(),
+            voice: VoiceConfig::default(),
         }
     }
 }
@@ -115,6 +121,7 @@ impl std::fmt::Debug for Config {
             .field("cache", &self.cache)
             .field("quota", &self.quota)
             .field("ai", &self.ai)
+            .field("voice", &self.voice)
             .finish_non_exhaustive()
     }
 }

@@ -9,11 +9,10 @@ use crate::usage::{Hold, HoldLimits, HoldOutcome, UsageEvent, UsageTotals, day_o
 
 fn event(user: UserId, secs: i64, messages: u32, prompt: u32, completion: u32) -> UsageEvent {
     UsageEvent {
-        user_id: user,
-        at: at(secs),
         messages,
         prompt_tokens: prompt,
         completion_tokens: completion,
+        ..UsageEvent::new(user, at(secs))
     }
 }
 
@@ -22,6 +21,7 @@ fn totals(messages: u64, prompt_tokens: u64, completion_tokens: u64) -> UsageTot
         messages,
         prompt_tokens,
         completion_tokens,
+        ..UsageTotals::default()
     }
 }
 

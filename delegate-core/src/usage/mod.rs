@@ -18,6 +18,12 @@ pub struct UsageTotals {
     pub prompt_tokens: u64,
     /// Completion tokens.
     pub completion_tokens: u64,
+    /// Milliseconds of the user's speech that were transcribed.
+    #[serde(default)]
+    pub voice_in_ms: u64,
+    /// Milliseconds of speech synthesized for the user.
+    #[serde(default)]
+    pub voice_out_ms: u64,
 }
 
 /// One metered event.
@@ -33,6 +39,32 @@ pub struct UsageEvent {
     pub prompt_tokens: u32,
     /// Completion tokens.
     pub completion_tokens: u32,
+    /// Milliseconds of the user's speech transcribed.
+    pub voice_in_ms: u32,
+    /// Milliseconds of speech synthesized.
+    pub voice_out_ms: u32,
+}
+
+impl UsageEvent {
+    /// An event of `user` at `at` that meters nothing yet: set the fields it meters.
+    pub fn new(user_id: UserId, at: DateTime<Utc>) -> Self {
+        Self {
+            user_id,
+            at,
+            messages: 0,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            voice_in_ms: 0,
+            voice_out_ms: 0,
+        }
+    }
+}
+
+impl UsageTotals {
+    /// Voice seconds, speech in and out together (what the voice quota counts).
+    pub fn voice_ms(&self) -> u64 {
+        self.voice_in_ms.saturating_add(self.voice_out_ms)
+    }
 }
 
 /// The UTC midnight starting the day of `at`.

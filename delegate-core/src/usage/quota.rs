@@ -87,6 +87,10 @@ pub struct UsageReport {
     pub messages_today: u64,
     /// Usage this month.
     pub month: UsageTotals,
+    /// When this month ends (UTC): the monthly quotas start again.
+    pub month_end: DateTime<Utc>,
+    /// The tier's voice seconds a month, speech in and out together (0 = unlimited).
+    pub voice_seconds_per_month: u64,
 }
 
 /// Metering and quota checks.
@@ -98,6 +102,7 @@ pub struct UsageReport {
 pub struct UsageService {
     store: Arc<dyn UsageStore>,
     quotas: QuotaConfig,
+    voice: crate::config::VoiceTiers,
     cache: Arc<dyn Cache>,
     /// How long cached totals live: the longest a lost race between a read and a write
     /// of the entry can leave them behind the ledger.
@@ -109,6 +114,7 @@ impl UsageService {
     pub(crate) fn new(
         store: Arc<dyn UsageStore>,
         quotas: QuotaConfig,
+        voice: crate::config::VoiceTiers,
         cache: Arc<dyn Cache>,
         ttl: Duration,
         clock: Arc<dyn Clock>,
@@ -116,6 +122,7 @@ impl UsageService {
         Self {
             store,
             quotas,
+            voice,
             cache,
             ttl,
             clock,
@@ -147,6 +154,8 @@ impl UsageService {
             month_start,
             messages_today: today.messages,
             month,
+            month_end: next_month(now),
+            voice_seconds_per_month: self.voice.of(tier).seconds_per_month,
         })
     }
 
@@ -233,16 +242,68 @@ impl UsageService {
     /// Meters one exchange: a message sent, and the tokens its reply used.
     async fn exchange(&self, user: UserId, usage: Option<TokenUsage>) -> Result<()> {
         let usage = usage.unwrap_or_default();
+        self.meter(UsageEvent {
+            messages: 1,
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            ..UsageEvent::new(user, self.clock.now())
+        })
+        .await
+    }
+
+    /// Meters seconds of speech: `heard` transcribed, `spoken` synthesized.
+    pub(crate) async fn meter_voice(
+        &self,
+        user: UserId,
+        heard: Duration,
+        spoken: Duration,
+    ) -> Result<()> {
+        let ms = |d: Duration| u32::try_from(d.as_millis()).unwrap_or(u32::MAX);
+        self.meter(UsageEvent {
+            voice_in_ms: ms(heard),
+            voice_out_ms: ms(spoken),
+            ..UsageEvent::new(user, self.clock.now())
+        })
+        .await
+    }
+
+    /// Refuses with [`Error::QuotaExceeded`] when the caller's messages today or tokens this
+    /// month are used up (not counting replies in flight: a cheap early check, not a hold).
+    pub(crate) async fn check_messages_left(&self, caller: &AuthContext) -> Result<()> {
+        let report = self.report(caller).await?;
+        let (quota, now) = (report.quota, self.clock.now());
+        let tokens = report.month.prompt_tokens + report.month.completion_tokens;
+        if quota.messages_per_day > 0 && report.messages_today >= quota.messages_per_day {
+            return Err(Error::QuotaExceeded {
+                message: format!(
+                    "the {} tier allows {} messages a day",
+                    caller.tier, quota.messages_per_day
+                ),
+                retry_after: (next_day(now) - now).to_std().unwrap_or_default(),
+            });
+        }
+        if quota.tokens_per_month > 0 && tokens >= quota.tokens_per_month {
+            return Err(Error::QuotaExceeded {
+                message: format!(
+                    "the {} tier allows {} tokens a month",
+                    caller.tier, quota.tokens_per_month
+                ),
+                retry_after: (next_month(now) - now).to_std().unwrap_or_default(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The time from now until this month's quotas start again.
+    pub(crate) fn until_next_month(&self) -> Duration {
         let now = self.clock.now();
-        self.store
-            .record(&UsageEvent {
-                user_id: user,
-                at: now,
-                messages: 1,
-                prompt_tokens: usage.prompt_tokens,
-                completion_tokens: usage.completion_tokens,
-            })
-            .await?;
+        (next_month(now) - now).to_std().unwrap_or_default()
+    }
+
+    /// Appends `event` to the ledger and refreshes the user's cached totals.
+    async fn meter(&self, event: UsageEvent) -> Result<()> {
+        let (user, now) = (event.user_id, event.at);
+        self.store.record(&event).await?;
         // Rewritten, not dropped: the next quota check finds fresh totals in the cache.
         let day_start = day_start(now);
         let key = keys::usage(user, day_start);

@@ -254,10 +254,10 @@ pub(crate) async fn send_message(
 
 /// Counts a live SSE stream in the `delegate_sse_streams` gauge until it is dropped (ended
 /// or the client went away).
-struct LiveStream;
+pub(crate) struct LiveStream;
 
 impl LiveStream {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         metrics::gauge!("delegate_sse_streams").increment(1.0);
         LiveStream
     }
@@ -269,7 +269,7 @@ impl Drop for LiveStream {
     }
 }
 
-fn json_event(name: &str, data: &impl serde::Serialize) -> Event {
+pub(crate) fn json_event(name: &str, data: &impl serde::Serialize) -> Event {
     Event::default()
         .event(name)
         .json_data(data)

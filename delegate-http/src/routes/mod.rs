@@ -6,6 +6,7 @@ pub(crate) mod chat;
 pub(crate) mod health;
 pub(crate) mod transcripts;
 pub(crate) mod users;
+pub(crate) mod voice;
 
 use crate::error::ApiError;
 use crate::openapi;
@@ -31,12 +32,15 @@ pub fn router(delegate: Delegate) -> Router {
     crate::metrics::install();
     let server = delegate.config().server.clone();
     let models = delegate.chat().models_of_any_tier();
+    let voice_upload_limit =
+        delegate.voice().max_upload_bytes() + crate::upload::MULTIPART_OVERHEAD;
     let cors = crate::cors::layer(&server.cors_origin);
     let api = Router::new()
         .nest("/api/v1/auth", auth::routes())
         .nest("/api/v1/users", users::routes())
         .nest("/api/v1/sessions", chat::routes())
         .nest("/api/v1/transcripts", transcripts::routes())
+        .nest("/api/v1/voice", voice::routes())
         .nest("/api/v1/health", health::api_routes())
         .nest("/api/v1/admin", admin::routes())
         .route_layer(axum::middleware::from_fn_with_state(
@@ -55,7 +59,7 @@ pub fn router(delegate: Delegate) -> Router {
         .merge(openapi::routes(&models))
         .layer(DefaultBodyLimit::max(server.body_limit_bytes))
         .layer(cors);
-    crate::edge::wrap(api, &server).layer(
+    crate::edge::wrap(api, &server, voice_upload_limit).layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
                 .layer(

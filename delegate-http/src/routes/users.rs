@@ -19,7 +19,7 @@ pub(crate) fn routes() -> Router<Delegate> {
 /// The caller's usage this period against the tier's quota.
 #[utoipa::path(get, path = "/api/v1/users/usage", tag = "users", security(("bearer" = [])),
     responses(
-        (status = 200, description = "Messages today and tokens this month vs the quota", body = UsageBody),
+        (status = 200, description = "Messages today, tokens and voice seconds this month vs the quota", body = UsageBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
     ))]
 pub(crate) async fn usage(

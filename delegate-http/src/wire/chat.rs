@@ -113,6 +113,9 @@ pub struct MessageBody {
     pub created_at: String,
     /// Tokens used (assistant messages).
     pub usage: Option<TokenUsageBody>,
+    /// `text` (typed) or `voice` (spoken and transcribed).
+    #[schema(example = "text")]
+    pub source: &'static str,
 }
 
 impl From<delegate_core::chat::Message> for MessageBody {
@@ -125,6 +128,7 @@ impl From<delegate_core::chat::Message> for MessageBody {
             status: m.status.as_str(),
             created_at: time(m.created_at),
             usage: m.usage.map(Into::into),
+            source: m.source.as_str(),
         }
     }
 }

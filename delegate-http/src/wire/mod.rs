@@ -7,6 +7,7 @@ mod chat;
 mod health;
 mod transcripts;
 mod users;
+mod voice;
 
 pub use admin::*;
 pub use auth::*;
@@ -14,6 +15,7 @@ pub use chat::*;
 pub use health::*;
 pub use transcripts::*;
 pub use users::*;
+pub use voice::*;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;

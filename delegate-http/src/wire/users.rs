@@ -90,10 +90,13 @@ pub struct UsageBody {
     pub prompt_tokens: u64,
     /// Completion tokens this month.
     pub completion_tokens: u64,
+    /// Voice seconds this month against the voice quota.
+    pub voice: super::VoiceUsageBody,
 }
 
 impl From<delegate_core::usage::UsageReport> for UsageBody {
     fn from(r: delegate_core::usage::UsageReport) -> Self {
+        let voice = delegate_core::voice::VoiceUsage::of(&r);
         Self {
             tier: r.tier,
             messages: MeteredBody {
@@ -108,6 +111,7 @@ impl From<delegate_core::usage::UsageReport> for UsageBody {
             },
             prompt_tokens: r.month.prompt_tokens,
             completion_tokens: r.month.completion_tokens,
+            voice: voice.into(),
         }
     }
 }

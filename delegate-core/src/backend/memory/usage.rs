@@ -61,6 +61,8 @@ impl State {
             totals.messages += u64::from(e.messages);
             totals.prompt_tokens += u64::from(e.prompt_tokens);
             totals.completion_tokens += u64::from(e.completion_tokens);
+            totals.voice_in_ms += u64::from(e.voice_in_ms);
+            totals.voice_out_ms += u64::from(e.voice_out_ms);
         }
         totals
     }

@@ -17,7 +17,8 @@ macro_rules! session_columns {
 
 macro_rules! message_columns {
     () => {
-        "id, session_id, role, content, status, created_at, prompt_tokens, completion_tokens"
+        "id, session_id, role, content, status, created_at, prompt_tokens, completion_tokens, \
+         source"
     };
 }
 
@@ -44,6 +45,7 @@ fn message(row: &PgRow) -> Result<Message> {
         status: text("status")?.parse()?,
         created_at: row.try_get("created_at").map_err(db_error)?,
         usage: token_usage(tokens("prompt_tokens")?, tokens("completion_tokens")?)?,
+        source: text("source")?.parse()?,
     })
 }
 
@@ -168,7 +170,7 @@ impl ConversationStore for PgStore {
             "WITH touched AS (UPDATE chat_sessions SET updated_at = $6 WHERE id = $2 \
              RETURNING id) INSERT INTO chat_messages (",
             message_columns!(),
-            ") SELECT $1, touched.id, $3, $4, $5, $6, $7, $8 FROM touched"
+            ") SELECT $1, touched.id, $3, $4, $5, $6, $7, $8, $9 FROM touched"
         ))
         .bind(m.id.as_uuid())
         .bind(m.session_id.as_uuid())
@@ -178,6 +180,7 @@ impl ConversationStore for PgStore {
         .bind(m.created_at)
         .bind(m.usage.map(|u| i64::from(u.prompt_tokens)))
         .bind(m.usage.map(|u| i64::from(u.completion_tokens)))
+        .bind(m.source.as_str())
         .execute(&self.pool)
         .await
         .map_err(db_error)?;

@@ -17,7 +17,8 @@ macro_rules! session_columns {
 
 macro_rules! message_columns {
     () => {
-        "id, session_id, role, content, status, created_at, prompt_tokens, completion_tokens"
+        "id, session_id, role, content, status, created_at, prompt_tokens, completion_tokens, \
+         source"
     };
 }
 
@@ -46,6 +47,7 @@ fn message(row: &SqliteRow) -> Result<Message> {
         status: text("status")?.parse()?,
         created_at: from_millis(row.try_get("created_at").map_err(db_error)?)?,
         usage: token_usage(tokens("prompt_tokens")?, tokens("completion_tokens")?)?,
+        source: text("source")?.parse()?,
     })
 }
 
@@ -172,7 +174,7 @@ impl ConversationStore for SqliteStore {
         }
         // One multi-row INSERT: atomic, one commit. A trigger moves the session's
         // `updated_at`; the foreign key refuses a session that is gone.
-        let row = "(?, ?, ?, ?, ?, ?, ?, ?)";
+        let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
         let sql = format!(
             concat!(
                 "INSERT INTO chat_messages (",
@@ -191,7 +193,8 @@ impl ConversationStore for SqliteStore {
                 .bind(m.status.as_str())
                 .bind(millis(m.created_at))
                 .bind(m.usage.map(|u| i64::from(u.prompt_tokens)))
-                .bind(m.usage.map(|u| i64::from(u.completion_tokens)));
+                .bind(m.usage.map(|u| i64::from(u.completion_tokens)))
+                .bind(m.source.as_str());
         }
         match query.execute(&self.pool).await {
             Ok(_) => Ok(()),

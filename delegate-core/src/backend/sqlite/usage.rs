@@ -16,29 +16,36 @@ impl UsageStore for SqliteStore {
     async fn record(&self, event: &UsageEvent) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         sqlx::query(
-            "INSERT INTO usage_events (user_id, at, messages, prompt_tokens, completion_tokens) \
-             VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO usage_events (user_id, at, messages, prompt_tokens, completion_tokens, \
+             voice_in_ms, voice_out_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(event.user_id.to_string())
         .bind(millis(event.at))
         .bind(i64::from(event.messages))
         .bind(i64::from(event.prompt_tokens))
         .bind(i64::from(event.completion_tokens))
+        .bind(i64::from(event.voice_in_ms))
+        .bind(i64::from(event.voice_out_ms))
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
         sqlx::query(
-            "INSERT INTO usage_daily (user_id, day, messages, prompt_tokens, completion_tokens) \
-             VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, day) DO UPDATE SET \
+            "INSERT INTO usage_daily (user_id, day, messages, prompt_tokens, completion_tokens, \
+             voice_in_ms, voice_out_ms) VALUES (?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (user_id, day) DO UPDATE SET \
              messages = messages + excluded.messages, \
              prompt_tokens = prompt_tokens + excluded.prompt_tokens, \
-             completion_tokens = completion_tokens + excluded.completion_tokens",
+             completion_tokens = completion_tokens + excluded.completion_tokens, \
+             voice_in_ms = voice_in_ms + excluded.voice_in_ms, \
+             voice_out_ms = voice_out_ms + excluded.voice_out_ms",
         )
         .bind(event.user_id.to_string())
         .bind(millis(day_of(event.at)))
         .bind(i64::from(event.messages))
         .bind(i64::from(event.prompt_tokens))
         .bind(i64::from(event.completion_tokens))
+        .bind(i64::from(event.voice_in_ms))
+        .bind(i64::from(event.voice_out_ms))
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
@@ -49,12 +56,15 @@ impl UsageStore for SqliteStore {
         // Whole days from the rollups, the part of a day before the first from the events.
         let row = sqlx::query(
             "SELECT (d.m + e.m) AS messages, (d.p + e.p) AS prompt_tokens, \
-             (d.c + e.c) AS completion_tokens \
+             (d.c + e.c) AS completion_tokens, (d.vi + e.vi) AS voice_in_ms, \
+             (d.vo + e.vo) AS voice_out_ms \
              FROM (SELECT COALESCE(SUM(messages), 0) AS m, COALESCE(SUM(prompt_tokens), 0) AS p, \
-             COALESCE(SUM(completion_tokens), 0) AS c \
+             COALESCE(SUM(completion_tokens), 0) AS c, COALESCE(SUM(voice_in_ms), 0) AS vi, \
+             COALESCE(SUM(voice_out_ms), 0) AS vo \
                    FROM usage_daily WHERE user_id = ?1 AND day >= ?3) AS d, \
                   (SELECT COALESCE(SUM(messages), 0) AS m, COALESCE(SUM(prompt_tokens), 0) AS p, \
-             COALESCE(SUM(completion_tokens), 0) AS c \
+             COALESCE(SUM(completion_tokens), 0) AS c, COALESCE(SUM(voice_in_ms), 0) AS vi, \
+             COALESCE(SUM(voice_out_ms), 0) AS vo \
                    FROM usage_events WHERE user_id = ?1 AND at >= ?2 AND at < ?3) AS e",
         )
         .bind(user.to_string())
@@ -71,6 +81,8 @@ impl UsageStore for SqliteStore {
             messages: total("messages")?,
             prompt_tokens: total("prompt_tokens")?,
             completion_tokens: total("completion_tokens")?,
+            voice_in_ms: total("voice_in_ms")?,
+            voice_out_ms: total("voice_out_ms")?,
         })
     }
 

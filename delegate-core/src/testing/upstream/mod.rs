@@ -1,5 +1,6 @@
 //! A local OpenAI-compatible upstream for tests: a real HTTP/1.1 server (hyper) on loopback
-//! that speaks the chat-completions wire format (JSON and SSE) and does what the test scripts.
+//! that speaks the chat-completions wire format (JSON and SSE) and the audio endpoints
+//! (transcriptions and speech), and does what the test scripts.
 //!
 //! ```text
 //! let upstream = Upstream::start().await;
@@ -11,39 +12,65 @@
 //! assert!(upstream.wait_for_disconnects(1).await);             // it noticed the client leave
 //! ```
 //!
-//! * It answers `POST /v1/chat/completions` and `POST /chat/completions`; any other route is a
-//!   404 with an OpenAI-style error body. Every request is recorded ([`Upstream::requests`]):
-//!   method, path, headers (names lowercased) and the body (at most 4 MiB), parsed as JSON.
-//! * Each chat request takes the next scripted [`Behaviour`] from a queue
-//!   ([`Upstream::script`]); when the queue is empty the default applies
-//!   ([`Upstream::set_default`], initially a short [`Reply`]).
+//! * It answers `POST /v1/chat/completions`, `POST /v1/audio/transcriptions` and
+//!   `POST /v1/audio/speech` (each also without `/v1`); any other route is a 404 with an
+//!   OpenAI-style error body. Every request is recorded ([`Upstream::requests`]): method, path,
+//!   headers (names lowercased) and the body (at most 4 MiB) as bytes, as text and parsed as
+//!   JSON; [`RecordedRequest::form_field`] and [`RecordedRequest::form_file`] read the parts
+//!   of a `multipart/form-data` body.
+//! * Each endpoint has its own script: a request takes the next scripted behaviour from its
+//!   endpoint's queue, and the endpoint's default once the queue is empty. Chat requests take a
+//!   [`Behaviour`] ([`Upstream::script`], [`Upstream::set_default`], initially a short
+//!   [`Reply`]); transcriptions a [`Heard`] ([`Upstream::script_transcription`], initially a
+//!   [`Transcription`] of "What is the weather like today?"); speech a [`Spoken`]
+//!   ([`Upstream::script_speech`], initially [`Speech::new`]).
 //! * With `"stream": true` a reply is `text/event-stream` in chunked transfer encoding: one
 //!   `data: {chat.completion.chunk}` event per chunk (the first carries the assistant role), a
 //!   chunk with `finish_reason: "stop"`, a usage chunk (`choices: []`) when the request asked
 //!   for `stream_options.include_usage`, then `data: [DONE]`. Without it, one
 //!   `chat.completion` JSON object with usage.
-//! * A cut stream ([`Reply::cut_after`]) closes the connection mid-body, without the final
-//!   chunk of the chunked encoding and without `[DONE]`, so a client sees a broken body.
+//! * A transcription (a multipart form: `file`, `model`, optional `language`,
+//!   `response_format`, …) is answered in its `response_format`: `json` (the default)
+//!   `{"text"}` plus `"language"` when scripted, `verbose_json` with task, language, duration
+//!   and no segments, or `text` as `text/plain`; another format is a 400.
+//! * Speech (`{model, input, voice, response_format?, speed?}`) is silence lasting
+//!   [`Speech::ms_per_char`] per input character, streamed in chunked encoding as `mp3` (the
+//!   default, `audio/mpeg`: see [`silent_mp3`]), `wav` (`audio/wav`: see [`silent_wav`]) or
+//!   `pcm` (`audio/pcm`: 16-bit mono 24 kHz); any other format is a 400 saying the test
+//!   upstream does not produce it.
+//! * A cut stream ([`Reply::cut_after`], [`Speech::cut_after`]) closes the connection
+//!   mid-body, without the final chunk of the chunked encoding (and, for chat, without
+//!   `[DONE]`), so a client sees a broken body.
 //! * While a response is pending (before its head, during a delay, mid-stream or hanging) the
 //!   server watches the socket: when the client closes it, the pending response is dropped and
 //!   [`Upstream::disconnects`] counts one. That is how a test proves a request was cancelled
-//!   upstream.
+//!   upstream. Every route counts in the same [`UpstreamStats`].
 //! * Timing in tests: use the `wait_for_*` methods, which poll an event signal and give up after
 //!   [`WAIT_LIMIT`]; never assert on elapsed time.
 //!
-//! The script types live in `script.rs`, the hyper server (connections, recording, disconnect
-//! detection) in `server.rs`, the OpenAI wire writers in `wire.rs`, and the end-to-end tests
-//! over real sockets in `tests.rs`.
+//! The chat script types live in `script.rs` and the audio ones in `audio_script.rs`; the
+//! recorded request in `request.rs` (multipart forms parsed in `form.rs`); the hyper server
+//! (connections, recording, routing, disconnect detection, chat responses) in `server.rs` and
+//! its audio responses in `audio_server.rs`; the OpenAI wire writers in `wire.rs`, silent audio
+//! in `audio.rs`, and the end-to-end tests over real sockets in `tests.rs` (audio ones in
+//! `tests/audio.rs`).
 
+mod audio;
+mod audio_script;
+mod audio_server;
+mod form;
+mod request;
 mod script;
 mod server;
 #[cfg(test)]
 mod tests;
 mod wire;
 
+pub use audio::{silent_mp3, silent_wav};
+pub use audio_script::{Heard, Speech, Spoken, Transcription};
+pub use request::RecordedRequest;
 pub use script::{Behaviour, Failure, Reply};
 
-use serde_json::Value;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -54,86 +81,6 @@ use tokio::task::JoinHandle;
 
 /// The longest any `wait_for_*` method waits before giving up.
 pub const WAIT_LIMIT: Duration = Duration::from_secs(10);
-
-/// One request the upstream received.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RecordedRequest {
-    /// The HTTP method.
-    pub method: String,
-    /// The path (with any query string).
-    pub path: String,
-    /// The headers in arrival order (repeats of a name grouped where it first came), names
-    /// lowercased.
-    pub headers: Vec<(String, String)>,
-    /// The body as text.
-    pub body_text: String,
-    /// The body parsed as JSON (`Value::Null` when it is not JSON).
-    pub body: Value,
-}
-
-impl RecordedRequest {
-    /// The first value of header `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The token of an `Authorization: Bearer …` header.
-    pub fn bearer_token(&self) -> Option<&str> {
-        self.header("authorization")?.strip_prefix("Bearer ")
-    }
-
-    /// The `model` field of the body.
-    pub fn model(&self) -> Option<&str> {
-        self.body.get("model")?.as_str()
-    }
-
-    /// Whether the body asked for a stream.
-    pub fn is_stream(&self) -> bool {
-        self.body.get("stream").and_then(Value::as_bool) == Some(true)
-    }
-
-    /// Whether the body asked for usage on the last chunk (`stream_options.include_usage`).
-    pub fn wants_stream_usage(&self) -> bool {
-        self.body
-            .pointer("/stream_options/include_usage")
-            .and_then(Value::as_bool)
-            == Some(true)
-    }
-
-    /// The `messages` of the body as `(role, text)` pairs; content given as an array of parts
-    /// is joined from its text parts.
-    pub fn messages(&self) -> Vec<(String, String)> {
-        let Some(messages) = self.body.get("messages").and_then(Value::as_array) else {
-            return Vec::new();
-        };
-        messages
-            .iter()
-            .map(|m| {
-                let role = m.get("role").and_then(Value::as_str).unwrap_or_default();
-                (role.to_owned(), content_text(m.get("content")))
-            })
-            .collect()
-    }
-
-    fn is_chat(&self) -> bool {
-        let path = self.path.split('?').next().unwrap_or_default();
-        self.method == "POST" && matches!(path, "/v1/chat/completions" | "/chat/completions")
-    }
-}
-
-fn content_text(content: Option<&Value>) -> String {
-    match content {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect(),
-        _ => String::new(),
-    }
-}
 
 /// Counters of what the upstream has seen so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -151,9 +98,37 @@ pub struct UpstreamStats {
     pub completed: usize,
 }
 
+/// The script of one endpoint: what its next requests get, and what applies once that runs out.
+struct Queue<T> {
+    next: VecDeque<T>,
+    default: T,
+}
+
+impl<T: Clone> Queue<T> {
+    fn new(default: T) -> Self {
+        Self {
+            next: VecDeque::new(),
+            default,
+        }
+    }
+
+    /// What the next request gets: the next scripted behaviour, or the default.
+    fn take(&mut self) -> T {
+        self.next
+            .pop_front()
+            .unwrap_or_else(|| self.default.clone())
+    }
+
+    /// Queues `behaviour` for the next `times` requests.
+    fn push(&mut self, behaviour: T, times: usize) {
+        self.next.extend(std::iter::repeat_n(behaviour, times));
+    }
+}
+
 struct State {
-    queue: VecDeque<Behaviour>,
-    default: Behaviour,
+    chat: Queue<Behaviour>,
+    transcription: Queue<Heard>,
+    speech: Queue<Spoken>,
     requests: Vec<RecordedRequest>,
     stats: UpstreamStats,
 }
@@ -208,8 +183,11 @@ impl Upstream {
         let addr = listener.local_addr().expect("the listener's address");
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
-                queue: VecDeque::new(),
-                default: Reply::new("Hello from the test upstream.").into(),
+                chat: Queue::new(Reply::new("Hello from the test upstream.").into()),
+                transcription: Queue::new(
+                    Transcription::new("What is the weather like today?").into(),
+                ),
+                speech: Queue::new(Speech::new().into()),
                 requests: Vec::new(),
                 stats: UpstreamStats::default(),
             }),
@@ -237,23 +215,48 @@ impl Upstream {
 
     /// Queues what the next unscripted chat request gets.
     pub fn script(&self, behaviour: impl Into<Behaviour>) {
-        let behaviour = behaviour.into();
-        self.shared.update(|s| s.queue.push_back(behaviour));
+        self.script_times(behaviour, 1);
     }
 
     /// Queues the same behaviour for the next `times` chat requests.
     pub fn script_times(&self, behaviour: impl Into<Behaviour>, times: usize) {
         let behaviour = behaviour.into();
-        self.shared.update(|s| {
-            s.queue
-                .extend(std::iter::repeat_n(behaviour.clone(), times));
-        });
+        self.shared.update(|s| s.chat.push(behaviour, times));
     }
 
     /// What chat requests get once the queue is empty.
     pub fn set_default(&self, behaviour: impl Into<Behaviour>) {
         let behaviour = behaviour.into();
-        self.shared.update(|s| s.default = behaviour);
+        self.shared.update(|s| s.chat.default = behaviour);
+    }
+
+    /// Queues what the next unscripted transcription request gets.
+    pub fn script_transcription(&self, heard: impl Into<Heard>) {
+        let heard = heard.into();
+        self.shared.update(|s| s.transcription.push(heard, 1));
+    }
+
+    /// What transcription requests get once their queue is empty.
+    pub fn set_transcription_default(&self, heard: impl Into<Heard>) {
+        let heard = heard.into();
+        self.shared.update(|s| s.transcription.default = heard);
+    }
+
+    /// Queues what the next unscripted speech request gets.
+    pub fn script_speech(&self, spoken: impl Into<Spoken>) {
+        self.script_speech_times(spoken, 1);
+    }
+
+    /// Queues the same behaviour for the next `times` speech requests.
+    pub fn script_speech_times(&self, spoken: impl Into<Spoken>, times: usize) {
+        let spoken = spoken.into();
+        self.shared.update(|s| s.speech.push(spoken, times));
+    }
+
+    /// What speech requests get once their queue is empty.
+    pub fn set_speech_default(&self, spoken: impl Into<Spoken>) {
+        let spoken = spoken.into();
+        self.shared.update(|s| s.speech.default = spoken);
     }
 
     /// Every request received so far, oldest first.

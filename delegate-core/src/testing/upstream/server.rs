@@ -1,13 +1,14 @@
 //! The HTTP side of the test upstream: a hyper HTTP/1.1 accept loop on loopback, one task per
-//! connection, request recording, the responses of each [`Behaviour`], and disconnect
-//! detection.
+//! connection, request recording, routing, the responses of each chat [`Behaviour`] (the audio
+//! ones are in `audio_server.rs`, on the helpers here), and disconnect detection.
 //!
 //! A response still pending when its client goes away is dropped by hyper: the service future
 //! (before the response head) or the body stream (after it). An [`Outcome`] travels with it and
 //! counts, when dropped, a completed response or a disconnect.
 
-use super::script::{Behaviour, Reply};
-use super::{RecordedRequest, Shared, wire};
+use super::audio_script::{Heard, Spoken};
+use super::script::{Behaviour, Failure, Reply};
+use super::{RecordedRequest, Shared, audio_server, wire};
 use futures::stream::{self, Stream};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited, StreamBody};
@@ -27,7 +28,7 @@ use tokio::sync::watch;
 pub(super) const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 
 /// A response body: whole, or a stream that may wait, hang or break off with [`Cut`].
-type ReplyBody = UnsyncBoxBody<Bytes, Cut>;
+pub(super) type ReplyBody = UnsyncBoxBody<Bytes, Cut>;
 
 /// What a request whose response cannot be given ends with: hyper closes the connection.
 type ServiceError = Box<dyn std::error::Error + Send + Sync>;
@@ -35,7 +36,7 @@ type ServiceError = Box<dyn std::error::Error + Send + Sync>;
 /// The error a cut response yields. hyper then aborts the connection: no response at all before
 /// the head, no final chunk of the chunked encoding after it.
 #[derive(Debug)]
-struct Cut;
+pub(super) struct Cut;
 
 impl std::fmt::Display for Cut {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -103,7 +104,7 @@ enum Ending {
 
 /// Travels with one response, in the service future and then in its body, and counts how it
 /// ended when dropped: without an ending, the client went away while it was pending.
-struct Outcome {
+pub(super) struct Outcome {
     shared: Arc<Shared>,
     ending: Option<Ending>,
 }
@@ -132,8 +133,16 @@ impl Drop for Outcome {
     }
 }
 
-/// Serves one request: reads and records it, then answers with the next scripted behaviour
-/// (chat routes) or a 404.
+/// What a request gets, by its route: the next scripted behaviour of its endpoint, or a 404.
+enum Route {
+    Chat(Behaviour),
+    Transcription(Heard),
+    Speech(Spoken),
+    Unknown,
+}
+
+/// Serves one request: reads and records it, then answers with the next scripted behaviour of
+/// its endpoint, or a 404.
 async fn respond(
     shared: Arc<Shared>,
     request: Request<Incoming>,
@@ -147,27 +156,36 @@ async fn respond(
         .await?
         .to_bytes();
     let request = record(&parts, &body);
-    let chat = request.is_chat();
     let mut index = 0;
-    let mut behaviour = None;
+    let mut route = Route::Unknown;
     shared.update(|s| {
         s.stats.requests += 1;
         index = s.stats.requests;
         s.requests.push(request.clone());
-        if chat {
-            behaviour = Some(s.queue.pop_front().unwrap_or_else(|| s.default.clone()));
-        }
+        route = if request.is_chat() {
+            Route::Chat(s.chat.take())
+        } else if request.is_transcription() {
+            Route::Transcription(s.transcription.take())
+        } else if request.is_speech() {
+            Route::Speech(s.speech.take())
+        } else {
+            Route::Unknown
+        };
     });
     let outcome = Outcome::new(shared);
-    match behaviour {
-        None => Ok(whole(
+    match route {
+        Route::Chat(behaviour) => answer(outcome, &request, behaviour, index).await,
+        Route::Transcription(heard) => {
+            Ok(audio_server::transcription(outcome, &request, heard).await)
+        }
+        Route::Speech(spoken) => Ok(audio_server::speech(outcome, &request, spoken).await),
+        Route::Unknown => Ok(whole(
             outcome,
             404,
             "application/json",
             None,
             wire::not_found(&request),
         )),
-        Some(behaviour) => answer(outcome, &request, behaviour, index).await,
     }
 }
 
@@ -182,13 +200,14 @@ fn record(parts: &hyper::http::request::Parts, body: &[u8]) -> RecordedRequest {
         })
         .collect();
     let body_text = String::from_utf8_lossy(body).into_owned();
-    let body = serde_json::from_str(&body_text).unwrap_or(Value::Null);
+    let json = serde_json::from_str(&body_text).unwrap_or(Value::Null);
     RecordedRequest {
         method: parts.method.as_str().to_owned(),
         path: parts.uri.to_string(),
         headers,
         body_text,
-        body,
+        body: json,
+        body_bytes: body.to_vec(),
     }
 }
 
@@ -214,24 +233,9 @@ async fn answer(
             let body = wire::completion(request, &reply, index);
             Ok(whole(outcome, 200, "application/json", None, body))
         }
-        Behaviour::Fail(failure) => {
-            pause(failure.delay).await;
-            let body = wire::failure(request, &failure);
-            let (status, retry_after) = (failure.status, failure.retry_after);
-            Ok(whole(
-                outcome,
-                status,
-                "application/json",
-                retry_after,
-                body,
-            ))
-        }
+        Behaviour::Fail(failure) => Ok(failed(outcome, request, &failure).await),
         Behaviour::HangAfterHeaders => Ok(event_stream(outcome, vec![Step::Hang])),
-        Behaviour::Hang => {
-            // Until the client goes away, which drops this future (and `outcome`).
-            let never: Infallible = std::future::pending().await;
-            match never {}
-        }
+        Behaviour::Hang => Ok(hang(outcome).await),
         Behaviour::Raw {
             status,
             content_type,
@@ -240,8 +244,33 @@ async fn answer(
     }
 }
 
+/// The response of a scripted failure: its OpenAI-style error body, after its delay.
+pub(super) async fn failed(
+    outcome: Outcome,
+    request: &RecordedRequest,
+    failure: &Failure,
+) -> Response<ReplyBody> {
+    pause(failure.delay).await;
+    let body = wire::failure(request, failure);
+    whole(
+        outcome,
+        failure.status,
+        "application/json",
+        failure.retry_after,
+        body,
+    )
+}
+
+/// No response at all: waits until the client goes away, which drops this future (and
+/// `outcome`, counting a disconnect).
+pub(super) async fn hang(outcome: Outcome) -> Response<ReplyBody> {
+    let _pending = outcome;
+    let never: Infallible = std::future::pending().await;
+    match never {}
+}
+
 /// Waits `delay` unless it is zero.
-async fn pause(delay: Duration) {
+pub(super) async fn pause(delay: Duration) {
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
@@ -249,7 +278,7 @@ async fn pause(delay: Duration) {
 
 /// A whole response with a `content-length`. It counts as completed once handed to hyper,
 /// which writes it at once.
-fn whole(
+pub(super) fn whole(
     mut outcome: Outcome,
     status: u16,
     content_type: &str,
@@ -279,11 +308,11 @@ fn header_value(value: &str) -> HeaderValue {
 }
 
 /// One step of a streamed response body.
-enum Step {
+pub(super) enum Step {
     /// Wait this long (nothing when zero).
     Wait(Duration),
-    /// Send these bytes (one or more SSE events) as one chunk.
-    Send(String),
+    /// Send these bytes (one or more SSE events, or a piece of audio) as one chunk.
+    Send(Bytes),
     /// Send nothing more, until the client goes away.
     Hang,
     /// Break the body off (see [`Cut`]).
@@ -306,7 +335,7 @@ fn stream_steps(request: &RecordedRequest, reply: &Reply, index: usize) -> Vec<S
             steps.push(Step::Wait(reply.delay_between));
         }
         pending.push_str(&events.content(text));
-        steps.push(Step::Send(std::mem::take(&mut pending)));
+        steps.push(Step::Send(std::mem::take(&mut pending).into()));
     }
     if reply.cut_after.is_some() {
         // Cut after every chunk: still no end.
@@ -314,18 +343,29 @@ fn stream_steps(request: &RecordedRequest, reply: &Reply, index: usize) -> Vec<S
         return steps;
     }
     pending.push_str(&events.end(reply));
-    steps.push(Step::Send(pending));
+    steps.push(Step::Send(pending.into()));
     steps
 }
 
-/// A `200 text/event-stream` response whose body plays `steps`; hyper sends it in chunked
-/// encoding. The body owns `outcome`: dropped before its last step, it counts a disconnect.
+/// A `200 text/event-stream` response whose body plays `steps` (see [`streamed`]).
 fn event_stream(outcome: Outcome, steps: Vec<Step>) -> Response<ReplyBody> {
+    let mut response = streamed(outcome, "text/event-stream", steps);
+    let headers = response.headers_mut();
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// A `200` response of `content_type` whose body plays `steps`; hyper sends it in chunked
+/// encoding. The body owns `outcome`: dropped before its last step, it counts a disconnect.
+pub(super) fn streamed(
+    outcome: Outcome,
+    content_type: &'static str,
+    steps: Vec<Step>,
+) -> Response<ReplyBody> {
     let body = StreamBody::new(play(outcome, steps)).boxed_unsync();
     let mut response = Response::new(body);
     let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }
 
@@ -345,7 +385,7 @@ fn play(
                     }
                     Some(Step::Wait(delay)) => pause(delay).await,
                     Some(Step::Send(bytes)) => {
-                        let frame = Frame::data(Bytes::from(bytes));
+                        let frame = Frame::data(bytes);
                         return Some((Ok(frame), (steps, outcome)));
                     }
                     Some(Step::Hang) => std::future::pending::<()>().await,

@@ -1,5 +1,8 @@
 //! End-to-end tests of the test upstream over real sockets: the bytes on the wire, what is
-//! recorded, and how responses are counted (completed, cut, abandoned by the client).
+//! recorded, and how responses are counted (completed, cut, abandoned by the client). The
+//! audio endpoints' tests are in `tests/audio.rs`.
+
+mod audio;
 
 use super::server::MAX_REQUEST_BYTES;
 use super::{Behaviour, Reply, Upstream};
@@ -20,10 +23,14 @@ async fn post(upstream: &Upstream, body: &str, close: bool) -> TcpStream {
     socket
 }
 
-async fn read_to_close(socket: &mut TcpStream) -> String {
+async fn read_bytes(socket: &mut TcpStream) -> Vec<u8> {
     let mut out = Vec::new();
     let _ = socket.read_to_end(&mut out).await;
-    String::from_utf8_lossy(&out).into_owned()
+    out
+}
+
+async fn read_to_close(socket: &mut TcpStream) -> String {
+    String::from_utf8_lossy(&read_bytes(socket).await).into_owned()
 }
 
 const STREAM: &str = r#"{"model":"m","stream":true,"messages":[]}"#;

@@ -1,7 +1,8 @@
 //! The OpenAI wire format the test upstream writes: `chat.completion` objects,
-//! `chat.completion.chunk` SSE events, token usage, and error bodies.
+//! `chat.completion.chunk` SSE events, token usage, transcriptions, and error bodies.
 
 use super::RecordedRequest;
+use super::audio_script::Transcription;
 use super::script::{Failure, Reply};
 use serde_json::{Value, json};
 
@@ -112,6 +113,47 @@ fn event(data: &str) -> String {
     format!("data: {data}\n\n")
 }
 
+/// A transcription in `format` (a `response_format`), as its content type and body: `json`
+/// (`{"text"}`, plus `"language"` when scripted), `verbose_json` (task, language, duration,
+/// text, no segments) or `text` (the bare text). `None` for a format the test upstream does
+/// not produce.
+pub(super) fn transcription(
+    transcription: &Transcription,
+    format: &str,
+) -> Option<(&'static str, String)> {
+    let text = &transcription.text;
+    let language = transcription.language.as_deref();
+    let body = match format {
+        "json" => {
+            let mut body = json!({"text": text});
+            if let Some(language) = language {
+                body["language"] = json!(language);
+            }
+            body
+        }
+        "verbose_json" => json!({
+            "task": "transcribe",
+            "language": language.unwrap_or("english"),
+            "duration": 0.0,
+            "text": text,
+            "segments": [],
+        }),
+        "text" => return Some(("text/plain; charset=utf-8", text.clone())),
+        _ => return None,
+    };
+    Some(("application/json", body.to_string()))
+}
+
+/// The OpenAI-style error body (for a 400) of a request for a `response_format` the test
+/// upstream does not produce.
+pub(super) fn unsupported_format(format: &str) -> String {
+    json!({"error": {
+        "message": format!("the test upstream does not produce response_format {format:?}"),
+        "type": "invalid_request_error", "param": "response_format", "code": "unsupported_format",
+    }})
+    .to_string()
+}
+
 /// The OpenAI-style error body of a scripted failure. Without a scripted message, a 401 echoes
 /// the bearer token it received (as a careless server might).
 pub(super) fn failure(request: &RecordedRequest, failure: &Failure) -> String {
@@ -160,11 +202,13 @@ mod tests {
     use super::*;
 
     fn request(body: Value) -> RecordedRequest {
+        let body_text = body.to_string();
         RecordedRequest {
             method: "POST".into(),
             path: "/v1/chat/completions".into(),
             headers: vec![("authorization".into(), "Bearer k-9".into())],
-            body_text: body.to_string(),
+            body_bytes: body_text.clone().into_bytes(),
+            body_text,
             body,
         }
     }
@@ -208,6 +252,28 @@ mod tests {
         let without_usage = request(json!({"model": "m"}));
         let end = ChunkEvents::new(&without_usage, 1).end(&reply);
         assert_eq!(data(&end).len(), 2, "finish and [DONE] only");
+    }
+
+    #[test]
+    fn transcriptions_come_in_the_format_asked_or_not_at_all() {
+        let heard = Transcription::new("hi there").language("en");
+        let (kind, body) = transcription(&heard, "json").unwrap();
+        assert_eq!(kind, "application/json");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body, json!({"text": "hi there", "language": "en"}));
+        let (_, body) = transcription(&Transcription::new("x"), "json").unwrap();
+        assert_eq!(body, r#"{"text":"x"}"#);
+        let (_, body) = transcription(&Transcription::new("x"), "verbose_json").unwrap();
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["language"], "english");
+        assert_eq!(body["segments"], json!([]));
+        assert_eq!(
+            transcription(&heard, "text"),
+            Some(("text/plain; charset=utf-8", "hi there".to_owned()))
+        );
+        assert_eq!(transcription(&heard, "srt"), None);
+        let body: Value = serde_json::from_str(&unsupported_format("srt")).unwrap();
+        assert_eq!(body["error"]["param"], "response_format");
     }
 
     #[test]

@@ -115,6 +115,33 @@ fn is_layer3_sync(bytes: &[u8]) -> bool {
     }
 }
 
+/// How long the sample bytes present in a RIFF WAVE file play: the bytes after the `data`
+/// chunk's header divided by the `fmt ` chunk's byte rate. `None` when either chunk is
+/// missing or the rate is 0.
+fn wav_bytes_duration(bytes: &[u8]) -> Option<Duration> {
+    let u32_at = |at: usize| -> Option<u32> {
+        Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+    };
+    let (mut at, mut byte_rate) = (12usize, None);
+    while at + 8 <= bytes.len() {
+        let size = usize::try_from(u32_at(at + 4)?).ok()?;
+        match &bytes[at..at + 4] {
+            b"fmt " => byte_rate = u32_at(at + 16).filter(|rate| *rate > 0),
+            b"data" => {
+                let present = bytes.len().saturating_sub(at + 8).min(size) as f64;
+                return Some(Duration::from_secs_f64(present / f64::from(byte_rate?)));
+            }
+            _ => {}
+        }
+        // Chunks are padded to an even size.
+        at = at
+            .checked_add(8)?
+            .checked_add(size)?
+            .checked_add(size % 2)?;
+    }
+    None
+}
+
 /// Audio that was read: its format and how long it plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AudioClip {
@@ -191,7 +218,17 @@ impl AudioClip {
             .calc_duration(symphonia::core::units::Duration::from(ticks))
             .ok_or_else(damaged)?
             .as_secs_f64();
-        let duration = Duration::try_from_secs_f64(seconds).map_err(|_| damaged())?;
+        let mut duration = Duration::try_from_secs_f64(seconds).map_err(|_| damaged())?;
+        // A WAV reader reports whole packets even where the file was cut short: the bytes
+        // that are there bound how long it can play.
+        if format == AudioFormat::Wav
+            && let Some(there) = wav_bytes_duration(bytes)
+        {
+            duration = duration.min(there);
+        }
+        if duration.is_zero() {
+            return Err(Error::invalid("audio", "holds no audio"));
+        }
         Ok(Self { format, duration })
     }
 }
@@ -275,14 +312,19 @@ mod tests {
     }
 
     #[test]
-    fn a_file_cut_mid_way_counts_what_is_there() {
+    fn a_wav_cut_short_lasts_only_as_long_as_its_bytes() {
         let bytes = fixture("hello.wav");
-        let half = AudioClip::inspect(&bytes[..bytes.len() / 2]);
-        // Either refused as damaged or measured shorter: never the header's full length.
-        match half {
-            Ok(clip) => assert!(clip.duration.as_secs_f64() < 1.5, "{:?}", clip.duration),
-            Err(err) => assert_eq!(err.kind(), ErrorKind::Invalid),
-        }
+        let whole = AudioClip::inspect(&bytes).unwrap().duration;
+        let near_empty = AudioClip::inspect(&bytes[..48]);
+        assert!(
+            near_empty.is_err() || near_empty.unwrap().duration < Duration::from_millis(1),
+            "four bytes of samples are not 0.1 s of audio"
+        );
+        let half = AudioClip::inspect(&bytes[..bytes.len() / 2])
+            .unwrap()
+            .duration;
+        let ratio = half.as_secs_f64() / whole.as_secs_f64();
+        assert!((0.45..0.55).contains(&ratio), "{half:?} of {whole:?}");
     }
 
     #[test]

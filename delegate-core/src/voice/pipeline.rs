@@ -187,6 +187,7 @@ impl State {
             }
             self.start_syntheses();
             if self.reply.is_none() && self.running.is_empty() && self.backlog.is_empty() {
+                // Every sentence spoken (or speaking failed): the last event.
                 self.finish().await;
                 continue;
             }
@@ -211,12 +212,18 @@ impl State {
     fn on_reply(&mut self, event: Option<ReplyEvent>) {
         match event {
             Some(ReplyEvent::Delta(text)) => {
-                self.backlog.extend(self.splitter.push(&text));
+                let sentences = self.splitter.push(&text);
+                if self.speech_error.is_none() {
+                    self.backlog.extend(sentences);
+                }
                 self.out.push_back(VoiceEvent::Delta(text));
             }
             Some(ReplyEvent::Done(message)) => {
                 self.reply = None;
-                self.backlog.extend(self.splitter.finish());
+                let last = self.splitter.finish();
+                if self.speech_error.is_none() {
+                    self.backlog.extend(last);
+                }
                 self.ended = Some(Ok(message));
             }
             Some(ReplyEvent::Failed(message, error)) => {

@@ -21,6 +21,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+/// The shortest audio worth transcribing (OpenAI refuses anything shorter); a clip below it
+/// is refused before any provider call.
+const MIN_SPEECH: Duration = Duration::from_millis(100);
 /// The most synthesized audio kept to measure one answer; past it the length is estimated
 /// from the text.
 const MAX_MEASURED_BYTES: usize = 32 * 1024 * 1024;
@@ -283,6 +286,16 @@ impl VoiceService {
         let clip = tokio::task::spawn_blocking(move || AudioClip::inspect(&bytes))
             .await
             .map_err(|e| Error::internal("measuring audio").with_source(e))??;
+        if clip.duration < MIN_SPEECH {
+            return Err(Error::invalid(
+                "audio",
+                format!(
+                    "lasts {} ms; speech needs at least {} ms",
+                    clip.duration.as_millis(),
+                    MIN_SPEECH.as_millis()
+                ),
+            ));
+        }
         let policy = self.settings.tiers.of(caller.tier);
         if policy.max_file_seconds > 0
             && clip.duration.as_secs_f64() > policy.max_file_seconds as f64

@@ -22,3 +22,4 @@ mod sessions;
 mod tokens;
 mod transcripts;
 mod users;
+mod voice;

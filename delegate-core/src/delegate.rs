@@ -150,7 +150,8 @@ impl Delegate {
         self.inner.clock.clone()
     }
 
-    /// Each dependency's state and latency (the store, Redis, the AI provider), the version,
+    /// Each dependency's state and latency (the store, Redis, the AI and speech providers),
+    /// the version,
     /// the uptime, and the overall state: down when the store is, degraded when anything
     /// else is not ok. Probes run at once, each bounded to 2 s.
     pub async fn health(&self) -> HealthReport {
@@ -158,10 +159,12 @@ impl Delegate {
         let uptime = (inner.clock.now() - inner.started_at)
             .to_std()
             .unwrap_or_default();
+        let voice = inner.voice.model();
         let deps = Dependencies {
             store: inner.store_probe.as_ref(),
             shared: inner.shared.probe.as_ref(),
             ai: inner.chat.model(),
+            voice: voice.as_ref(),
         };
         crate::health::check(deps, uptime).await
     }

@@ -3,6 +3,7 @@
 
 use crate::chat::ChatModel;
 use crate::error::{Error, Result};
+use crate::voice::SpeechModel;
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -63,7 +64,7 @@ impl Status {
 /// What one dependency answered.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Check {
-    /// `database`, `redis` or `ai`.
+    /// `database`, `redis`, `ai` or `voice`.
     pub name: &'static str,
     /// Its state.
     pub status: Status,
@@ -97,6 +98,8 @@ pub(crate) struct Dependencies<'a> {
     pub(crate) shared: Option<&'a Arc<dyn Probe>>,
     /// The AI provider, when one is configured.
     pub(crate) ai: Option<&'a Arc<dyn ChatModel>>,
+    /// The speech provider, when one is configured.
+    pub(crate) voice: Option<&'a Arc<dyn SpeechModel>>,
 }
 
 /// Probes every dependency at once.
@@ -118,9 +121,24 @@ pub(crate) async fn check(deps: Dependencies<'_>, uptime: Duration) -> HealthRep
             ),
         }
     };
-    let (database, redis, ai) =
-        tokio::join!(probe("database", deps.store, Status::Down), shared, ai);
-    let checks = vec![database, redis, ai];
+    let voice = async {
+        match deps.voice {
+            Some(model) => timed("voice", model.name(), Status::Degraded, model.probe()).await,
+            None => quiet(
+                "voice",
+                Status::Ok,
+                "none",
+                Some("no speech provider is configured: voice answers 503 voice_not_configured"),
+            ),
+        }
+    };
+    let (database, redis, ai, voice) = tokio::join!(
+        probe("database", deps.store, Status::Down),
+        shared,
+        ai,
+        voice
+    );
+    let checks = vec![database, redis, ai, voice];
     let status = if checks[0].status == Status::Down {
         Status::Down
     } else if checks.iter().all(|c| c.status == Status::Ok) {
@@ -230,7 +248,12 @@ mod tests {
         let (up, down) = (probe(true, 0), probe(false, 0));
         let echo: Arc<dyn ChatModel> = Arc::new(crate::ai::EchoModel::default());
         let ai = Some(&echo);
-        let deps = |store, shared, ai| Dependencies { store, shared, ai };
+        let deps = |store, shared, ai| Dependencies {
+            store,
+            shared,
+            ai,
+            voice: None,
+        };
         let all_up = check(deps(Some(&up), Some(&up), ai), Duration::ZERO).await;
         assert_eq!(all_up.status, Status::Ok);
         assert_eq!(all_up.checks[2].kind, "echo");

@@ -9,7 +9,7 @@ use super::{
 use crate::auth::AuthContext;
 use crate::bus::EventBus;
 use crate::cache::{Cache, cached_json, forget, keys};
-use crate::chat::{ConversationStore, MAX_PAGE, MessageRole};
+use crate::chat::{ConversationStore, MAX_PAGE, MessageRole, MessageSource};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::ids::{ChatSessionId, TranscriptId, UserId};
@@ -63,7 +63,9 @@ impl TranscriptsService {
     }
 
     /// Builds a transcript from the caller's chat session: every message, oldest first,
-    /// labelled with its speaker and time. `title` defaults to the chat's.
+    /// labelled with its speaker and time (`User (voice)` for spoken messages). `title`
+    /// defaults to the chat's. Its source is `voice` when the user spoke in the chat (the
+    /// voice pipeline), `chat` otherwise.
     pub async fn create_from_chat(
         &self,
         caller: &AuthContext,
@@ -80,13 +82,16 @@ impl TranscriptsService {
         let mut content = String::new();
         let mut chars = 0;
         let mut after = None;
+        let mut spoken = false;
         loop {
             let messages = self.chats.list_messages(session, after, MAX_PAGE).await?;
             for m in &messages {
-                let speaker = match m.role {
-                    MessageRole::User => "User",
-                    MessageRole::Assistant => "Assistant",
+                let speaker = match (m.role, m.source) {
+                    (MessageRole::User, MessageSource::Voice) => "User (voice)",
+                    (MessageRole::User, MessageSource::Text) => "User",
+                    (MessageRole::Assistant, _) => "Assistant",
                 };
+                spoken |= m.source == MessageSource::Voice;
                 let at = m.created_at.format("%Y-%m-%d %H:%M:%S UTC");
                 let line = format!("[{at}] {speaker}: {}\n\n", m.content);
                 chars += line.chars().count();
@@ -111,7 +116,11 @@ impl TranscriptsService {
             user,
             title,
             content.trim_end(),
-            TranscriptSource::Chat,
+            if spoken {
+                TranscriptSource::Voice
+            } else {
+                TranscriptSource::Chat
+            },
             self.clock.now(),
         )
         .with_session(session)

@@ -56,7 +56,7 @@ async fn readiness_and_a_summary_for_anyone_with_details_for_admins_only() {
             "{body}"
         );
         assert_eq!(check(&body, "database")["status"], "ok", "{body}");
-        for name in ["database", "redis", "ai"] {
+        for name in ["database", "redis", "ai", "voice"] {
             let check = check(&body, name).as_object().unwrap();
             let keys: Vec<&str> = check.keys().map(String::as_str).collect();
             assert_eq!(
@@ -145,6 +145,10 @@ async fn the_ai_provider_is_probed_reachable_or_degraded() {
     let ai = check(&body, "ai");
     assert_eq!(ai["status"], "ok", "{body}");
     assert_eq!(ai["kind"], "openai", "{body}");
+    // Voice uses the same provider unless told otherwise, and is probed too.
+    let voice = check(&body, "voice");
+    assert_eq!(voice["status"], "ok", "{body}");
+    assert_eq!(voice["kind"], "openai", "{body}");
     assert!(
         ai["latencyMs"].as_f64().is_some_and(|ms| ms > 0.0),
         "asked: {body}"
@@ -166,4 +170,5 @@ async fn the_ai_provider_is_probed_reachable_or_degraded() {
     assert_eq!(check(&body, "ai")["status"], "degraded", "{body}");
     let detail = check(&body, "ai")["detail"].as_str().unwrap_or_default();
     assert!(!detail.contains("sk-test-key"), "{detail}");
+    assert_eq!(check(&body, "voice")["status"], "degraded", "{body}");
 }

@@ -494,6 +494,25 @@ async fn a_voice_turn_streams_the_transcript_the_reply_and_each_sentence_in_orde
     assert_eq!(body["userMessage"]["source"], "voice");
     assert_eq!(body["assistantMessage"]["status"], "complete");
 
+    // The conversation saved as a transcript: source voice, the spoken lines marked.
+    let res = app
+        .client
+        .post(app.url("/api/v1/transcripts"))
+        .bearer_auth(&a.access)
+        .json(&json!({"sessionId": id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let saved: Value = res.json().await.unwrap();
+    assert_eq!(saved["source"], "voice");
+    let content = saved["content"].as_str().unwrap();
+    assert!(
+        content.contains("User (voice): What is the weather like today?"),
+        "{content}"
+    );
+    assert!(content.contains("Assistant: Rain. Then sun."), "{content}");
+
     let usage = app.voice_usage(&a.access).await;
     assert!(usage["secondsIn"].as_f64().unwrap() > 4.0, "{usage}");
     assert!(usage["secondsOut"].as_f64().unwrap() > 2.8, "{usage}");

@@ -845,3 +845,51 @@ async fn a_separate_speech_server_serves_voice_beside_the_chat_provider() {
     assert_eq!(request.header("api-key"), Some("sk-test-key"));
     assert_eq!(request.header("authorization"), None);
 }
+
+#[tokio::test]
+async fn the_echo_providers_give_voice_without_any_server() {
+    let app = spawn_with(|c| c.ai.provider = delegate_core::config::AiProviderKind::Echo).await;
+    let a = app.register("offline@example.com").await;
+    let chat = app.new_chat(&a.access, json!({})).await;
+    let id = chat["id"].as_str().unwrap();
+    let res = app
+        .voice_post(
+            "process",
+            &a.access,
+            form(
+                fixture("hello.wav"),
+                "a.wav",
+                "audio/wav",
+                &[("sessionId", id)],
+            ),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let turn: Value = res.json().await.unwrap();
+    let heard = turn["transcript"].as_str().unwrap();
+    assert!(
+        heard.starts_with(delegate_core::voice::ECHO_SPEECH_LABEL),
+        "{heard}"
+    );
+    assert!(heard.ends_with("of wav audio"), "{heard}");
+    let reply = turn["reply"].as_str().unwrap();
+    assert!(reply.starts_with(delegate_core::ai::ECHO_LABEL), "{reply}");
+    let audio = STANDARD
+        .decode(turn["audio"]["base64"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(&audio[..4], &[0xff, 0xfb, 0x14, 0xc0], "silent MP3 frames");
+    let res = app
+        .speak(&a.access, json!({"text": "four", "format": "pcm"}))
+        .await;
+    assert_eq!(res.headers()["content-type"], "audio/pcm");
+    assert_eq!(
+        res.bytes().await.unwrap().len(),
+        240 * 48,
+        "60 ms a character"
+    );
+    let res = app
+        .speak(&a.access, json!({"text": "four", "format": "opus"}))
+        .await;
+    let body = assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await;
+    assert_eq!(body["error"]["field"], "format");
+}

@@ -2,10 +2,10 @@
 //! asked for, and speech as silent audio streamed in chunks (with delays and an optional cut),
 //! both counted like chat responses (see `server.rs`).
 
-use super::audio::{MP3_FRAME, silent_mp3, silent_pcm, silent_wav};
 use super::audio_script::{Heard, Speech, Spoken};
 use super::server::{Outcome, ReplyBody, Step, failed, hang, pause, streamed, whole};
 use super::{RecordedRequest, wire};
+use crate::voice::silence::{MP3_FRAME, silent_mp3, silent_pcm, silent_wav};
 use hyper::Response;
 use hyper::body::Bytes;
 use serde_json::Value;

@@ -52,10 +52,9 @@
 //! recorded request in `request.rs` (multipart forms parsed in `form.rs`); the hyper server
 //! (connections, recording, routing, disconnect detection, chat responses) in `server.rs` and
 //! its audio responses in `audio_server.rs`; the OpenAI wire writers in `wire.rs`, silent audio
-//! in `audio.rs`, and the end-to-end tests over real sockets in `tests.rs` (audio ones in
+//! comes from `crate::voice::silence`, and the end-to-end tests over real sockets in `tests.rs` (audio ones in
 //! `tests/audio.rs`).
 
-mod audio;
 mod audio_script;
 mod audio_server;
 mod form;
@@ -66,7 +65,7 @@ mod server;
 mod tests;
 mod wire;
 
-pub use audio::{silent_mp3, silent_wav};
+pub use crate::voice::silence::{silent_mp3, silent_wav};
 pub use audio_script::{Heard, Speech, Spoken, Transcription};
 pub use request::RecordedRequest;
 pub use script::{Behaviour, Failure, Reply};

@@ -1,5 +1,6 @@
-//! Silent audio in the encodings the test upstream speaks: MP3 (MPEG-1 Layer III), WAV and raw
-//! 16-bit PCM. Tests also use it as uploads, so it must read as real audio.
+//! Silent audio as MP3 (MPEG-1 Layer III), WAV and raw 16-bit PCM, made without an encoder:
+//! what the echo speech provider and the test upstream speak. Tests also use it as uploads,
+//! so it reads as real audio.
 
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ const MP3_HEADER: [u8; 4] = [0xFF, 0xFB, 0x14, 0xC0];
 const MP3_FRAME_BYTES: usize = 96;
 
 /// How long one MP3 frame plays: 1152 samples at 48 kHz.
-pub(super) const MP3_FRAME: Duration = Duration::from_millis(24);
+pub const MP3_FRAME: Duration = Duration::from_millis(24);
 
 /// The sample rate of WAV and PCM audio, in Hz.
 const PCM_RATE: u32 = 24_000;
@@ -58,7 +59,7 @@ pub fn silent_wav(duration: Duration) -> Vec<u8> {
 
 /// `duration` of silence as raw PCM: 16-bit mono 24 kHz zeros (48 bytes per millisecond,
 /// rounded up to a whole sample).
-pub(super) fn silent_pcm(duration: Duration) -> Vec<u8> {
+pub fn silent_pcm(duration: Duration) -> Vec<u8> {
     vec![0; pcm_bytes(duration)]
 }
 

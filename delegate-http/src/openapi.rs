@@ -76,7 +76,7 @@ use utoipa_swagger_ui::SwaggerUi;
         wire::TagName, wire::CreateTranscriptRequest, wire::UpdateTranscriptRequest,
         wire::TranscriptBody, wire::TranscriptSummaryBody, wire::TranscriptPage,
         wire::SearchHitBody, wire::SearchPage,
-        wire::SynthesizeRequest, wire::TranscribeForm, wire::ProcessForm, wire::TranscriptionBody,
+        wire::SynthesizeRequest, wire::SpeechFormatName, wire::TranscribeForm, wire::ProcessForm, wire::TranscriptionBody,
         wire::AudioBody, wire::ProcessBody, wire::VoiceBody, wire::VoiceList, wire::VoiceUsageBody,
     )),
     modifiers(&BearerAuth, &EdgeResponses),
@@ -195,26 +195,34 @@ impl Modify for EdgeResponses {
 }
 
 /// `/openapi.json` and the vendored Swagger UI at `/docs`. The document names the chat
-/// models this server's tiers may use.
-pub(crate) fn routes(models: &[String]) -> Router {
+/// models this server's tiers may use, and the voices and speech formats it offers.
+pub(crate) fn routes(models: &[String], voices: &[String], formats: &[String]) -> Router {
     let mut doc = ApiDoc::openapi();
-    restrict_models(&mut doc, models);
+    restrict(&mut doc, "CreateChatSessionRequest", "model", models);
+    restrict(&mut doc, "SynthesizeRequest", "voice", voices);
+    restrict(&mut doc, "ProcessForm", "voice", voices);
+    if let Some(utoipa::openapi::RefOr::T(utoipa::openapi::Schema::Object(names))) = doc
+        .components
+        .as_mut()
+        .and_then(|c| c.schemas.get_mut("SpeechFormatName"))
+        && !formats.is_empty()
+    {
+        names.enum_values = Some(formats.iter().map(|f| f.as_str().into()).collect());
+    }
     SwaggerUi::new("/docs").url("/openapi.json", doc).into()
 }
 
-/// Lists the allowed models as the `enum` of a new chat session's `model`.
-fn restrict_models(doc: &mut utoipa::openapi::OpenApi, models: &[String]) {
+/// Lists `values` (or null) as the `enum` of the optional string `property` of `schema`.
+fn restrict(doc: &mut utoipa::openapi::OpenApi, schema: &str, property: &str, values: &[String]) {
     use utoipa::openapi::{RefOr, Schema};
     let schemas = doc.components.as_mut().map(|c| &mut c.schemas);
-    let Some(RefOr::T(Schema::Object(request))) =
-        schemas.and_then(|s| s.get_mut("CreateChatSessionRequest"))
-    else {
+    let Some(RefOr::T(Schema::Object(request))) = schemas.and_then(|s| s.get_mut(schema)) else {
         return;
     };
-    if let Some(RefOr::T(Schema::Object(model))) = request.properties.get_mut("model") {
-        let mut values: Vec<serde_json::Value> = models.iter().map(|m| m.as_str().into()).collect();
+    if let Some(RefOr::T(Schema::Object(field))) = request.properties.get_mut(property) {
+        let mut values: Vec<serde_json::Value> = values.iter().map(|m| m.as_str().into()).collect();
         values.push(serde_json::Value::Null);
-        model.enum_values = Some(values);
-        model.pattern = None;
+        field.enum_values = Some(values);
+        field.pattern = None;
     }
 }

@@ -62,4 +62,8 @@ impl SpeechModel for EchoSpeech {
     fn name(&self) -> &str {
         "echo"
     }
+
+    fn formats(&self) -> Vec<SpeechFormat> {
+        vec![SpeechFormat::Mp3, SpeechFormat::Wav, SpeechFormat::Pcm]
+    }
 }

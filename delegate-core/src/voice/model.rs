@@ -53,6 +53,15 @@ crate::text_enum::text_enum!(
 );
 
 impl SpeechFormat {
+    /// Every format, in the order lists show them.
+    pub const ALL: [SpeechFormat; 5] = [
+        SpeechFormat::Mp3,
+        SpeechFormat::Opus,
+        SpeechFormat::Wav,
+        SpeechFormat::Flac,
+        SpeechFormat::Pcm,
+    ];
+
     /// The MIME type of audio in this format.
     pub fn content_type(self) -> &'static str {
         match self {
@@ -105,6 +114,11 @@ pub trait SpeechModel: Send + Sync + 'static {
     async fn synthesize(&self, request: SpeechRequest) -> Result<AudioStream>;
     /// A label for health checks and logs ("openai").
     fn name(&self) -> &str;
+    /// The formats [`SpeechModel::synthesize`] produces (all of [`SpeechFormat::ALL`] unless
+    /// the provider says otherwise).
+    fn formats(&self) -> Vec<SpeechFormat> {
+        SpeechFormat::ALL.to_vec()
+    }
     /// A cheap round trip to the provider, for health checks.
     async fn probe(&self) -> Result<()> {
         Ok(())

@@ -166,6 +166,11 @@ impl VoiceService {
         self.model.clone().ok_or(Error::VoiceNotConfigured)
     }
 
+    /// The formats speech is produced in; [`Error::VoiceNotConfigured`] without a provider.
+    pub fn formats(&self) -> Result<Vec<SpeechFormat>> {
+        Ok(self.provider()?.formats())
+    }
+
     /// The voices offered; [`Error::VoiceNotConfigured`] without a provider.
     pub fn voices(&self) -> Result<Vec<VoiceInfo>> {
         self.provider()?;
@@ -222,6 +227,14 @@ impl VoiceService {
         let voice = self.pick_voice(options.voice.as_deref())?;
         let speed = check_speed(options.speed)?;
         let format = options.format.unwrap_or_default();
+        let formats = model.formats();
+        if !formats.contains(&format) {
+            let names: Vec<&str> = formats.iter().map(|f| f.as_str()).collect();
+            return Err(Error::invalid(
+                "format",
+                format!("must be one of: {}", names.join(", ")),
+            ));
+        }
         self.check_seconds_left(caller, Duration::ZERO).await?;
         let audio = model
             .synthesize(SpeechRequest {

@@ -32,6 +32,16 @@ pub fn router(delegate: Delegate) -> Router {
     crate::metrics::install();
     let server = delegate.config().server.clone();
     let models = delegate.chat().models_of_any_tier();
+    let voices: Vec<String> = delegate
+        .voice()
+        .voices()
+        .map(|voices| voices.into_iter().map(|v| v.id).collect())
+        .unwrap_or_default();
+    let formats: Vec<String> = delegate
+        .voice()
+        .formats()
+        .map(|formats| formats.iter().map(|f| f.as_str().to_owned()).collect())
+        .unwrap_or_default();
     let voice_upload_limit =
         delegate.voice().max_upload_bytes() + crate::upload::MULTIPART_OVERHEAD;
     let cors = crate::cors::layer(&server.cors_origin);
@@ -56,7 +66,7 @@ pub fn router(delegate: Delegate) -> Router {
             admin::guard,
         ))
         .with_state(delegate)
-        .merge(openapi::routes(&models))
+        .merge(openapi::routes(&models, &voices, &formats))
         .layer(DefaultBodyLimit::max(server.body_limit_bytes))
         .layer(cors);
     crate::edge::wrap(api, &server, voice_upload_limit).layer(

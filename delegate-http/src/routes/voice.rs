@@ -95,12 +95,6 @@ pub(crate) async fn synthesize(
     AuthUser(caller): AuthUser,
     ApiJson(body): ApiJson<SynthesizeRequest>,
 ) -> Result<Response, ApiError> {
-    let format = body
-        .format
-        .as_deref()
-        .map(str::parse)
-        .transpose()
-        .map_err(ApiError::from)?;
     let speech = delegate
         .voice()
         .synthesize(
@@ -108,7 +102,7 @@ pub(crate) async fn synthesize(
             &body.text,
             SpeakOptions {
                 voice: body.voice,
-                format,
+                format: body.format.map(Into::into),
                 speed: body.speed,
             },
         )

@@ -13,16 +13,45 @@ pub struct SynthesizeRequest {
     pub text: String,
     /// One of GET /voices (default: the configured voice).
     pub voice: Option<String>,
-    /// `mp3` (default), `opus`, `wav`, `flac` or `pcm` (16-bit mono 24 kHz).
-    #[schema(example = "mp3")]
-    pub format: Option<String>,
+    /// The audio format (default `mp3`; `pcm` is 16-bit mono 24 kHz without a header).
+    pub format: Option<SpeechFormatName>,
     /// 0.25 to 4.0 (default 1.0).
     #[schema(minimum = 0.25, maximum = 4.0)]
     pub speed: Option<f32>,
 }
 
+/// An audio format speech is produced in.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SpeechFormatName {
+    /// MP3.
+    Mp3,
+    /// Opus in Ogg.
+    Opus,
+    /// WAV.
+    Wav,
+    /// FLAC.
+    Flac,
+    /// Raw 16-bit mono PCM at 24 kHz.
+    Pcm,
+}
+
+impl From<SpeechFormatName> for delegate_core::voice::SpeechFormat {
+    fn from(name: SpeechFormatName) -> Self {
+        use delegate_core::voice::SpeechFormat;
+        match name {
+            SpeechFormatName::Mp3 => SpeechFormat::Mp3,
+            SpeechFormatName::Opus => SpeechFormat::Opus,
+            SpeechFormatName::Wav => SpeechFormat::Wav,
+            SpeechFormatName::Flac => SpeechFormat::Flac,
+            SpeechFormatName::Pcm => SpeechFormat::Pcm,
+        }
+    }
+}
+
 /// Multipart body of POST /api/v1/voice/transcribe.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)] // Documents the multipart form; the handler reads the parts itself.
 pub struct TranscribeForm {
     /// The audio file: wav, mp3, ogg/opus, webm, flac or m4a, judged by its bytes.
@@ -34,7 +63,7 @@ pub struct TranscribeForm {
 
 /// Multipart body of POST /api/v1/voice/process.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[allow(dead_code)] // Documents the multipart form; the handler reads the parts itself.
 pub struct ProcessForm {
     /// The user's speech: wav, mp3, ogg/opus, webm, flac or m4a, judged by its bytes.

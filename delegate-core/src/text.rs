@@ -3,6 +3,13 @@
 
 use crate::error::{Error, Result};
 
+/// `value` without leading and trailing whitespace as JSON Schema patterns (ECMA-262 `\s`)
+/// define it, so a text the OpenAPI document calls non-blank (`pattern: \S`) is never
+/// refused as blank: unlike `str::trim`, U+0085 is kept and U+FEFF trimmed.
+pub(crate) fn trim_blank(value: &str) -> &str {
+    value.trim_matches(|c: char| c == '\u{feff}' || (c.is_whitespace() && c != '\u{85}'))
+}
+
 /// Refuses `value` for `field` when it holds a NUL character.
 pub(crate) fn refuse_nul(field: &'static str, value: &str) -> Result<()> {
     if value.contains('\0') {
@@ -39,6 +46,13 @@ pub(crate) fn check_json(field: &'static str, value: &serde_json::Value) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blank_is_what_json_schema_patterns_call_whitespace() {
+        assert_eq!(trim_blank(" \t\u{a0}\u{3000}hi\u{2028}\u{feff}\n"), "hi");
+        assert_eq!(trim_blank("\u{85}"), "\u{85}");
+        assert_eq!(trim_blank("   "), "");
+    }
 
     #[test]
     fn nul_is_refused_in_text_and_anywhere_in_json() {

@@ -316,7 +316,7 @@ impl ChatService {
         content: &str,
         source: MessageSource,
     ) -> Result<Sent> {
-        let content = content.trim();
+        let content = crate::text::trim_blank(content);
         if content.is_empty() || content.chars().count() > MAX_MESSAGE_CHARS {
             return Err(Error::invalid(
                 "content",

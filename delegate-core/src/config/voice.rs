@@ -26,6 +26,10 @@ pub struct VoiceConfig {
     pub default_voice: String,
     /// The largest audio upload, in bytes (`DELEGATE_VOICE__MAX_UPLOAD_BYTES`).
     pub max_upload_bytes: u64,
+    /// Audio uploads read at once on this instance; more answer 503 with `Retry-After`, so
+    /// uploads can hold at most this many times `max_upload_bytes` of memory
+    /// (`DELEGATE_VOICE__MAX_CONCURRENT_UPLOADS`).
+    pub max_concurrent_uploads: u32,
     /// The longest text to speak in one request, in characters
     /// (`DELEGATE_VOICE__MAX_TEXT_CHARS`).
     pub max_text_chars: u32,
@@ -55,6 +59,7 @@ impl Default for VoiceConfig {
             .to_vec(),
             default_voice: "alloy".to_owned(),
             max_upload_bytes: 25 * 1024 * 1024,
+            max_concurrent_uploads: 16,
             max_text_chars: 4_096,
             timeout_secs: 60,
             max_retries: 2,

@@ -42,6 +42,8 @@ pub struct VoiceSettings {
     pub max_text_chars: u32,
     /// The largest audio upload, in bytes.
     pub max_upload_bytes: u64,
+    /// Audio uploads read at once.
+    pub max_concurrent_uploads: u32,
     /// Sentence syntheses run at once in a conversation.
     pub parallel_speech: u32,
     /// Voice limits by tier.
@@ -55,6 +57,7 @@ impl From<&crate::config::VoiceConfig> for VoiceSettings {
             default_voice: config.default_voice.clone(),
             max_text_chars: config.max_text_chars,
             max_upload_bytes: config.max_upload_bytes,
+            max_concurrent_uploads: config.max_concurrent_uploads.max(1),
             parallel_speech: config.parallel_speech.max(1),
             tiers: config.tiers,
         }
@@ -135,6 +138,8 @@ pub struct VoiceService {
     chat: ChatService,
     usage: UsageService,
     settings: Arc<VoiceSettings>,
+    /// One permit per upload being read or held.
+    uploads: Arc<tokio::sync::Semaphore>,
 }
 
 impl VoiceService {
@@ -148,6 +153,9 @@ impl VoiceService {
             model,
             chat,
             usage,
+            uploads: Arc::new(tokio::sync::Semaphore::new(
+                settings.max_concurrent_uploads as usize,
+            )),
             settings: Arc::new(settings),
         }
     }
@@ -160,6 +168,16 @@ impl VoiceService {
     /// The largest audio upload accepted, in bytes.
     pub fn max_upload_bytes(&self) -> u64 {
         self.settings.max_upload_bytes
+    }
+
+    /// A permit to read one audio upload, held until the upload is done with: refused with
+    /// [`Error::Unavailable`] (503, retry in a second) when `max_concurrent_uploads` are
+    /// being read, so uploads cannot hold unbounded memory.
+    pub fn upload_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit> {
+        self.uploads
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Error::unavailable("audio intake", Duration::from_secs(1)))
     }
 
     fn provider(&self) -> Result<Arc<dyn SpeechModel>> {
@@ -215,7 +233,7 @@ impl VoiceService {
         options: SpeakOptions,
     ) -> Result<Speech> {
         let model = self.provider()?;
-        let text = text.trim();
+        let text = crate::text::trim_blank(text);
         let max = self.settings.max_text_chars as usize;
         if text.is_empty() || text.chars().count() > max {
             return Err(Error::invalid(

@@ -61,7 +61,7 @@ async fn read_upload(
         (status = 422, description = "Missing, empty, damaged or too long audio; an unknown or repeated part; a bad language", body = ErrorBody),
         (status = 429, description = "Voice seconds used up (`quota_exceeded`), or rate limit", body = ErrorBody),
         (status = 502, description = "The speech provider failed", body = ErrorBody),
-        (status = 503, description = "No speech provider configured (`voice_not_configured`)", body = ErrorBody),
+        (status = 503, description = "No speech provider configured (`voice_not_configured`), or too many uploads at once (`service_unavailable`, with `Retry-After`)", body = ErrorBody),
     ))]
 pub(crate) async fn transcribe(
     State(delegate): State<Delegate>,
@@ -70,6 +70,7 @@ pub(crate) async fn transcribe(
 ) -> Result<ApiJson<TranscriptionBody>, ApiError> {
     let voice = delegate.voice();
     voice.voices()?; // 503 before reading a byte when voice is not configured.
+    let _permit = voice.upload_permit()?;
     let upload = read_upload(&delegate, request, &["language"]).await?;
     let heard = voice
         .transcribe(&caller, upload.audio.clone(), upload.field("language"))
@@ -139,7 +140,7 @@ pub(crate) async fn synthesize(
         (status = 422, description = "Bad audio, session id, voice or language; no speech recognized", body = ErrorBody),
         (status = 429, description = "Voice seconds, messages or tokens used up (`quota_exceeded`), too many replies at once, or rate limit", body = ErrorBody),
         (status = 502, description = "The speech or AI provider failed", body = ErrorBody),
-        (status = 503, description = "No speech (`voice_not_configured`) or AI (`ai_not_configured`) provider", body = ErrorBody),
+        (status = 503, description = "No speech (`voice_not_configured`) or AI (`ai_not_configured`) provider, or too many uploads at once (`service_unavailable`, with `Retry-After`)", body = ErrorBody),
     ))]
 pub(crate) async fn process(
     State(delegate): State<Delegate>,
@@ -149,6 +150,7 @@ pub(crate) async fn process(
 ) -> Result<Response, ApiError> {
     let voice = delegate.voice();
     voice.voices()?;
+    let permit = voice.upload_permit()?;
     let upload = read_upload(&delegate, request, &["sessionId", "voice", "language"]).await?;
     let session = upload
         .field("sessionId")
@@ -163,6 +165,8 @@ pub(crate) async fn process(
             upload.field("voice"),
         )
         .await?;
+    // The audio was transcribed: its memory and its upload slot are free for others.
+    drop((upload, permit));
     let wants_sse = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())

@@ -894,3 +894,50 @@ async fn the_echo_providers_give_voice_without_any_server() {
     let body = assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await;
     assert_eq!(body["error"]["field"], "format");
 }
+
+#[tokio::test]
+async fn uploads_read_at_once_are_bounded() {
+    let upstream = Upstream::start().await;
+    let app = voice_app(&upstream, |c| c.voice.max_concurrent_uploads = 1).await;
+    let a = app.register("slots@example.com").await;
+    // One upload that never finishes arriving holds the only slot.
+    let mut slow = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/voice/transcribe HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\n\
+         content-type: multipart/form-data; boundary=b\r\ncontent-length: 100000\r\n\r\n\
+         --b\r\ncontent-disposition: form-data; name=\"audio\"; filename=\"a.wav\"\r\n\r\nRIFF",
+        a.access
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    let refused = within(async || {
+        let res = app
+            .voice_post(
+                "transcribe",
+                &a.access,
+                form(fixture("hello.wav"), "a.wav", "audio/wav", &[]),
+            )
+            .await;
+        res.status() == StatusCode::SERVICE_UNAVAILABLE && res.headers().contains_key("retry-after")
+    })
+    .await;
+    assert!(
+        refused.is_some(),
+        "a second upload is refused while the slot is taken"
+    );
+    drop(slow);
+    let served = within(async || {
+        app.voice_post(
+            "transcribe",
+            &a.access,
+            form(fixture("hello.wav"), "a.wav", "audio/wav", &[]),
+        )
+        .await
+        .status()
+            == StatusCode::OK
+    })
+    .await;
+    assert!(
+        served.is_some(),
+        "the slot is free once the slow client left"
+    );
+}

@@ -372,8 +372,14 @@ async fn synthesis_streams_audio_as_it_is_produced_and_meters_what_was_produced(
 
     // A provider failing before any audio: 502 after the retries.
     upstream.script_speech_times(Behaviour::fail(500), 3);
+    let before = upstream.request_count();
     let res = app.speak(&a.access, json!({"text": "fail please"})).await;
     assert_error(res, StatusCode::BAD_GATEWAY, "upstream_error").await;
+    assert_eq!(
+        upstream.request_count(),
+        before + 3,
+        "two retries, then the error"
+    );
 
     let voices: Value = app
         .get_auth("/api/v1/voice/voices", &a.access)

@@ -202,20 +202,8 @@ impl UsageService {
         };
         match self.store.hold(&hold, &limits).await? {
             HoldOutcome::Held => Ok(()),
-            HoldOutcome::MessagesUsedUp => Err(Error::QuotaExceeded {
-                message: format!(
-                    "the {} tier allows {} messages a day",
-                    tier, quota.messages_per_day
-                ),
-                retry_after: (next_day(now) - now).to_std().unwrap_or_default(),
-            }),
-            HoldOutcome::TokensUsedUp => Err(Error::QuotaExceeded {
-                message: format!(
-                    "the {} tier allows {} tokens a month",
-                    tier, quota.tokens_per_month
-                ),
-                retry_after: (next_month(now) - now).to_std().unwrap_or_default(),
-            }),
+            HoldOutcome::MessagesUsedUp => Err(messages_used_up(tier, quota, now)),
+            HoldOutcome::TokensUsedUp => Err(tokens_used_up(tier, quota, now)),
             HoldOutcome::TooManyInFlight => Err(Error::RateLimited {
                 retry_after: Duration::from_secs(1),
             }),
@@ -274,22 +262,10 @@ impl UsageService {
         let (quota, now) = (report.quota, self.clock.now());
         let tokens = report.month.prompt_tokens + report.month.completion_tokens;
         if quota.messages_per_day > 0 && report.messages_today >= quota.messages_per_day {
-            return Err(Error::QuotaExceeded {
-                message: format!(
-                    "the {} tier allows {} messages a day",
-                    caller.tier, quota.messages_per_day
-                ),
-                retry_after: (next_day(now) - now).to_std().unwrap_or_default(),
-            });
+            return Err(messages_used_up(caller.tier, quota, now));
         }
         if quota.tokens_per_month > 0 && tokens >= quota.tokens_per_month {
-            return Err(Error::QuotaExceeded {
-                message: format!(
-                    "the {} tier allows {} tokens a month",
-                    caller.tier, quota.tokens_per_month
-                ),
-                retry_after: (next_month(now) - now).to_std().unwrap_or_default(),
-            });
+            return Err(tokens_used_up(caller.tier, quota, now));
         }
         Ok(())
     }
@@ -315,6 +291,28 @@ impl UsageService {
             }
         }
         Ok(())
+    }
+}
+
+/// The refusal when `tier`'s messages of the day are used up.
+fn messages_used_up(tier: Tier, quota: TierQuota, now: DateTime<Utc>) -> Error {
+    Error::QuotaExceeded {
+        message: format!(
+            "the {} tier allows {} messages a day",
+            tier, quota.messages_per_day
+        ),
+        retry_after: (next_day(now) - now).to_std().unwrap_or_default(),
+    }
+}
+
+/// The refusal when `tier`'s tokens of the month are used up.
+fn tokens_used_up(tier: Tier, quota: TierQuota, now: DateTime<Utc>) -> Error {
+    Error::QuotaExceeded {
+        message: format!(
+            "the {} tier allows {} tokens a month",
+            tier, quota.tokens_per_month
+        ),
+        retry_after: (next_month(now) - now).to_std().unwrap_or_default(),
     }
 }
 

@@ -38,15 +38,16 @@ impl AudioFormat {
         AudioFormat::M4a,
     ];
 
-    /// The format's MIME type.
-    pub fn content_type(self) -> &'static str {
+    /// The highest bitrate speech in this format plausibly has, in bits a second: a file
+    /// whose timing claims less time than its size at this rate is billed by its size.
+    fn max_bitrate(self) -> u64 {
         match self {
-            AudioFormat::Wav => "audio/wav",
-            AudioFormat::Mp3 => "audio/mpeg",
-            AudioFormat::Ogg => "audio/ogg",
-            AudioFormat::Webm => "audio/webm",
-            AudioFormat::Flac => "audio/flac",
-            AudioFormat::M4a => "audio/mp4",
+            // Exact from the header (see `wav_bytes_duration`); this bound is never reached.
+            AudioFormat::Wav => u64::MAX,
+            AudioFormat::Mp3 => 320_000,
+            AudioFormat::Ogg | AudioFormat::Webm => 512_000,
+            AudioFormat::M4a => 1_536_000,
+            AudioFormat::Flac => 9_216_000,
         }
     }
 
@@ -116,20 +117,27 @@ fn is_layer3_sync(bytes: &[u8]) -> bool {
 }
 
 /// How long the sample bytes present in a RIFF WAVE file play: the bytes after the `data`
-/// chunk's header divided by the `fmt ` chunk's byte rate. `None` when either chunk is
-/// missing or the rate is 0.
+/// chunk's header divided by the `fmt ` chunk's sample rate times its block size (what a
+/// decoder plays; the header's own byte-rate field is ignored, as decoders ignore it).
+/// `None` when either chunk is missing or the rate is 0.
 fn wav_bytes_duration(bytes: &[u8]) -> Option<Duration> {
     let u32_at = |at: usize| -> Option<u32> {
         Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+    };
+    let u16_at = |at: usize| -> Option<u16> {
+        Some(u16::from_le_bytes(bytes.get(at..at + 2)?.try_into().ok()?))
     };
     let (mut at, mut byte_rate) = (12usize, None);
     while at + 8 <= bytes.len() {
         let size = usize::try_from(u32_at(at + 4)?).ok()?;
         match &bytes[at..at + 4] {
-            b"fmt " => byte_rate = u32_at(at + 16).filter(|rate| *rate > 0),
+            b"fmt " => {
+                let rate = u64::from(u32_at(at + 12)?) * u64::from(u16_at(at + 20)?);
+                byte_rate = Some(rate).filter(|rate| *rate > 0);
+            }
             b"data" => {
                 let present = bytes.len().saturating_sub(at + 8).min(size) as f64;
-                return Some(Duration::from_secs_f64(present / f64::from(byte_rate?)));
+                return Some(Duration::from_secs_f64(present / byte_rate? as f64));
             }
             _ => {}
         }
@@ -219,12 +227,17 @@ impl AudioClip {
             .ok_or_else(damaged)?
             .as_secs_f64();
         let mut duration = Duration::try_from_secs_f64(seconds).map_err(|_| damaged())?;
-        // A WAV reader reports whole packets even where the file was cut short: the bytes
-        // that are there bound how long it can play.
-        if format == AudioFormat::Wav
-            && let Some(there) = wav_bytes_duration(bytes)
-        {
-            duration = duration.min(there);
+        if format == AudioFormat::Wav {
+            // A WAV reader reports whole packets even where the file was cut short: the
+            // samples that are there are how long it plays.
+            duration = duration.min(wav_bytes_duration(bytes).ok_or_else(damaged)?);
+        } else {
+            // Timing a decoder ignores (a doctored `stts` box, block timestamps) must not
+            // make a large file count as a short one: at least its size at the format's
+            // highest plausible bitrate.
+            let floor =
+                Duration::from_secs_f64(bytes.len() as f64 * 8.0 / format.max_bitrate() as f64);
+            duration = duration.max(floor);
         }
         if duration.is_zero() {
             return Err(Error::invalid("audio", "holds no audio"));
@@ -325,6 +338,25 @@ mod tests {
             .duration;
         let ratio = half.as_secs_f64() / whole.as_secs_f64();
         assert!((0.45..0.55).contains(&ratio), "{half:?} of {whole:?}");
+    }
+
+    #[test]
+    fn a_doctored_byte_rate_does_not_shorten_a_wav() {
+        let mut bytes = fixture("hello.wav");
+        let honest = AudioClip::inspect(&bytes).unwrap().duration;
+        // The fmt chunk's byte-rate field (offset 28 in a canonical header) set absurdly high.
+        bytes[28..32].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(AudioClip::inspect(&bytes).unwrap().duration, honest);
+    }
+
+    #[test]
+    fn a_large_file_claiming_little_time_counts_by_its_size() {
+        // A second of MP3 frames followed by 640 kB of junk the demuxer skips: at most
+        // 320 kbit/s, those bytes are at least 16 s of audio.
+        let mut bytes = fixture("hello-no-tag.mp3");
+        bytes.extend(std::iter::repeat_n(0u8, 640_000));
+        let clip = AudioClip::inspect(&bytes).unwrap();
+        assert!(clip.duration.as_secs_f64() >= 16.0, "{:?}", clip.duration);
     }
 
     #[test]

@@ -59,16 +59,22 @@ impl std::fmt::Debug for OpenAiSpeech {
 }
 
 impl OpenAiSpeech {
-    /// A provider at `voice`'s base URL and key, falling back to the chat provider's (`ai`);
-    /// the key is sent as `ai.key_header` says. Fails with [`Error::Invalid`] on a malformed
-    /// base URL, key or timeout.
+    /// A provider at `voice`'s base URL and key, or else the chat provider's (`ai`): the chat
+    /// key is used only with the chat base URL, never sent to a separate speech server. The
+    /// key is sent as `ai.key_header` says. Fails with [`Error::Invalid`] on a malformed base
+    /// URL, key or timeout.
     pub fn new(voice: &VoiceConfig, ai: &AiConfig) -> Result<Self> {
-        let base_url = set(voice.base_url.as_deref()).or(set(ai.base_url.as_deref()));
-        let api_key = voice
+        let own_base = set(voice.base_url.as_deref());
+        let base_url = own_base.or(set(ai.base_url.as_deref()));
+        let own_key = voice
             .api_key
             .as_ref()
-            .filter(|k| !k.expose().trim_ascii().is_empty())
-            .or(ai.api_key.as_ref());
+            .filter(|k| !k.expose().trim_ascii().is_empty());
+        let api_key = match (own_key, own_base) {
+            (Some(key), _) => Some(key),
+            (None, None) => ai.api_key.as_ref(),
+            (None, Some(_)) => None,
+        };
         let endpoint = Endpoint::new(EndpointSettings {
             base_url,
             default_base: DEFAULT_BASE_URL,

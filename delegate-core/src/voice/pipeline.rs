@@ -127,13 +127,22 @@ struct Meter {
 }
 
 impl Meter {
-    /// Meters the total now (before `Done` is handed out, so usage read after it counts it).
+    /// Meters the total now (before `Done` is handed out, so usage read after it counts it),
+    /// in a task of its own, so a client leaving meanwhile cannot cancel it.
     async fn settle(&mut self) {
-        if let Some((usage, user)) = self.usage.take()
-            && let Err(e) = usage.meter_voice(user, Duration::ZERO, self.total).await
-        {
-            tracing::error!(error = %e.report(), "could not meter synthesized seconds");
+        let Some((usage, user)) = self.usage.take() else {
+            return;
+        };
+        if self.total.is_zero() {
+            return;
         }
+        let total = self.total;
+        let metering = tokio::spawn(async move {
+            if let Err(e) = usage.meter_voice(user, Duration::ZERO, total).await {
+                tracing::error!(error = %e.report(), "could not meter synthesized seconds");
+            }
+        });
+        let _ = metering.await;
     }
 }
 

@@ -26,7 +26,7 @@ use std::time::Duration;
 const MIN_SPEECH: Duration = Duration::from_millis(100);
 /// The most synthesized audio kept to measure one answer; past it the length is estimated
 /// from the text.
-const MAX_MEASURED_BYTES: usize = 32 * 1024 * 1024;
+const MAX_MEASURED_BYTES: usize = 8 * 1024 * 1024;
 /// The speaking rate assumed when produced audio cannot be measured: 15 characters a second
 /// (about 170 words a minute).
 const ESTIMATED_CHARS_PER_SECOND: u64 = 15;
@@ -253,7 +253,10 @@ impl VoiceService {
                 format!("must be one of: {}", names.join(", ")),
             ));
         }
-        self.check_seconds_left(caller, Duration::ZERO).await?;
+        // The text's likely length, so parallel requests cannot together overrun the quota
+        // by more than their own estimates.
+        self.check_seconds_left(caller, estimate_spoken(text.chars().count()))
+            .await?;
         let audio = model
             .synthesize(SpeechRequest {
                 text: text.to_owned(),
@@ -314,9 +317,10 @@ impl VoiceService {
     /// Judges and measures an upload, and holds it to the caller's limits.
     async fn admit(&self, caller: &AuthContext, audio: &Bytes) -> Result<AudioClip> {
         let bytes = audio.clone();
+        // A reader that panics on a hostile file has met damaged audio, not a server fault.
         let clip = tokio::task::spawn_blocking(move || AudioClip::inspect(&bytes))
             .await
-            .map_err(|e| Error::internal("measuring audio").with_source(e))??;
+            .map_err(|_| Error::invalid("audio", "is not readable audio (damaged)"))??;
         if clip.duration < MIN_SPEECH {
             return Err(Error::invalid(
                 "audio",
@@ -361,13 +365,14 @@ impl VoiceService {
                 language,
             })
             .await?;
-        if let Err(e) = self
-            .usage
-            .meter_voice(user, clip.duration, Duration::ZERO)
-            .await
-        {
-            tracing::error!(error = %e.report(), "could not meter transcribed seconds");
-        }
+        // In a task of its own: a client leaving now cannot cancel the metering.
+        let usage = self.usage.clone();
+        let metering = tokio::spawn(async move {
+            if let Err(e) = usage.meter_voice(user, clip.duration, Duration::ZERO).await {
+                tracing::error!(error = %e.report(), "could not meter transcribed seconds");
+            }
+        });
+        let _ = metering.await;
         Ok(Heard {
             text: transcript.text,
             language: transcript.language,
@@ -442,6 +447,16 @@ fn check_language(language: Option<&str>) -> Result<Option<String>> {
     }
 }
 
+/// How long `chars` characters take to speak, at 15 characters a second.
+fn estimate_spoken(chars: usize) -> Duration {
+    Duration::from_millis(
+        u64::try_from(chars)
+            .unwrap_or(u64::MAX)
+            .saturating_mul(1000)
+            / ESTIMATED_CHARS_PER_SECOND,
+    )
+}
+
 /// How long synthesized `audio` plays: measured from its frames, or, when it cannot be
 /// (cut short, or `None`: too large to keep), estimated from the text at 15 characters a
 /// second. Nothing produced is nothing spoken.
@@ -450,9 +465,7 @@ pub(crate) async fn measure_spoken(
     audio: Option<Bytes>,
     text_chars: usize,
 ) -> Duration {
-    let estimate = Duration::from_millis(
-        u64::try_from(text_chars).unwrap_or(u64::MAX) * 1000 / ESTIMATED_CHARS_PER_SECOND,
-    );
+    let estimate = estimate_spoken(text_chars);
     let Some(audio) = audio else {
         return estimate;
     };
@@ -470,8 +483,11 @@ pub(crate) async fn measure_spoken(
 /// the stream ends or is dropped (the client went away), measured and metered as speech out.
 pub struct MeteredAudio {
     inner: AudioStream,
-    /// What passed so far; `None` once it outgrew [`MAX_MEASURED_BYTES`].
+    /// What passed so far; `None` once it outgrew [`MAX_MEASURED_BYTES`] (and for PCM,
+    /// which is measured by counting).
     kept: Option<BytesMut>,
+    /// Bytes that passed, for PCM (2 bytes a sample at 24 kHz).
+    pcm_bytes: u64,
     format: SpeechFormat,
     text_chars: usize,
     meter: Option<(UsageService, UserId)>,
@@ -487,7 +503,8 @@ impl MeteredAudio {
     ) -> Self {
         Self {
             inner,
-            kept: Some(BytesMut::new()),
+            kept: (format != SpeechFormat::Pcm).then(BytesMut::new),
+            pcm_bytes: 0,
             format,
             text_chars: text.chars().count(),
             meter: Some((usage, user)),
@@ -500,10 +517,17 @@ impl MeteredAudio {
             return;
         };
         let audio = self.kept.take().map(BytesMut::freeze);
-        let (format, chars) = (self.format, self.text_chars);
+        let (format, chars, pcm) = (self.format, self.text_chars, self.pcm_bytes);
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                let spoken = measure_spoken(format, audio, chars).await;
+                let spoken = if format == SpeechFormat::Pcm {
+                    Duration::from_micros(pcm / 2 * 1_000_000 / 24_000)
+                } else {
+                    measure_spoken(format, audio, chars).await
+                };
+                if spoken.is_zero() {
+                    return;
+                }
                 if let Err(e) = usage.meter_voice(user, Duration::ZERO, spoken).await {
                     tracing::error!(error = %e.report(), "could not meter synthesized seconds");
                 }
@@ -518,6 +542,9 @@ impl Stream for MeteredAudio {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let item = std::task::ready!(self.inner.poll_next_unpin(cx));
         match &item {
+            Some(Ok(chunk)) if self.format == SpeechFormat::Pcm => {
+                self.pcm_bytes += chunk.len() as u64;
+            }
             Some(Ok(chunk)) => {
                 let chunk = chunk.clone();
                 let fits = self

@@ -265,9 +265,18 @@ async fn hostile_uploads_get_a_4xx_and_never_reach_the_provider() {
         "unsupported_media_type",
     )
     .await;
-    // Audio over the upload limit (200 kB here).
+    // Audio over the upload limit (200 kB here): declared, and streamed with no length (the
+    // multipart reader's own limit).
     let big = vec![0u8; 300_000];
-    let res = transcribe(form(big, "big.wav", "audio/wav", &[])).await;
+    let res = transcribe(form(big.clone(), "big.wav", "audio/wav", &[])).await;
+    assert_error(res, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        big.chunks(10_000).map(|c| Ok(c.to_vec())).collect();
+    let streamed = Part::stream(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .file_name("big.wav")
+        .mime_str("audio/wav")
+        .unwrap();
+    let res = transcribe(Form::new().part("audio", streamed)).await;
     assert_error(res, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
     // A huge declared size: refused before the body is read.
     let mut socket = tokio::net::TcpStream::connect(app.addr).await.unwrap();
@@ -684,6 +693,12 @@ async fn quotas_refuse_before_any_provider_call() {
         "no transcription over quota"
     );
 
+    // Speech of a text likely longer than what is left (60 characters, about 4 s, with
+    // under a second left): refused before any provider call.
+    let res = app.speak(&a.access, json!({"text": "x".repeat(60)})).await;
+    assert_error(res, StatusCode::TOO_MANY_REQUESTS, "quota_exceeded").await;
+    assert!(upstream.requests().iter().all(|r| !r.is_speech()));
+
     // A file longer than the tier accepts.
     let short = voice_app(&upstream, |c| c.voice.tiers.free.max_file_seconds = 1).await;
     let c2 = short.register("quota3@example.com").await;
@@ -834,6 +849,17 @@ async fn a_separate_speech_server_serves_voice_beside_the_chat_provider() {
         speech.last_request().unwrap().bearer_token(),
         Some("speech-key")
     );
+
+    // Without a key of its own, a separate speech server is sent none: the chat key stays
+    // with the chat provider.
+    let speech_base = speech.base_url();
+    let app = voice_app(&chat, move |c| c.voice.base_url = Some(speech_base)).await;
+    let c = app.register("keyless@example.com").await;
+    assert_eq!(
+        app.speak(&c.access, json!({"text": "hi"})).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(speech.last_request().unwrap().header("authorization"), None);
 
     // Azure's api-key header, for chat and voice alike.
     let azure = Upstream::start().await;

@@ -38,6 +38,7 @@ struct Inner {
     usage: UsageService,
     transcripts: crate::transcript::TranscriptsService,
     voice: crate::voice::VoiceService,
+    realtime: crate::realtime::RealtimeService,
     limits: RateLimits,
     shared: Shared,
     store_probe: Option<Arc<dyn Probe>>,
@@ -113,6 +114,12 @@ impl Delegate {
     /// Speech to text, text to speech and voice conversations.
     pub fn voice(&self) -> crate::voice::VoiceService {
         self.inner.voice.clone()
+    }
+
+    /// Realtime: users' event streams, for WebSocket and Socket.IO connections, and
+    /// application events ([`crate::realtime::RealtimeService::publish_app`]).
+    pub fn realtime(&self) -> crate::realtime::RealtimeService {
+        self.inner.realtime.clone()
     }
 
     /// Usage metering and quotas.
@@ -321,11 +328,18 @@ impl DelegateBuilder {
                 Duration::from_secs(config.cache.ttl_long_secs),
             ],
         );
+        let (realtime, realtime_listeners) = crate::realtime::RealtimeService::start(
+            shared.bus.clone(),
+            shared.events.clone(),
+            crate::realtime::RealtimeSettings::from(&config.realtime),
+        )
+        .await?;
         let chat = ChatService::new(
             stores.conversations.clone(),
             usage.clone(),
             model,
             shared.cache.clone(),
+            realtime.clone(),
             clock.clone(),
             ChatSettings {
                 default_model: config.ai.model.clone(),
@@ -353,6 +367,7 @@ impl DelegateBuilder {
         );
         let events = shared.bus.subscribe(AUTH_TOPIC).await?;
         let mut listeners = vec![tokio::spawn(listen(Arc::downgrade(&core), events))];
+        listeners.extend(realtime_listeners);
         // An in-process cache learns of account changes made by other processes here (a
         // two-level cache is kept coherent by its own invalidations).
         if in_process {
@@ -373,6 +388,7 @@ impl DelegateBuilder {
                 usage,
                 transcripts,
                 voice,
+                realtime,
                 limits: RateLimits::new(
                     config.rate_limit.clone(),
                     shared.limiter.clone(),

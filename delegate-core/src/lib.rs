@@ -29,6 +29,7 @@ pub mod health;
 pub mod ids;
 pub mod paging;
 pub mod ratelimit;
+pub mod realtime;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod text;

@@ -153,3 +153,30 @@ async fn next(sub: &mut delegate_core::bus::Subscription) -> Delivery {
         .expect("delivered in time")
         .expect("open")
 }
+
+/// The `EventLog` suite on the in-process log.
+mod event_log {
+    use delegate_core::ManualClock;
+    use delegate_core::realtime::{EventLog, MemoryEventLog};
+    use delegate_core::testing::event_log as suite;
+    use std::sync::Arc;
+
+    fn log() -> Arc<dyn EventLog> {
+        Arc::new(MemoryEventLog::new(Arc::new(ManualClock::default())))
+    }
+
+    #[tokio::test]
+    async fn appends_are_numbered_and_read_back_in_order() {
+        suite::appends_are_numbered_and_read_back_in_order(log()).await;
+    }
+
+    #[tokio::test]
+    async fn old_entries_are_trimmed_and_reported_missing() {
+        suite::old_entries_are_trimmed_and_reported_missing(log()).await;
+    }
+
+    #[tokio::test]
+    async fn unknown_logs_and_future_numbers() {
+        suite::unknown_logs_and_future_numbers(log()).await;
+    }
+}

@@ -584,3 +584,38 @@ async fn recovers_after_redis_hangs_and_restarts() {
         assert_eq!(delivery, Delivery::Message(b"after".to_vec()));
     }
 }
+
+/// The `EventLog` suite on Redis and on the Redis Cluster (a log's two keys share a slot).
+mod event_log {
+    use super::*;
+    use delegate_core::testing::event_log as suite;
+
+    macro_rules! cases {
+        ($backend:ident, $var:expr) => {
+            mod $backend {
+                use super::*;
+
+                #[tokio::test(flavor = "multi_thread")]
+                async fn appends_are_numbered_and_read_back_in_order() {
+                    let (shared, _cleanup) = shared($var, ManualClock::default()).await;
+                    suite::appends_are_numbered_and_read_back_in_order(shared.events).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread")]
+                async fn old_entries_are_trimmed_and_reported_missing() {
+                    let (shared, _cleanup) = shared($var, ManualClock::default()).await;
+                    suite::old_entries_are_trimmed_and_reported_missing(shared.events).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread")]
+                async fn unknown_logs_and_future_numbers() {
+                    let (shared, _cleanup) = shared($var, ManualClock::default()).await;
+                    suite::unknown_logs_and_future_numbers(shared.events).await;
+                }
+            }
+        };
+    }
+
+    cases!(redis, SINGLE);
+    cases!(redis_cluster, CLUSTER);
+}

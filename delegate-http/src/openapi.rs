@@ -1,7 +1,7 @@
 //! The OpenAPI document (/openapi.json) and Swagger UI (/docs), served from the binary.
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::routes::{admin, auth, chat, health, transcripts, users, voice};
+use crate::routes::{admin, auth, chat, health, realtime, transcripts, users, voice};
 use crate::wire;
 use axum::Router;
 use utoipa::openapi::path::Operation;
@@ -51,6 +51,7 @@ use utoipa_swagger_ui::SwaggerUi;
         voice::process,
         voice::voices,
         voice::usage,
+        realtime::connect,
         admin::cleanup_login_sessions,
         admin::list_users,
         admin::show_user,
@@ -85,6 +86,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "users", description = "The caller's profile, preferences and usage"),
         (name = "chat", description = "Chat sessions and messages with streamed AI replies"),
         (name = "transcripts", description = "Saved transcripts with ranked full-text search"),
+        (name = "realtime", description = "The caller's events over a WebSocket"),
         (name = "voice", description = "Speech to text, text to speech and voice turns, metered in seconds of audio"),
         (name = "operations", description = "Health and documentation"),
         (name = "admin", description = "Operator actions (role admin)"),

@@ -205,6 +205,8 @@ pub struct Shared {
     pub limiter: Arc<dyn RateLimiter>,
     /// The event bus.
     pub bus: Arc<dyn EventBus>,
+    /// The users' realtime event logs (for reconnecting clients).
+    pub events: Arc<dyn crate::realtime::EventLog>,
     /// A round trip to the server behind them, for health checks; `None` when in-process.
     pub probe: Option<Arc<dyn Probe>>,
     /// What the cache holds and how it is used, when it can tell (the built-in caches can).
@@ -217,8 +219,9 @@ impl Shared {
         let cache = Arc::new(memory::MemoryCache::new(clock.clone(), 100_000));
         Self {
             cache: cache.clone(),
-            limiter: Arc::new(memory::MemoryRateLimiter::new(clock)),
+            limiter: Arc::new(memory::MemoryRateLimiter::new(clock.clone())),
             bus: Arc::new(memory::MemoryBus::default()),
+            events: Arc::new(crate::realtime::MemoryEventLog::new(clock)),
             probe: None,
             inspect: Some(cache),
         }
@@ -256,6 +259,7 @@ impl Shared {
                     cache: cache.clone(),
                     limiter: Arc::new(backend.limiter()),
                     bus,
+                    events: Arc::new(backend.event_log()),
                     probe: Some(backend),
                     inspect: Some(cache),
                 })

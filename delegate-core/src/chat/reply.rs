@@ -81,6 +81,8 @@ pub struct Reply {
     store: Option<StoreOutcome>,
     ending: Option<BoxFuture<'static, Ended>>,
     ended: Option<Ended>,
+    /// Where each delta is copied as it arrives (the user's other connections), if anywhere.
+    deltas: Option<tokio::sync::mpsc::UnboundedSender<String>>,
 }
 
 impl Reply {
@@ -102,7 +104,17 @@ impl Reply {
             store: Some(store),
             ending: None,
             ended: None,
+            deltas: None,
         }
+    }
+
+    /// The same reply, copying each delta to `deltas` as it arrives (until the reply ends).
+    pub(crate) fn with_deltas(
+        mut self,
+        deltas: tokio::sync::mpsc::UnboundedSender<String>,
+    ) -> Self {
+        self.deltas = Some(deltas);
+        self
     }
 
     /// Drains the reply: the stored assistant message, or the failure with it. On a reply
@@ -126,6 +138,7 @@ impl Reply {
         };
         self.starting = None;
         self.upstream = None; // Closes the upstream connection at once.
+        self.deltas = None;
         let text = std::mem::take(&mut self.text);
         let usage = self.usage.take();
         let (status, error) = match ending {
@@ -187,6 +200,9 @@ impl Stream for Reply {
             match upstream.poll_next_unpin(cx) {
                 Poll::Ready(Some(Ok(ChatChunk::Delta(text)))) => {
                     self.text.push_str(&text);
+                    if let Some(deltas) = &self.deltas {
+                        let _ = deltas.send(text.clone());
+                    }
                     return Poll::Ready(Some(ReplyEvent::Delta(text)));
                 }
                 Poll::Ready(Some(Ok(ChatChunk::Usage(usage)))) => self.usage = Some(usage),

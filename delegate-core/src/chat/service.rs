@@ -14,6 +14,7 @@ use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::ids::{ChatSessionId, MessageId, UserId};
 use crate::paging::{MAX_PAGE, Page, check_limit, page, parse_cursor};
+use crate::realtime::{RealtimeService, ReplyDelta, kinds, payload};
 use crate::usage::UsageService;
 use crate::users::Tier;
 use futures::future::BoxFuture;
@@ -73,6 +74,8 @@ pub struct ChatService {
     store: Arc<dyn ConversationStore>,
     usage: UsageService,
     model: Option<Arc<dyn ChatModel>>,
+    /// Where the user's other connections learn what happened.
+    realtime: RealtimeService,
     cache: Arc<dyn Cache>,
     clock: Arc<dyn Clock>,
     settings: ChatSettings,
@@ -84,6 +87,7 @@ impl ChatService {
         usage: UsageService,
         model: Option<Arc<dyn ChatModel>>,
         cache: Arc<dyn Cache>,
+        realtime: RealtimeService,
         clock: Arc<dyn Clock>,
         settings: ChatSettings,
     ) -> Self {
@@ -91,6 +95,7 @@ impl ChatService {
             store,
             usage,
             model,
+            realtime,
             cache,
             clock,
             settings,
@@ -180,6 +185,9 @@ impl ChatService {
         let head = SessionHead::of(&session);
         let key = keys::chat_session_head(user, session.id);
         store_json(self.cache.as_ref(), &key, &head, self.settings.head_ttl).await;
+        self.realtime
+            .notify(user, kinds::SESSION_CREATED, payload::session(&session))
+            .await;
         Ok(session)
     }
 
@@ -234,7 +242,11 @@ impl ChatService {
             return Err(Error::NotFound("session"));
         }
         forget(self.cache.as_ref(), &[keys::chat_sessions(user)]).await;
-        self.get_chat_session(user, id).await
+        let session = self.get_chat_session(user, id).await?;
+        self.realtime
+            .notify(user, kinds::SESSION_UPDATED, payload::session(&session))
+            .await;
+        Ok(session)
     }
 
     /// Deletes the user's session and its messages (usage already metered stays).
@@ -248,6 +260,13 @@ impl ChatService {
             keys::chat_session_head(user, id),
         ];
         forget(self.cache.as_ref(), &gone).await;
+        self.realtime
+            .notify(
+                user,
+                kinds::SESSION_DELETED,
+                serde_json::json!({ "id": id.to_string() }),
+            )
+            .await;
         Ok(())
     }
 
@@ -304,7 +323,12 @@ impl ChatService {
         session: ChatSessionId,
     ) -> Result<()> {
         self.model.as_ref().ok_or(Error::AiNotConfigured)?;
-        self.head(caller.user_id, session).await?;
+        let head = self.head(caller.user_id, session).await?;
+        let model = head
+            .model
+            .as_deref()
+            .unwrap_or(&self.settings.default_model);
+        self.check_model(caller.tier, model)?;
         self.usage.check_messages_left(caller).await
     }
 
@@ -422,6 +446,16 @@ impl ChatService {
             return Err(e);
         }
         forget(self.cache.as_ref(), &[keys::messages(session)]).await;
+        for message in &both {
+            self.realtime
+                .notify(
+                    caller.user_id,
+                    kinds::MESSAGE_CREATED,
+                    payload::message(message),
+                )
+                .await;
+        }
+        let deltas = deltas_to(self.realtime.clone(), caller.user_id, session, assistant.id);
         let finisher = Finisher {
             service: self.clone(),
             user: caller.user_id,
@@ -433,7 +467,7 @@ impl ChatService {
         let store = Box::new(move |outcome: Outcome| finisher.finish(outcome).boxed());
         Ok(Sent {
             user_message,
-            reply: Reply::new(assistant, call, deadline, store),
+            reply: Reply::new(assistant, call, deadline, store).with_deltas(deltas),
         })
     }
 
@@ -519,6 +553,21 @@ impl Finisher {
             &[keys::messages(self.message.session_id)],
         )
         .await;
+        let stored = Message {
+            content: text.clone(),
+            status,
+            usage,
+            ..self.message.clone()
+        };
+        let kind = match status {
+            MessageStatus::Complete => kinds::REPLY_DONE,
+            MessageStatus::Cancelled => kinds::REPLY_CANCELLED,
+            MessageStatus::Partial | MessageStatus::Failed => kinds::REPLY_FAILED,
+        };
+        service
+            .realtime
+            .notify(self.user, kind, payload::message(&stored))
+            .await;
         if let (Some(key), MessageStatus::Complete, Some(ttl)) =
             (&self.response_key, status, service.settings.response_ttl)
             && let Err(e) = service.cache.set(key, text.clone().into_bytes(), ttl).await
@@ -532,6 +581,31 @@ impl Finisher {
             ..self.message
         }
     }
+}
+
+/// A channel for a reply's deltas, each sent on as a numbered [`ReplyDelta`] to the user's
+/// connections subscribed to the chat, in order, by a task that ends with the channel.
+fn deltas_to(
+    realtime: RealtimeService,
+    user: UserId,
+    session: ChatSessionId,
+    message: MessageId,
+) -> tokio::sync::mpsc::UnboundedSender<String> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    tokio::spawn(async move {
+        let mut seq = 0;
+        while let Some(text) = rx.recv().await {
+            seq += 1;
+            let delta = ReplyDelta {
+                session_id: session,
+                message_id: message,
+                seq,
+                text,
+            };
+            realtime.delta(user, delta).await;
+        }
+    });
+    tx
 }
 
 fn check_title(title: &str) -> Result<String> {

@@ -7,6 +7,7 @@ mod cache;
 mod deploy_files;
 mod limits;
 mod load;
+mod realtime;
 mod secret;
 mod server;
 mod voice;
@@ -15,6 +16,7 @@ pub use ai::{AiConfig, AiProviderKind, AiTierPolicy, AiTiers, KeyHeader};
 pub use auth::{AuthConfig, LoginBackoffConfig, PasswordConfig};
 pub use cache::CacheConfig;
 pub use limits::{RateLimitConfig, RouteLimit};
+pub use realtime::RealtimeConfig;
 pub use secret::{Secret, redact_url};
 pub use server::ServerConfig;
 pub use voice::{VoiceConfig, VoiceTierPolicy, VoiceTiers};
@@ -85,6 +87,9 @@ pub struct Config {
     /// The speech provider and voice limits.
     #[serde(default)]
     pub voice: VoiceConfig,
+    /// Realtime connections.
+    #[serde(default)]
+    pub realtime: RealtimeConfig,
 }
 
 impl Default for Config {
@@ -103,6 +108,7 @@ impl Default for Config {
             quota: crate::usage::QuotaConfig::default(),
             ai: AiConfig::default(),
             voice: VoiceConfig::default(),
+            realtime: RealtimeConfig::default(),
         }
     }
 }
@@ -122,6 +128,7 @@ impl std::fmt::Debug for Config {
             .field("quota", &self.quota)
             .field("ai", &self.ai)
             .field("voice", &self.voice)
+            .field("realtime", &self.realtime)
             .finish_non_exhaustive()
     }
 }

@@ -45,6 +45,7 @@ pub mod bus;
 pub mod cache;
 pub mod chat;
 pub mod denylist;
+pub mod event_log;
 mod fixture;
 mod macros;
 pub mod ratelimit;

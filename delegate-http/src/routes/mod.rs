@@ -4,6 +4,7 @@ pub(crate) mod admin;
 pub(crate) mod auth;
 pub(crate) mod chat;
 pub(crate) mod health;
+pub(crate) mod realtime;
 pub(crate) mod transcripts;
 pub(crate) mod users;
 pub(crate) mod voice;
@@ -51,6 +52,7 @@ pub fn router(delegate: Delegate) -> Router {
         .nest("/api/v1/sessions", chat::routes())
         .nest("/api/v1/transcripts", transcripts::routes())
         .nest("/api/v1/voice", voice::routes())
+        .route("/api/v1/ws", axum::routing::get(realtime::connect))
         .nest("/api/v1/health", health::api_routes())
         .nest("/api/v1/admin", admin::routes())
         .route_layer(axum::middleware::from_fn_with_state(

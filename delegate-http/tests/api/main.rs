@@ -15,6 +15,7 @@ mod metrics;
 mod outage;
 mod passwords;
 mod postgres_server;
+mod realtime;
 mod redis_server;
 mod scaleout;
 mod server;

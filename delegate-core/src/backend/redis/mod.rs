@@ -13,10 +13,12 @@
 
 mod bus;
 mod cache;
+mod event_log;
 mod ratelimit;
 
 pub use bus::RedisBus;
 pub use cache::RedisCache;
+pub use event_log::RedisEventLog;
 pub use ratelimit::RedisRateLimiter;
 
 use crate::clock::Clock;
@@ -143,6 +145,11 @@ impl RedisBackend {
     /// per identifier.
     pub fn limiter(&self) -> RedisRateLimiter {
         RedisRateLimiter::new(self.conn.clone(), self.prefix.clone(), self.clock.clone())
+    }
+
+    /// The realtime event logs: a counter and a sorted set per log, under `prefix`.
+    pub fn event_log(&self) -> RedisEventLog {
+        RedisEventLog::new(self.conn.clone(), self.prefix.clone())
     }
 
     /// The event bus on channels `prefix` + `bus:{topic}`. Every call returns a handle on the

@@ -1,0 +1,221 @@
+//! One connection's view of its user's stream: a catch-up from the log, then live events each
+//! once and in order (gaps filled from the log, or `resync`), the reply deltas of the chats it
+//! subscribed to, and the reasons it must close.
+
+use super::{EventLog, ReplyDelta, UserEvent};
+use crate::ids::{ChatSessionId, LoginSessionId};
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use tokio::sync::broadcast;
+
+/// The most chats one connection may subscribe to at once.
+pub const MAX_SUBSCRIPTIONS: usize = 100;
+
+/// What the hub hands a user's connections on this instance.
+#[derive(Debug, Clone)]
+pub(crate) enum Signal {
+    /// An event of the user's stream.
+    Event(Arc<UserEvent>),
+    /// A reply delta.
+    Delta(Arc<ReplyDelta>),
+    /// The bus may have lost events: check the log.
+    Gap,
+    /// These login sessions were revoked.
+    Revoked(Arc<[LoginSessionId]>),
+    /// Revocations may have been lost: the transport re-checks its credentials.
+    Recheck,
+}
+
+/// Why a connection must close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// Its login session was revoked.
+    Revoked,
+    /// It could not keep up: more than the queue's worth of events waited for it.
+    TooSlow,
+}
+
+/// What a connection sends next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outgoing {
+    /// An event of the user's stream.
+    Event(UserEvent),
+    /// Events may have been missed (the log no longer holds them): the client refetches.
+    Resync,
+    /// A delta of a reply in a subscribed chat.
+    Delta(ReplyDelta),
+    /// Revocations may have been missed: the transport checks the credentials again.
+    Recheck,
+    /// The connection must close; nothing follows.
+    Close(CloseReason),
+}
+
+/// A connection's feed (see [`super::RealtimeService::connect`]). Dropping it disconnects.
+pub struct Feed {
+    log: Arc<dyn EventLog>,
+    key: String,
+    session: LoginSessionId,
+    rx: broadcast::Receiver<Signal>,
+    /// The number of the last event handed out; `None` until known (the log was down).
+    last: Option<u64>,
+    pending: VecDeque<Outgoing>,
+    /// A signal being handled, kept until done, so a cancelled [`Feed::next`] resumes it.
+    inflight: Option<Signal>,
+    subscribed: HashSet<ChatSessionId>,
+    closed: bool,
+}
+
+impl Feed {
+    pub(crate) async fn open(
+        log: Arc<dyn EventLog>,
+        key: String,
+        session: LoginSessionId,
+        rx: broadcast::Receiver<Signal>,
+        since: Option<u64>,
+    ) -> crate::Result<Self> {
+        let mut feed = Self {
+            log,
+            key,
+            session,
+            rx,
+            last: None,
+            pending: VecDeque::new(),
+            inflight: None,
+            subscribed: HashSet::new(),
+            closed: false,
+        };
+        match since {
+            Some(since) => feed.catch_up(since).await,
+            // Only what comes next: the log's head is where this connection starts.
+            None => match feed.log.read_after(&feed.key, u64::MAX).await {
+                Ok(replay) => feed.last = Some(replay.head),
+                Err(e) => tracing::warn!(error = %e.report(), "realtime log unavailable"),
+            },
+        }
+        Ok(feed)
+    }
+
+    /// The number of the last event handed out, if known.
+    pub fn last_seq(&self) -> Option<u64> {
+        self.last
+    }
+
+    /// Receives the reply deltas of `chat` from now on (at most [`MAX_SUBSCRIPTIONS`] chats;
+    /// false past that). Only the user's own chats ever carry deltas to this feed.
+    pub fn subscribe(&mut self, chat: ChatSessionId) -> bool {
+        if self.subscribed.len() >= MAX_SUBSCRIPTIONS && !self.subscribed.contains(&chat) {
+            return false;
+        }
+        self.subscribed.insert(chat);
+        true
+    }
+
+    /// Stops the reply deltas of `chat`.
+    pub fn unsubscribe(&mut self, chat: ChatSessionId) {
+        self.subscribed.remove(&chat);
+    }
+
+    /// The next thing to send; `None` once closed. Cancel-safe: a call dropped mid-way loses
+    /// nothing.
+    pub async fn next(&mut self) -> Option<Outgoing> {
+        loop {
+            if let Some(out) = self.pending.pop_front() {
+                if matches!(out, Outgoing::Close(_)) {
+                    self.closed = true;
+                    self.pending.clear();
+                }
+                return Some(out);
+            }
+            if self.closed {
+                return None;
+            }
+            let signal = match self.inflight.take() {
+                Some(signal) => signal,
+                None => match self.rx.recv().await {
+                    Ok(signal) => signal,
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        self.pending
+                            .push_back(Outgoing::Close(CloseReason::TooSlow));
+                        continue;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+            };
+            self.inflight = Some(signal.clone());
+            self.handle(signal).await;
+            self.inflight = None;
+        }
+    }
+
+    async fn handle(&mut self, signal: Signal) {
+        match signal {
+            Signal::Event(event) => self.on_event(&event).await,
+            Signal::Delta(delta) => {
+                if self.subscribed.contains(&delta.session_id) {
+                    self.pending.push_back(Outgoing::Delta((*delta).clone()));
+                }
+            }
+            Signal::Gap => {
+                if let Some(last) = self.last {
+                    self.catch_up(last).await;
+                }
+            }
+            Signal::Revoked(ids) => {
+                if ids.contains(&self.session) {
+                    self.pending
+                        .push_back(Outgoing::Close(CloseReason::Revoked));
+                }
+            }
+            Signal::Recheck => self.pending.push_back(Outgoing::Recheck),
+        }
+    }
+
+    async fn on_event(&mut self, event: &UserEvent) {
+        let Some(last) = self.last else {
+            // The start was unknown: this event is where the feed begins.
+            self.last = Some(event.seq);
+            self.pending.push_back(Outgoing::Event(event.clone()));
+            return;
+        };
+        if event.seq <= last {
+            return; // Already handed out (a replay raced the live copy).
+        }
+        if event.seq > last + 1 {
+            // Something before it is missing here (lost, or carried out of order): the log
+            // has it, this event included.
+            self.catch_up(last).await;
+            if self.last.is_some_and(|now| now >= event.seq) {
+                return;
+            }
+        }
+        self.last = Some(event.seq);
+        self.pending.push_back(Outgoing::Event(event.clone()));
+    }
+
+    /// Queues the log's events after `after`, or `resync` when it no longer holds them all.
+    async fn catch_up(&mut self, after: u64) {
+        match self.log.read_after(&self.key, after).await {
+            Ok(replay) if replay.complete => {
+                for (seq, payload) in replay.entries {
+                    match serde_json::from_slice::<(String, serde_json::Value)>(&payload) {
+                        Ok((kind, data)) => {
+                            self.pending
+                                .push_back(Outgoing::Event(UserEvent { seq, kind, data }));
+                        }
+                        Err(e) => tracing::warn!(error = %e, "skipped a malformed logged event"),
+                    }
+                    self.last = Some(seq);
+                }
+                self.last = Some(self.last.unwrap_or(after).max(after));
+            }
+            Ok(replay) => {
+                self.pending.push_back(Outgoing::Resync);
+                self.last = Some(replay.head);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e.report(), "realtime log unavailable; resync");
+                self.pending.push_back(Outgoing::Resync);
+            }
+        }
+    }
+}

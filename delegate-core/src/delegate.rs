@@ -269,12 +269,19 @@ impl DelegateBuilder {
         for (jti, expires_at) in stores.denylist.active(now).await? {
             guard.deny(&jti, expires_at, now);
         }
+        let (realtime, realtime_listeners) = crate::realtime::RealtimeService::start(
+            shared.bus.clone(),
+            shared.events.clone(),
+            crate::realtime::RealtimeSettings::from(&config.realtime),
+        )
+        .await?;
         let users = UsersService::new(
             stores.users.clone(),
             shared.cache.clone(),
             Duration::from_secs(config.cache.ttl_medium_secs),
             clock.clone(),
             in_process.then(|| shared.bus.clone()),
+            realtime.clone(),
         );
         let hasher = PasswordHasher::new(&config.auth.password)?;
         // Compute the dummy hash now, so the first unknown-email login costs what any other
@@ -321,6 +328,7 @@ impl DelegateBuilder {
             stores.conversations.clone(),
             shared.cache.clone(),
             shared.bus.clone(),
+            realtime.clone(),
             clock.clone(),
             [
                 Duration::from_secs(config.cache.ttl_short_secs),
@@ -328,12 +336,6 @@ impl DelegateBuilder {
                 Duration::from_secs(config.cache.ttl_long_secs),
             ],
         );
-        let (realtime, realtime_listeners) = crate::realtime::RealtimeService::start(
-            shared.bus.clone(),
-            shared.events.clone(),
-            crate::realtime::RealtimeSettings::from(&config.realtime),
-        )
-        .await?;
         let chat = ChatService::new(
             stores.conversations.clone(),
             usage.clone(),

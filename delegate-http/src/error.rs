@@ -55,6 +55,13 @@ impl ApiError {
         }
     }
 
+    /// The same error, closing the connection after the answer (its request's body was not
+    /// read, and need not be sent).
+    pub(crate) fn closing(mut self) -> Self {
+        self.close = true;
+        self
+    }
+
     pub(crate) fn with_field(mut self, field: impl Into<Cow<'static, str>>) -> Self {
         self.field = Some(field.into());
         self

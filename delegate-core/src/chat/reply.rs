@@ -82,7 +82,7 @@ pub struct Reply {
     ending: Option<BoxFuture<'static, Ended>>,
     ended: Option<Ended>,
     /// Where each delta is copied as it arrives (the user's other connections), if anywhere.
-    deltas: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+    tap: Option<tokio::sync::mpsc::UnboundedSender<crate::realtime::ReplyStep>>,
 }
 
 impl Reply {
@@ -104,16 +104,16 @@ impl Reply {
             store: Some(store),
             ending: None,
             ended: None,
-            deltas: None,
+            tap: None,
         }
     }
 
-    /// The same reply, copying each delta to `deltas` as it arrives (until the reply ends).
-    pub(crate) fn with_deltas(
+    /// The same reply, copying each delta to `tap` as it arrives (until the reply ends).
+    pub(crate) fn with_tap(
         mut self,
-        deltas: tokio::sync::mpsc::UnboundedSender<String>,
+        tap: tokio::sync::mpsc::UnboundedSender<crate::realtime::ReplyStep>,
     ) -> Self {
-        self.deltas = Some(deltas);
+        self.tap = Some(tap);
         self
     }
 
@@ -138,7 +138,7 @@ impl Reply {
         };
         self.starting = None;
         self.upstream = None; // Closes the upstream connection at once.
-        self.deltas = None;
+        self.tap = None;
         let text = std::mem::take(&mut self.text);
         let usage = self.usage.take();
         let (status, error) = match ending {
@@ -200,8 +200,8 @@ impl Stream for Reply {
             match upstream.poll_next_unpin(cx) {
                 Poll::Ready(Some(Ok(ChatChunk::Delta(text)))) => {
                     self.text.push_str(&text);
-                    if let Some(deltas) = &self.deltas {
-                        let _ = deltas.send(text.clone());
+                    if let Some(tap) = &self.tap {
+                        let _ = tap.send(crate::realtime::ReplyStep::Delta(text.clone()));
                     }
                     return Poll::Ready(Some(ReplyEvent::Delta(text)));
                 }

@@ -14,7 +14,7 @@ use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::ids::{ChatSessionId, MessageId, UserId};
 use crate::paging::{MAX_PAGE, Page, check_limit, page, parse_cursor};
-use crate::realtime::{RealtimeService, ReplyDelta, kinds, payload};
+use crate::realtime::{RealtimeService, ReplyStep, kinds, payload};
 use crate::usage::UsageService;
 use crate::users::Tier;
 use futures::future::BoxFuture;
@@ -313,6 +313,34 @@ impl ChatService {
             .await
     }
 
+    /// Resumes the caller's reply `message` in `session` after its delta `after`: the deltas
+    /// its log still holds, then the live ones, then its end (at once for a reply that
+    /// ended). [`Error::NotFound`] for anyone else's chat or a message that is not a reply.
+    pub async fn resume_reply(
+        &self,
+        caller: &AuthContext,
+        session: ChatSessionId,
+        message: MessageId,
+        after: u64,
+    ) -> Result<futures::stream::BoxStream<'static, crate::realtime::Resumed>> {
+        self.head(caller.user_id, session).await?;
+        let stored = self
+            .store
+            .get_message(session, message)
+            .await?
+            .filter(|m| m.role == MessageRole::Assistant)
+            .ok_or(Error::NotFound("message"))?;
+        // A reply still partial past its deadline (and the grace its hold has) ended with an
+        // instance that stopped: nothing more will come.
+        let ends_by =
+            stored.created_at + crate::clock::delta(self.settings.reply_timeout + HOLD_GRACE)?;
+        let left = (ends_by - self.clock.now()).to_std().unwrap_or_default();
+        let deadline = tokio::time::Instant::now() + left;
+        self.realtime
+            .resume_reply(caller, stored, after, deadline)
+            .await
+    }
+
     /// Whether `caller` may send a message now: the provider is configured, `session` is
     /// theirs, and their quota has a message and tokens left. A cheap check made before
     /// spending anything else on a send (the voice pipeline's transcription); the send
@@ -455,10 +483,13 @@ impl ChatService {
                 )
                 .await;
         }
-        let deltas = deltas_to(self.realtime.clone(), caller.user_id, session, assistant.id);
+        let tap = self
+            .realtime
+            .reply_tap(caller.user_id, session, assistant.id);
         let finisher = Finisher {
             service: self.clone(),
             user: caller.user_id,
+            tap: tap.clone(),
             message: assistant.clone(),
             prompt_estimate,
             response_key: response_key.filter(|_| !from_cache),
@@ -467,7 +498,7 @@ impl ChatService {
         let store = Box::new(move |outcome: Outcome| finisher.finish(outcome).boxed());
         Ok(Sent {
             user_message,
-            reply: Reply::new(assistant, call, deadline, store).with_deltas(deltas),
+            reply: Reply::new(assistant, call, deadline, store).with_tap(tap),
         })
     }
 
@@ -512,6 +543,8 @@ impl ChatService {
 struct Finisher {
     service: ChatService,
     user: UserId,
+    /// The reply's realtime steps: its end goes there once stored.
+    tap: tokio::sync::mpsc::UnboundedSender<ReplyStep>,
     message: Message,
     prompt_estimate: u32,
     /// Where to cache a complete reply (a deterministic request with the cache on).
@@ -559,15 +592,8 @@ impl Finisher {
             usage,
             ..self.message.clone()
         };
-        let kind = match status {
-            MessageStatus::Complete => kinds::REPLY_DONE,
-            MessageStatus::Cancelled => kinds::REPLY_CANCELLED,
-            MessageStatus::Partial | MessageStatus::Failed => kinds::REPLY_FAILED,
-        };
-        service
-            .realtime
-            .notify(self.user, kind, payload::message(&stored))
-            .await;
+        // Marked in the reply's log and announced, after every delta.
+        let _ = self.tap.send(ReplyStep::End(stored));
         if let (Some(key), MessageStatus::Complete, Some(ttl)) =
             (&self.response_key, status, service.settings.response_ttl)
             && let Err(e) = service.cache.set(key, text.clone().into_bytes(), ttl).await
@@ -581,31 +607,6 @@ impl Finisher {
             ..self.message
         }
     }
-}
-
-/// A channel for a reply's deltas, each sent on as a numbered [`ReplyDelta`] to the user's
-/// connections subscribed to the chat, in order, by a task that ends with the channel.
-fn deltas_to(
-    realtime: RealtimeService,
-    user: UserId,
-    session: ChatSessionId,
-    message: MessageId,
-) -> tokio::sync::mpsc::UnboundedSender<String> {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    tokio::spawn(async move {
-        let mut seq = 0;
-        while let Some(text) = rx.recv().await {
-            seq += 1;
-            let delta = ReplyDelta {
-                session_id: session,
-                message_id: message,
-                seq,
-                text,
-            };
-            realtime.delta(user, delta).await;
-        }
-    });
-    tx
 }
 
 fn check_title(title: &str) -> Result<String> {

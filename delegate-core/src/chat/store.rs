@@ -67,4 +67,21 @@ pub trait ConversationStore: Send + Sync + 'static {
     ) -> Result<Vec<Message>>;
     /// The session's newest `limit` messages, returned oldest first (the context window).
     async fn recent_messages(&self, session: ChatSessionId, limit: u32) -> Result<Vec<Message>>;
+    /// The session's message `id`, if it has it. The caller has checked ownership. The
+    /// default pages through [`Self::list_messages`]; backends with an index override it.
+    async fn get_message(&self, session: ChatSessionId, id: MessageId) -> Result<Option<Message>> {
+        const PAGE: u32 = 100;
+        let mut after = None;
+        loop {
+            let page = self.list_messages(session, after, PAGE).await?;
+            if let Some(found) = page.iter().find(|m| m.id == id) {
+                return Ok(Some(found.clone()));
+            }
+            // Pages come in id order: past `id`, or at the end, it is not there.
+            if page.len() < PAGE as usize || page.last().is_some_and(|m| m.id > id) {
+                return Ok(None);
+            }
+            after = page.last().map(|m| m.id);
+        }
+    }
 }

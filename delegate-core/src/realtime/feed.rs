@@ -2,9 +2,10 @@
 //! once and in order (gaps filled from the log, or `resync`), the reply deltas of the chats it
 //! subscribed to, and the reasons it must close.
 
+use super::reply::{Entry, reply_key};
 use super::{EventLog, ReplyDelta, UserEvent};
-use crate::ids::{ChatSessionId, LoginSessionId};
-use std::collections::{HashSet, VecDeque};
+use crate::ids::{ChatSessionId, LoginSessionId, MessageId, UserId};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
@@ -42,8 +43,16 @@ pub enum Outgoing {
     Event(UserEvent),
     /// Events may have been missed (the log no longer holds them): the client refetches.
     Resync,
-    /// A delta of a reply in a subscribed chat.
+    /// A delta of a reply in a subscribed chat (or a resumed reply).
     Delta(ReplyDelta),
+    /// A resumed reply had ended: the event type (`chat.reply.done`, …) and the stored
+    /// reply (not numbered: the user's stream has it numbered already).
+    ReplyEnd {
+        /// The event type.
+        kind: String,
+        /// The stored reply.
+        message: serde_json::Value,
+    },
     /// Revocations may have been missed: the transport checks the credentials again.
     Recheck,
     /// The connection must close; nothing follows.
@@ -54,6 +63,9 @@ pub enum Outgoing {
 pub struct Feed {
     log: Arc<dyn EventLog>,
     key: String,
+    user: UserId,
+    /// Resumed replies: the last delta handed out of each.
+    followed: HashMap<MessageId, u64>,
     session: LoginSessionId,
     rx: broadcast::Receiver<Signal>,
     /// The number of the last event handed out; `None` until known (the log was down).
@@ -68,7 +80,7 @@ pub struct Feed {
 impl Feed {
     pub(crate) async fn open(
         log: Arc<dyn EventLog>,
-        key: String,
+        (key, user): (String, UserId),
         session: LoginSessionId,
         rx: broadcast::Receiver<Signal>,
         since: Option<u64>,
@@ -76,6 +88,8 @@ impl Feed {
         let mut feed = Self {
             log,
             key,
+            user,
+            followed: HashMap::new(),
             session,
             rx,
             last: None,
@@ -108,6 +122,44 @@ impl Feed {
         }
         self.subscribed.insert(chat);
         true
+    }
+
+    /// Resumes the user's reply `message` after its delta `after`: queues what its log
+    /// holds (and its end, if it ended), then lets its live deltas through once each. A
+    /// reply unknown to the log (another user's, or long gone) queues nothing.
+    pub async fn resume(&mut self, message: MessageId, after: u64) {
+        let key = reply_key(self.user, message);
+        let replay = match self.log.read_after(&key, after).await {
+            Ok(replay) => replay,
+            Err(e) => {
+                tracing::warn!(error = %e.report(), "reply log unavailable");
+                return;
+            }
+        };
+        let mut last = after;
+        for (seq, payload) in replay.entries {
+            match serde_json::from_slice::<Entry>(&payload) {
+                Ok(Entry::Delta(session, text)) => {
+                    last = seq;
+                    self.pending.push_back(Outgoing::Delta(ReplyDelta {
+                        session_id: session,
+                        message_id: message,
+                        seq,
+                        text,
+                    }));
+                }
+                Ok(Entry::End(kind, stored)) => {
+                    self.pending.push_back(Outgoing::ReplyEnd {
+                        kind,
+                        message: stored,
+                    });
+                }
+                Err(e) => tracing::warn!(error = %e, "skipped a malformed reply step"),
+            }
+        }
+        if self.followed.len() < MAX_SUBSCRIPTIONS {
+            self.followed.insert(message, last);
+        }
     }
 
     /// Stops the reply deltas of `chat`.
@@ -151,7 +203,16 @@ impl Feed {
         match signal {
             Signal::Event(event) => self.on_event(&event).await,
             Signal::Delta(delta) => {
-                if self.subscribed.contains(&delta.session_id) {
+                let wanted = match self.followed.get_mut(&delta.message_id) {
+                    // A resumed reply: each delta once, after what was replayed.
+                    Some(last) if delta.seq <= *last => false,
+                    Some(last) => {
+                        *last = delta.seq;
+                        true
+                    }
+                    None => self.subscribed.contains(&delta.session_id),
+                };
+                if wanted {
                     self.pending.push_back(Outgoing::Delta((*delta).clone()));
                 }
             }
@@ -215,6 +276,9 @@ impl Feed {
             Err(e) => {
                 tracing::warn!(error = %e.report(), "realtime log unavailable; resync");
                 self.pending.push_back(Outgoing::Resync);
+                // Where the stream stands is unknown now (the log may have restarted empty):
+                // the next live event is where it goes on.
+                self.last = None;
             }
         }
     }

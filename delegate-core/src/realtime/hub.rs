@@ -198,12 +198,17 @@ impl RealtimeService {
         };
         Feed::open(
             self.inner.log.clone(),
-            log_key(caller.user_id),
+            (log_key(caller.user_id), caller.user_id),
             caller.session_id,
             receiver,
             since,
         )
         .await
+    }
+
+    /// The logs of users' events and replies.
+    pub(crate) fn log(&self) -> &Arc<dyn EventLog> {
+        &self.inner.log
     }
 
     /// The connections open on this instance.

@@ -11,10 +11,13 @@ mod feed;
 mod hub;
 pub(crate) mod log;
 pub mod payload;
+mod reply;
 
 pub use feed::{CloseReason, Feed, Outgoing};
 pub use hub::{RealtimeService, RealtimeSettings};
 pub use log::{EventLog, MemoryEventLog, Replay};
+pub(crate) use reply::ReplyStep;
+pub use reply::Resumed;
 
 use crate::ids::{ChatSessionId, MessageId};
 use serde::{Deserialize, Serialize};
@@ -63,6 +66,14 @@ pub mod kinds {
     pub const REPLY_CANCELLED: &str = "chat.reply.cancelled";
     /// A piece of a reply (sent only to connections subscribed to the chat).
     pub const REPLY_DELTA: &str = "chat.reply.delta";
+    /// A transcript was saved (the transcript).
+    pub const TRANSCRIPT_CREATED: &str = "transcript.created";
+    /// A transcript was changed (the transcript).
+    pub const TRANSCRIPT_UPDATED: &str = "transcript.updated";
+    /// A transcript was deleted (`{id}`).
+    pub const TRANSCRIPT_DELETED: &str = "transcript.deleted";
+    /// The profile, preferences, tier or role changed (the profile).
+    pub const PROFILE_UPDATED: &str = "profile.updated";
     /// The login session of the connection was revoked; the connection closes.
     pub const SESSION_REVOKED: &str = "session.revoked";
     /// Events may have been missed: refetch.

@@ -2,6 +2,8 @@
 //! with milliseconds), so a client handles an event like the response it mirrors.
 
 use crate::chat::{ChatSession, Message};
+use crate::transcript::Transcript;
+use crate::users::User;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
@@ -18,6 +20,35 @@ pub fn session(s: &ChatSession) -> Value {
         "systemPrompt": s.system_prompt,
         "createdAt": time(s.created_at),
         "updatedAt": time(s.updated_at),
+    })
+}
+
+/// The caller's profile as `GET /api/v1/users/profile` answers it.
+pub fn user(u: &User) -> Value {
+    json!({
+        "id": u.id.to_string(),
+        "email": u.email,
+        "name": u.name,
+        "tier": u.tier.as_str(),
+        "role": u.role.as_str(),
+        "preferences": u.preferences,
+        "avatarUrl": u.avatar_url,
+        "createdAt": time(u.created_at),
+    })
+}
+
+/// A transcript as `GET /api/v1/transcripts/{id}` answers it.
+pub fn transcript(t: &Transcript) -> Value {
+    json!({
+        "id": t.id.to_string(),
+        "sessionId": t.session_id.map(|s| s.to_string()),
+        "title": t.title,
+        "content": t.content,
+        "tags": t.tags,
+        "source": t.source.as_str(),
+        "wordCount": t.word_count,
+        "createdAt": time(t.created_at),
+        "updatedAt": time(t.updated_at),
     })
 }
 

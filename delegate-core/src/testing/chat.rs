@@ -534,6 +534,41 @@ pub async fn recent_messages_returns_the_newest_in_order(stores: Stores) {
     );
 }
 
+/// `get_message` finds a message of the session by id (past a page of others too, with its
+/// source), and nothing for an unknown id or another session's message.
+pub async fn get_message_finds_only_that_sessions_message(stores: Stores) {
+    let ada = seed_user(&stores).await;
+    let chat = seed_chat(&stores, ada.id, 0).await;
+    let other = seed_chat(&stores, ada.id, 1).await;
+    let conv = &stores.conversations;
+    let mut said = messages(chat.id, 10, 130);
+    said[129].source = crate::chat::MessageSource::Voice;
+    add_all(&stores, &said).await;
+    let elsewhere = messages(other.id, 300, 1);
+    add_all(&stores, &elsewhere).await;
+    for i in [0, 57, 129] {
+        assert_eq!(
+            conv.get_message(chat.id, said[i].id)
+                .await
+                .unwrap()
+                .as_ref(),
+            Some(&said[i])
+        );
+    }
+    assert!(
+        conv.get_message(chat.id, MessageId::new())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        conv.get_message(chat.id, elsewhere[0].id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
 /// `finish_message` sets exactly one message's content, status and usage (clearing the
 /// usage when given none); other fields and messages are untouched, and an unknown id
 /// changes nothing.

@@ -115,6 +115,7 @@ macro_rules! store_conformance {
                     add_message_bumps_updated_at,
                     list_messages_pages_oldest_first,
                     recent_messages_returns_the_newest_in_order,
+                    get_message_finds_only_that_sessions_message,
                     finish_message_updates_content_status_and_usage,
                     any_text_but_nul_round_trips_exactly,
                 ]);

@@ -14,6 +14,7 @@ use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::ids::{ChatSessionId, TranscriptId, UserId};
 use crate::paging::{Page, check_limit, page, parse_cursor};
+use crate::realtime::{RealtimeService, kinds, payload};
 use crate::users::Tier;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +39,8 @@ pub struct TranscriptsService {
     chats: Arc<dyn ConversationStore>,
     cache: Arc<dyn Cache>,
     bus: Arc<dyn EventBus>,
+    /// Where the user's connections learn what changed.
+    realtime: RealtimeService,
     clock: Arc<dyn Clock>,
     /// How long a first page stays cached, by tier.
     ttls: [Duration; 3],
@@ -49,6 +52,7 @@ impl TranscriptsService {
         chats: Arc<dyn ConversationStore>,
         cache: Arc<dyn Cache>,
         bus: Arc<dyn EventBus>,
+        realtime: RealtimeService,
         clock: Arc<dyn Clock>,
         ttls: [Duration; 3],
     ) -> Self {
@@ -57,6 +61,7 @@ impl TranscriptsService {
             chats,
             cache,
             bus,
+            realtime,
             clock,
             ttls,
         }
@@ -151,6 +156,13 @@ impl TranscriptsService {
         self.store.insert_transcript(&transcript).await?;
         self.changed(transcript.user_id, transcript.id, "created")
             .await;
+        self.realtime
+            .notify(
+                transcript.user_id,
+                kinds::TRANSCRIPT_CREATED,
+                payload::transcript(&transcript),
+            )
+            .await;
         Ok(transcript)
     }
 
@@ -217,6 +229,13 @@ impl TranscriptsService {
             .await?
             .ok_or(Error::NotFound("transcript"))?;
         self.changed(user, id, "updated").await;
+        self.realtime
+            .notify(
+                user,
+                kinds::TRANSCRIPT_UPDATED,
+                payload::transcript(&updated),
+            )
+            .await;
         Ok(updated)
     }
 
@@ -226,6 +245,10 @@ impl TranscriptsService {
             return Err(Error::NotFound("transcript"));
         }
         self.changed(user, id, "deleted").await;
+        let data = serde_json::json!({ "id": id.to_string() });
+        self.realtime
+            .notify(user, kinds::TRANSCRIPT_DELETED, data)
+            .await;
         Ok(())
     }
 

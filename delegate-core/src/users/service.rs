@@ -6,6 +6,7 @@ use crate::cache::{Cache, cached_json, forget, keys};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::ids::UserId;
+use crate::realtime::{RealtimeService, kinds, payload};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +20,8 @@ pub struct UsersService {
     /// Where account changes are announced, when other processes keep in-process copies
     /// (without Redis; a two-level cache carries its own invalidations).
     changes: Option<Arc<dyn EventBus>>,
+    /// Where the user's connections learn of their profile's changes.
+    realtime: RealtimeService,
 }
 
 /// The bus topic on which a changed account's id is published, so that every process
@@ -32,6 +35,7 @@ impl UsersService {
         ttl: Duration,
         clock: Arc<dyn Clock>,
         changes: Option<Arc<dyn EventBus>>,
+        realtime: RealtimeService,
     ) -> Self {
         Self {
             store,
@@ -39,6 +43,7 @@ impl UsersService {
             ttl,
             clock,
             changes,
+            realtime,
         }
     }
 
@@ -112,8 +117,7 @@ impl UsersService {
         if !self.store.set_tier(id, tier, self.clock.now()).await? {
             return Err(Error::NotFound("user"));
         }
-        self.forget(id).await;
-        self.get(id).await
+        self.changed(id).await
     }
 
     /// Sets a user's role; [`crate::users::last_admin`] for the last enabled admin.
@@ -121,8 +125,7 @@ impl UsersService {
         if !self.store.set_role(id, role, self.clock.now()).await? {
             return Err(Error::NotFound("user"));
         }
-        self.forget(id).await;
-        self.get(id).await
+        self.changed(id).await
     }
 
     /// Disables or enables an account (the flag only: revoking its sessions is the admin
@@ -234,8 +237,18 @@ impl UsersService {
         {
             return Err(Error::NotFound("user"));
         }
+        self.changed(id).await
+    }
+
+    /// After a change to `id`'s account: forgets the cached copy, reads the account anew
+    /// and tells the user's connections.
+    async fn changed(&self, id: UserId) -> Result<User> {
         self.forget(id).await;
-        self.get(id).await
+        let user = self.get(id).await?;
+        self.realtime
+            .notify(id, kinds::PROFILE_UPDATED, payload::user(&user))
+            .await;
+        Ok(user)
     }
 }
 

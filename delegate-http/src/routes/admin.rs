@@ -7,8 +7,8 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, bearer_token, query_time};
 use crate::wire::{
     AccountChangeRequest, AdminUserBody, AdminUserDetailBody, AdminUserPage, AuditListQuery,
-    AuditPage, CacheClearBody, CacheClearRequest, CacheStatsBody, CleanupBody, RevokedBody,
-    UserSearchQuery,
+    AuditPage, CacheClearBody, CacheClearRequest, CacheStatsBody, CleanupBody, NotifiedBody,
+    NotifyRequest, RevokedBody, UserSearchQuery,
 };
 use axum::Router;
 use axum::extract::{Extension, Request, State};
@@ -36,6 +36,32 @@ pub(crate) fn routes() -> Router<Delegate> {
         .route("/audit", get(audit))
         .route("/cache/stats", get(cache_stats))
         .route("/cache/clear", post(clear_cache))
+        .route("/notify", post(notify))
+}
+
+/// Send an application event (`app.*`) to every live connection of a user, on every
+/// instance: numbered in the user's stream, so a reconnecting client replays it.
+#[utoipa::path(post, path = "/api/v1/admin/notify", tag = "admin", security(("bearer" = [])),
+    request_body = NotifyRequest,
+    responses(
+        (status = 200, description = "Published; its number in the user's stream", body = NotifiedBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 422, description = "A type that is not app.*, or data over 16 KiB", body = ErrorBody),
+    ))]
+pub(crate) async fn notify(
+    State(delegate): State<Delegate>,
+    ApiJson(body): ApiJson<NotifyRequest>,
+) -> Result<ApiJson<NotifiedBody>, ApiError> {
+    let user = UserId::parse(&body.user_id).map_err(|_| Error::NotFound("user"))?;
+    delegate.users().get(user).await?;
+    let data = serde_json::Value::Object(body.data.unwrap_or_default());
+    let seq = delegate
+        .realtime()
+        .publish_app(user, &body.kind, data)
+        .await?;
+    Ok(ApiJson(NotifiedBody { seq }))
 }
 
 /// A user id from the path; anything else is the same 404 as an unknown user.

@@ -14,6 +14,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use delegate_core::chat::{NewChatSession, ReplyEvent};
+use delegate_core::realtime::Resumed;
 use delegate_core::{ChatSessionId, Delegate, Error};
 use futures::StreamExt;
 use std::convert::Infallible;
@@ -28,6 +29,7 @@ pub(crate) fn routes() -> Router<Delegate> {
                 .delete(delete_chat_session),
         )
         .route("/{id}/messages", get(list_messages).post(send_message))
+        .route("/{id}/messages/{message_id}/stream", get(resume_reply))
 }
 
 fn session_id(id: &str) -> Result<ChatSessionId, ApiError> {
@@ -247,6 +249,70 @@ pub(crate) async fn send_message(
             let _live = &live;
             Ok::<_, Infallible>(event)
         });
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+/// Follow a reply (resume it after a lost connection, or watch it from another device):
+/// server-sent events `delta` (`{text,seq}`, with `id: <seq>`) after `Last-Event-ID` (or
+/// `?after=`), live ones as they come, then `done` with the stored reply (its `status` says
+/// how it ended). A reply that ended answers `done` at once.
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/messages/{messageId}/stream", tag = "chat", security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "Chat session id"),
+        ("messageId" = String, Path, description = "The reply's message id"),
+        ("after" = Option<u64>, Query, description = "Resume after this delta (as `Last-Event-ID`)"),
+        ("Last-Event-ID" = Option<String>, Header, description = "The last delta received"),
+    ),
+    responses(
+        (status = 200, description = "Server-sent events `delta` then `done`", content_type = "text/event-stream", body = String),
+        (status = 400, description = "A malformed `after` or `Last-Event-ID`", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 404, description = "No such reply in a session of the caller", body = ErrorBody),
+    ))]
+pub(crate) async fn resume_reply(
+    State(delegate): State<Delegate>,
+    AuthUser(caller): AuthUser,
+    ApiPath((id, message_id)): ApiPath<(String, String)>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Result<Response, ApiError> {
+    let message = delegate_core::MessageId::parse(&message_id)
+        .map_err(|_| ApiError::from(Error::NotFound("message")))?;
+    let from_query = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .find(|(name, _)| name == "after")
+        .map(|(_, value)| value.into_owned());
+    let from_header = headers
+        .get("last-event-id")
+        .map(|v| v.to_str().unwrap_or("x").to_owned());
+    let after = match from_header.or(from_query) {
+        Some(value) => value.trim().parse::<u64>().map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                "`Last-Event-ID` and `after` must be a delta number",
+            )
+        })?,
+        None => 0,
+    };
+    let steps = delegate
+        .chat()
+        .resume_reply(&caller, session_id(&id)?, message, after)
+        .await?;
+    let events = steps.map(|step| match step {
+        Resumed::Delta(delta) => json_event(
+            "delta",
+            &serde_json::json!({ "text": delta.text, "seq": delta.seq }),
+        )
+        .id(delta.seq.to_string()),
+        Resumed::End { message, .. } => json_event("done", &message),
+    });
+    let live = LiveStream::start();
+    let stream = events.map(move |event| {
+        let _live = &live;
+        Ok::<_, Infallible>(event)
+    });
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response())

@@ -32,8 +32,9 @@ const MAX_CLIENT_FRAME: usize = 4096;
 /// sends `resync` when they are no longer kept. Frames are JSON `{type,data,seq}`: `ready`,
 /// `chat.session.created|updated|deleted`, `chat.message.created`, `chat.reply.delta`
 /// (subscribed chats only), `chat.reply.done|failed|cancelled`, `session.revoked`, `resync`,
-/// `app.*`, `pong`, `error`. Client frames: `ping`, `subscribe {sessionId}`,
-/// `unsubscribe {sessionId}`. Close codes: 4401 revoked or expired, 4408 too slow or idle,
+/// `transcript.created|updated|deleted`, `profile.updated`, `app.*`, `pong`, `error`. Client
+/// frames: `ping`, `subscribe {sessionId}`, `unsubscribe {sessionId}`,
+/// `resume {messageId, after}` (the reply's deltas after `after`, then live, each once). Close codes: 4401 revoked or expired, 4408 too slow or idle,
 /// 4429 too many connections.
 #[utoipa::path(get, path = "/api/v1/ws", tag = "realtime",
     params(
@@ -213,6 +214,7 @@ impl Connection {
                 let data = serde_json::to_value(&delta).unwrap_or(Value::Null);
                 self.send(frame(kinds::REPLY_DELTA, data, None)).await
             }
+            Outgoing::ReplyEnd { kind, message } => self.send(frame(&kind, message, None)).await,
             Outgoing::Recheck => self.still_authenticated().await,
             Outgoing::Close(CloseReason::Revoked) => {
                 let data = json!({ "sessionId": self.caller.session_id.to_string() });
@@ -252,6 +254,27 @@ impl Connection {
                         .await
                 }
             },
+            Some("resume") => {
+                let reply = message
+                    .pointer("/data/messageId")
+                    .and_then(Value::as_str)
+                    .and_then(|id| delegate_core::MessageId::parse(id).ok());
+                let after = message
+                    .pointer("/data/after")
+                    .map_or(Some(0), Value::as_u64);
+                match (reply, after) {
+                    (Some(reply), Some(after)) => {
+                        feed.resume(reply, after).await;
+                        true
+                    }
+                    _ => {
+                        self.send(error_frame(
+                            "resume needs data.messageId and a numeric data.after",
+                        ))
+                        .await
+                    }
+                }
+            }
             Some("unsubscribe") => match chat() {
                 Some(id) => {
                     feed.unsubscribe(id);
@@ -265,7 +288,7 @@ impl Connection {
             },
             _ => {
                 self.send(error_frame(
-                    "unknown type; expected ping, subscribe or unsubscribe",
+                    "unknown type; expected ping, subscribe, unsubscribe or resume",
                 ))
                 .await
             }

@@ -70,7 +70,9 @@ pub(crate) async fn transcribe(
 ) -> Result<ApiJson<TranscriptionBody>, ApiError> {
     let voice = delegate.voice();
     voice.voices()?; // 503 before reading a byte when voice is not configured.
-    let _permit = voice.upload_permit()?;
+    let _permit = voice
+        .upload_permit()
+        .map_err(|e| ApiError::from(e).closing())?;
     let upload = read_upload(&delegate, request, &["language"]).await?;
     let heard = voice
         .transcribe(&caller, upload.audio.clone(), upload.field("language"))
@@ -150,7 +152,9 @@ pub(crate) async fn process(
 ) -> Result<Response, ApiError> {
     let voice = delegate.voice();
     voice.voices()?;
-    let permit = voice.upload_permit()?;
+    let permit = voice
+        .upload_permit()
+        .map_err(|e| ApiError::from(e).closing())?;
     let upload = read_upload(&delegate, request, &["sessionId", "voice", "language"]).await?;
     let session = upload
         .field("sessionId")

@@ -303,6 +303,30 @@ pub struct CacheClearRequest {
     pub pattern: String,
 }
 
+/// POST /api/v1/admin/notify
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NotifyRequest {
+    /// Whose connections get it.
+    #[schema(format = Uuid)]
+    pub user_id: String,
+    /// The event type: `app.` then letters, digits, `.`, `_` or `-`.
+    #[serde(rename = "type")]
+    #[schema(pattern = r"^app\.[A-Za-z0-9._-]{1,64}$")]
+    pub kind: String,
+    /// The event's data: a JSON object of at most 16 KiB (default `{}`).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub data: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// The number the event got in the user's stream.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotifiedBody {
+    /// Its `seq`.
+    pub seq: u64,
+}
+
 /// What a cache clear removed.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CacheClearBody {

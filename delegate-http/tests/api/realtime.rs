@@ -4,7 +4,8 @@
 //! 4401 (on the other instance too); reconnecting with `since` replays what was missed once.
 
 use crate::chat::chat_app;
-use crate::helpers::{Backing, TestApp, spawn_on, spawn_with};
+use crate::helpers::{Backing, TestApp, spawn_on, spawn_with, within};
+use crate::redis_server::RedisServer;
 use delegate_core::testing::upstream::{Reply, Upstream};
 use futures::{SinkExt, StreamExt};
 use reqwest::StatusCode;
@@ -66,16 +67,23 @@ async fn frame(socket: &mut Socket) -> Value {
     }
 }
 
-/// Frames until one of `kind`, returning it and what came before.
+/// Frames until one of `kind` (within twice [`FRAME_WAIT`] in all, pings or not), returning
+/// it and what came before.
 async fn until(socket: &mut Socket, kind: &str) -> (Value, Vec<Value>) {
     let mut before = Vec::new();
-    loop {
-        let f = frame(socket).await;
-        if f["type"] == kind {
-            return (f, before);
+    let wait = async {
+        loop {
+            let f = frame(socket).await;
+            if f["type"] == kind {
+                return f;
+            }
+            before.push(f);
         }
-        before.push(f);
-    }
+    };
+    let found = tokio::time::timeout(FRAME_WAIT * 2, wait)
+        .await
+        .unwrap_or_else(|_| panic!("no {kind} frame in time"));
+    (found, before)
 }
 
 /// Proves nothing is queued on `socket`: a ping's pong is the next frame.
@@ -311,4 +319,409 @@ async fn across_instances_events_and_revocations_reach_every_socket() {
         StatusCode::NO_CONTENT
     );
     assert_eq!(close_code(&mut back).await, 4401);
+}
+
+/// Server-sent events read from `res` as they come: `(event, id, data)` per complete event,
+/// until `enough` says to stop (the rest is dropped with the connection) or the stream ends.
+async fn read_events(
+    res: reqwest::Response,
+    enough: impl Fn(&[(String, Option<String>, Value)]) -> bool,
+) -> Vec<(String, Option<String>, Value)> {
+    assert_eq!(res.status(), StatusCode::OK);
+    let mut body = res.bytes_stream();
+    let mut buffer = String::new();
+    let mut events = Vec::new();
+    while !enough(&events) {
+        let Some(chunk) = tokio::time::timeout(FRAME_WAIT, body.next())
+            .await
+            .expect("events in time")
+        else {
+            break;
+        };
+        buffer.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let (mut event, mut id, mut data) = (None, None, String::new());
+            for line in block.lines() {
+                if let Some(e) = line.strip_prefix("event: ") {
+                    event = Some(e.to_owned());
+                } else if let Some(i) = line.strip_prefix("id: ") {
+                    id = Some(i.to_owned());
+                } else if let Some(d) = line.strip_prefix("data: ") {
+                    data.push_str(d);
+                }
+            }
+            if let (Some(event), Ok(data)) = (event, serde_json::from_str(&data)) {
+                events.push((event, id, data));
+            }
+        }
+    }
+    events
+}
+
+impl TestApp {
+    async fn follow(
+        &self,
+        token: &str,
+        chat: &str,
+        reply: &str,
+        after: Option<u64>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .get(self.url(&format!("/api/v1/sessions/{chat}/messages/{reply}/stream")))
+            .bearer_auth(token);
+        if let Some(after) = after {
+            request = request.header("last-event-id", after.to_string());
+        }
+        request.send().await.unwrap()
+    }
+}
+
+/// Starts a slow reply on `sender` (a JSON send, which keeps it going) and returns the
+/// reply's id once it is stored, and the send.
+async fn slow_reply(
+    sender: &TestApp,
+    upstream: &Upstream,
+    token: &str,
+    chat: &str,
+    text: &str,
+) -> (String, tokio::task::JoinHandle<reqwest::Response>) {
+    upstream.script(Reply::new(text).delay_between(Duration::from_millis(120)));
+    let (client, url, token_owned) = (
+        sender.client.clone(),
+        sender.url(&format!("/api/v1/sessions/{chat}/messages")),
+        token.to_owned(),
+    );
+    let sending = tokio::spawn(async move {
+        client
+            .post(url)
+            .bearer_auth(token_owned)
+            .json(&json!({"content": "count slowly"}))
+            .send()
+            .await
+            .unwrap()
+    });
+    let mut reply = None;
+    for _ in 0..400 {
+        let messages = sender.messages(token, chat).await;
+        if messages.len() == 2 {
+            reply = Some(messages[1]["id"].as_str().unwrap().to_owned());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    (reply.expect("the reply was stored"), sending)
+}
+
+fn deltas_of(events: &[(String, Option<String>, Value)]) -> Vec<(u64, String)> {
+    events
+        .iter()
+        .filter(|(e, _, _)| e == "delta")
+        .map(|(_, id, d)| {
+            let seq = d["seq"].as_u64().unwrap();
+            assert_eq!(
+                id.as_deref(),
+                Some(seq.to_string().as_str()),
+                "id is the seq"
+            );
+            (seq, d["text"].as_str().unwrap().to_owned())
+        })
+        .collect()
+}
+
+/// Follows a reply on `follower`, drops after three deltas, resumes with `Last-Event-ID`,
+/// and checks the text is whole, in order, with nothing twice.
+async fn resume_checks(sender: &TestApp, follower: &TestApp, upstream: &Upstream) {
+    let ada = sender.register("resume@example.com").await;
+    let chat = sender.new_chat(&ada.access, json!({})).await;
+    let id = chat["id"].as_str().unwrap();
+    let text = "one two three four five six seven eight nine ten";
+    let (reply, sending) = slow_reply(sender, upstream, &ada.access, id, text).await;
+
+    let first = read_events(follower.follow(&ada.access, id, &reply, None).await, |e| {
+        deltas_of(e).len() >= 3
+    })
+    .await;
+    let first = deltas_of(&first);
+    let last = first.last().unwrap().0;
+    let rest = read_events(
+        follower.follow(&ada.access, id, &reply, Some(last)).await,
+        |e| e.iter().any(|(name, _, _)| name == "done"),
+    )
+    .await;
+    let (done, rest) = (rest.last().unwrap().clone(), deltas_of(&rest));
+    let all: Vec<(u64, String)> = first.into_iter().chain(rest).collect();
+    let seqs: Vec<u64> = all.iter().map(|(n, _)| *n).collect();
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as u64).collect::<Vec<_>>(),
+        "no gap, no duplicate"
+    );
+    let whole: String = all.into_iter().map(|(_, t)| t).collect();
+    assert_eq!(whole, text);
+    assert_eq!(done.0, "done");
+    assert_eq!(done.2["content"], text);
+    assert_eq!(done.2["status"], "complete");
+    assert_eq!(sending.await.unwrap().status(), StatusCode::CREATED);
+
+    // Once ended: the whole reply from its log, and `done`, at once.
+    let again = read_events(follower.follow(&ada.access, id, &reply, None).await, |e| {
+        e.iter().any(|(name, _, _)| name == "done")
+    })
+    .await;
+    let whole: String = deltas_of(&again).into_iter().map(|(_, t)| t).collect();
+    assert_eq!(whole, text);
+    // Nobody else's, and nothing that is not a reply.
+    let bob = follower.register("resume-other@example.com").await;
+    let res = follower.follow(&bob.access, id, &reply, None).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let user_message = sender.messages(&ada.access, id).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = follower.follow(&ada.access, id, &user_message, None).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = follower
+        .client
+        .get(follower.url(&format!("/api/v1/sessions/{id}/messages/{reply}/stream")))
+        .bearer_auth(&ada.access)
+        .header("last-event-id", "seven")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_reply_resumes_after_a_lost_connection_with_no_gap_or_duplicate() {
+    let upstream = Upstream::start().await;
+    let app = chat_app(&upstream, 30).await;
+    resume_checks(&app, &app, &upstream).await;
+}
+
+#[tokio::test]
+async fn a_reply_resumes_on_another_instance() {
+    let upstream = Upstream::start().await;
+    let backing = Backing::scaleout_default().await;
+    let base = upstream.base_url();
+    let adjust = move |c: &mut delegate_core::Config| {
+        c.ai.base_url = Some(base.clone());
+        c.ai.api_key = Some(delegate_core::Secret::new("sk-test-key"));
+        c.ai.timeout_secs = 30;
+    };
+    let one = spawn_on(&backing, adjust.clone(), None).await;
+    let two = spawn_on(&backing, adjust, None).await;
+    resume_checks(&one, &two, &upstream).await;
+}
+
+#[tokio::test]
+async fn an_admin_notification_reaches_the_users_sockets_and_is_replayable() {
+    let app = spawn_with(|_| {}).await;
+    let admin = app.register_admin("ops-rt@example.com").await;
+    let ada = app.register("notified@example.com").await;
+    let me: Value = app
+        .get_auth("/api/v1/auth/me", &ada.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let user_id = me["user"]["id"].as_str().unwrap().to_owned();
+    let mut socket = app.ws(&ada.access, "", false).await.unwrap();
+    let ready = frame(&mut socket).await;
+    let notify = |token: &str, body: Value| {
+        app.client
+            .post(app.url("/api/v1/admin/notify"))
+            .bearer_auth(token.to_owned())
+            .json(&body)
+            .send()
+    };
+    let body = json!({"userId": user_id, "type": "app.reminder", "data": {"text": "stand up"}});
+    let res = notify(&admin, body.clone()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let seq = res.json::<Value>().await.unwrap()["seq"].as_u64().unwrap();
+    let event = frame(&mut socket).await;
+    assert_eq!(event["type"], "app.reminder");
+    assert_eq!(event["data"], json!({"text": "stand up"}));
+    assert_eq!(event["seq"], seq);
+
+    // Replayable like any event of the stream.
+    drop(socket);
+    let since = ready["data"]["seq"].as_u64().unwrap();
+    let mut again = app
+        .ws(&ada.access, &format!("since={since}"), false)
+        .await
+        .unwrap();
+    assert_eq!(frame(&mut again).await["type"], "ready");
+    assert_eq!(frame(&mut again).await["type"], "app.reminder");
+
+    // Only app.* types, only admins, only users that exist.
+    let res = notify(
+        &admin,
+        json!({"userId": user_id, "type": "chat.session.deleted"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = notify(&ada.access, body.clone()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let nobody = json!({"userId": uuid::Uuid::new_v4().to_string(), "type": "app.x"});
+    assert_eq!(
+        notify(&admin, nobody).await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    let big = json!({"userId": user_id, "type": "app.big", "data": {"x": "y".repeat(20_000)}});
+    assert_eq!(
+        notify(&admin, big).await.unwrap().status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    nothing_pending(&mut again).await;
+}
+
+#[tokio::test]
+async fn a_redis_restart_makes_live_sockets_resync_instead_of_losing_events() {
+    let mut redis = RedisServer::start().await;
+    let backing = Backing::scaleout(&redis.url()).await;
+    let app = spawn_on(&backing, |_| {}, None).await;
+    let ada = app.register("restart-rt@example.com").await;
+    let mut socket = app.ws(&ada.access, "", false).await.unwrap();
+    assert_eq!(frame(&mut socket).await["type"], "ready");
+    app.new_chat(&ada.access, json!({"title": "Before"})).await;
+    assert_eq!(frame(&mut socket).await["type"], "chat.session.created");
+
+    // Redis comes back empty: the log is gone and the bus connection was renewed.
+    redis.restart().await;
+    let (resync, _) = until(&mut socket, "resync").await;
+    assert_eq!(resync["type"], "resync");
+    // Events flow again once Redis answers.
+    let created = within(async || {
+        app.client
+            .post(app.url("/api/v1/sessions"))
+            .bearer_auth(&ada.access)
+            .json(&json!({"title": "After"}))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == StatusCode::CREATED)
+    })
+    .await;
+    assert!(created.is_some(), "chats can be created again");
+    let (after, _) = until(&mut socket, "chat.session.created").await;
+    assert_eq!(after["data"]["title"], "After");
+}
+
+#[tokio::test]
+async fn profile_and_transcript_changes_are_events_in_the_rest_shapes() {
+    let app = spawn_with(|_| {}).await;
+    let ada = app.register("shapes@example.com").await;
+    let mut socket = app.ws(&ada.access, "", false).await.unwrap();
+    assert_eq!(frame(&mut socket).await["type"], "ready");
+
+    let res = app
+        .client
+        .patch(app.url("/api/v1/users/profile"))
+        .bearer_auth(&ada.access)
+        .json(&json!({"name": "Ada L."}))
+        .send()
+        .await
+        .unwrap();
+    let profile: Value = res.json().await.unwrap();
+    let event = frame(&mut socket).await;
+    assert_eq!(event["type"], "profile.updated");
+    assert_eq!(event["data"], profile);
+
+    let res = app
+        .client
+        .post(app.url("/api/v1/transcripts"))
+        .bearer_auth(&ada.access)
+        .json(&json!({"title": "Notes", "content": "a few words", "tags": ["x"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let transcript: Value = res.json().await.unwrap();
+    let event = frame(&mut socket).await;
+    assert_eq!(event["type"], "transcript.created");
+    assert_eq!(event["data"], transcript);
+    let id = transcript["id"].as_str().unwrap();
+    let res = app
+        .client
+        .patch(app.url(&format!("/api/v1/transcripts/{id}")))
+        .bearer_auth(&ada.access)
+        .json(&json!({"title": "Better notes"}))
+        .send()
+        .await
+        .unwrap();
+    let updated: Value = res.json().await.unwrap();
+    let event = frame(&mut socket).await;
+    assert_eq!(event["type"], "transcript.updated");
+    assert_eq!(event["data"], updated);
+    assert_eq!(
+        app.delete_auth(&format!("/api/v1/transcripts/{id}"), &ada.access)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    let event = frame(&mut socket).await;
+    assert_eq!(event["type"], "transcript.deleted");
+    assert_eq!(event["data"]["id"], id);
+}
+
+#[tokio::test]
+async fn a_reply_resumes_over_the_websocket_with_no_gap_or_duplicate() {
+    let upstream = Upstream::start().await;
+    let app = chat_app(&upstream, 30).await;
+    let ada = app.register("ws-resume@example.com").await;
+    let chat = app.new_chat(&ada.access, json!({})).await;
+    let id = chat["id"].as_str().unwrap();
+    let text = "alpha beta gamma delta epsilon zeta eta theta";
+    let (reply, sending) = slow_reply(&app, &upstream, &ada.access, id, text).await;
+    // Two deltas seen elsewhere (an SSE follower that then went away).
+    let seen = read_events(app.follow(&ada.access, id, &reply, None).await, |e| {
+        deltas_of(e).len() >= 2
+    })
+    .await;
+    let seen = deltas_of(&seen);
+    let after = seen.last().unwrap().0;
+
+    let mut socket = app.ws(&ada.access, "", false).await.unwrap();
+    assert_eq!(frame(&mut socket).await["type"], "ready");
+    send_json(
+        &mut socket,
+        json!({"type": "resume", "data": {"messageId": reply, "after": after}}),
+    )
+    .await;
+    let (done, before) = until(&mut socket, "chat.reply.done").await;
+    let resumed: Vec<(u64, String)> = before
+        .iter()
+        .filter(|f| f["type"] == "chat.reply.delta")
+        .map(|f| {
+            (
+                f["data"]["seq"].as_u64().unwrap(),
+                f["data"]["text"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let all: Vec<(u64, String)> = seen.into_iter().chain(resumed).collect();
+    let seqs: Vec<u64> = all.iter().map(|(n, _)| *n).collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
+    assert_eq!(all.into_iter().map(|(_, t)| t).collect::<String>(), text);
+    assert_eq!(done["data"]["content"], text);
+    assert_eq!(sending.await.unwrap().status(), StatusCode::CREATED);
+
+    // A finished reply resumes from its log, and says how it ended.
+    send_json(
+        &mut socket,
+        json!({"type": "resume", "data": {"messageId": reply, "after": 0}}),
+    )
+    .await;
+    let (end, before) = until(&mut socket, "chat.reply.done").await;
+    assert!(end.get("seq").is_none(), "not numbered again");
+    let replayed: String = before
+        .iter()
+        .filter(|f| f["type"] == "chat.reply.delta")
+        .map(|f| f["data"]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(replayed, text);
+    send_json(&mut socket, json!({"type": "resume", "data": {"after": 1}})).await;
+    assert_eq!(frame(&mut socket).await["type"], "error");
 }

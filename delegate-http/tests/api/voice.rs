@@ -930,7 +930,12 @@ async fn the_echo_providers_give_voice_without_any_server() {
 #[tokio::test]
 async fn uploads_read_at_once_are_bounded() {
     let upstream = Upstream::start().await;
-    let app = voice_app(&upstream, |c| c.voice.max_concurrent_uploads = 1).await;
+    let app = voice_app(&upstream, |c| {
+        c.voice.max_concurrent_uploads = 1;
+        // The checks below poll; the request limit is not what they test.
+        c.rate_limit.max_requests = 100_000;
+    })
+    .await;
     let a = app.register("slots@example.com").await;
     // One upload that never finishes arriving holds the only slot.
     let mut slow = tokio::net::TcpStream::connect(app.addr).await.unwrap();
@@ -941,6 +946,7 @@ async fn uploads_read_at_once_are_bounded() {
         a.access
     );
     slow.write_all(head.as_bytes()).await.unwrap();
+    slow.flush().await.unwrap();
     let refused = within(async || {
         let res = app
             .voice_post(

@@ -241,6 +241,22 @@ impl ConversationStore for PgStore {
         rows.iter().map(message).collect()
     }
 
+    async fn get_message(&self, session: ChatSessionId, id: MessageId) -> Result<Option<Message>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM chat_messages WHERE session_id = $1 AND id = $2"
+        ))
+        .bind(session.as_uuid())
+        .bind(id.as_uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .as_ref()
+        .map(message)
+        .transpose()
+    }
+
     async fn recent_messages(&self, session: ChatSessionId, limit: u32) -> Result<Vec<Message>> {
         let rows = sqlx::query(concat!(
             "SELECT ",

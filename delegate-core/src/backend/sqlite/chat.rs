@@ -256,6 +256,22 @@ impl ConversationStore for SqliteStore {
         rows.iter().map(message).collect()
     }
 
+    async fn get_message(&self, session: ChatSessionId, id: MessageId) -> Result<Option<Message>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM chat_messages WHERE session_id = ? AND id = ?"
+        ))
+        .bind(session.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .as_ref()
+        .map(message)
+        .transpose()
+    }
+
     async fn recent_messages(&self, session: ChatSessionId, limit: u32) -> Result<Vec<Message>> {
         let rows = sqlx::query(concat!(
             "SELECT ",

@@ -263,10 +263,10 @@ pub(crate) async fn send_message(
         ("id" = String, Path, description = "Chat session id"),
         ("messageId" = String, Path, description = "The reply's message id"),
         ("after" = Option<u64>, Query, description = "Resume after this delta (as `Last-Event-ID`)"),
-        ("Last-Event-ID" = Option<String>, Header, description = "The last delta received"),
+        ("Last-Event-ID" = Option<u64>, Header, description = "The last delta received (its `id`)"),
     ),
     responses(
-        (status = 200, description = "Server-sent events `delta` then `done`", content_type = "text/event-stream", body = String),
+        (status = 200, description = "Server-sent events `delta` then `done`", content_type = "text/event-stream", body = Object),
         (status = 400, description = "A malformed `after` or `Last-Event-ID`", body = ErrorBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 404, description = "No such reply in a session of the caller", body = ErrorBody),
@@ -280,22 +280,30 @@ pub(crate) async fn resume_reply(
 ) -> Result<Response, ApiError> {
     let message = delegate_core::MessageId::parse(&message_id)
         .map_err(|_| ApiError::from(Error::NotFound("message")))?;
-    let from_query = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-        .find(|(name, _)| name == "after")
-        .map(|(_, value)| value.into_owned());
-    let from_header = headers
-        .get("last-event-id")
-        .map(|v| v.to_str().unwrap_or("x").to_owned());
-    let after = match from_header.or(from_query) {
-        Some(value) => value.trim().parse::<u64>().map_err(|_| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_query",
-                "`Last-Event-ID` and `after` must be a delta number",
-            )
-        })?,
-        None => 0,
+    // Each checked when given (`null` counts as not given); the header wins.
+    let number = |value: &str| -> Result<Option<u64>, ApiError> {
+        match value.trim() {
+            "null" => Ok(None),
+            value => value.parse::<u64>().map(Some).map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    "`Last-Event-ID` and `after` must be a delta number",
+                )
+            }),
+        }
     };
+    let from_query = match form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .find(|(name, _)| name == "after")
+    {
+        Some((_, value)) => number(&value)?,
+        None => None,
+    };
+    let from_header = match headers.get("last-event-id") {
+        Some(value) => number(value.to_str().unwrap_or("x"))?,
+        None => None,
+    };
+    let after = from_header.or(from_query).unwrap_or(0);
     let steps = delegate
         .chat()
         .resume_reply(&caller, session_id(&id)?, message, after)

@@ -133,7 +133,7 @@ pub(crate) async fn synthesize(
     request_body(content = ProcessForm, content_type = "multipart/form-data"),
     responses(
         (status = 200, description = "JSON: the whole turn; with `Accept: text/event-stream`: the events `transcript`, `delta`, `audio`, then `done` or `error`", content(
-            (ProcessBody = "application/json"), (String = "text/event-stream"))),
+            (ProcessBody = "application/json"), (Object = "text/event-stream"))),
         (status = 400, description = "Malformed multipart body", body = ErrorBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 404, description = "No such session of the caller (or a malformed session id)", body = ErrorBody),

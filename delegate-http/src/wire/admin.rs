@@ -316,7 +316,7 @@ pub struct NotifyRequest {
     pub kind: String,
     /// The event's data: a JSON object of at most 16 KiB (default `{}`).
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub data: Option<serde_json::Map<String, serde_json::Value>>,
 }
 

@@ -107,12 +107,12 @@ impl ChatService {
         self.model.as_deref().map(ChatModel::name)
     }
 
-    /// The provider, when one is configured (for health checks).
     /// The conversation store (for operator tools that write whole chats).
     pub(crate) fn store(&self) -> &Arc<dyn ConversationStore> {
         &self.store
     }
 
+    /// The provider, when one is configured (for health checks).
     pub(crate) fn model(&self) -> Option<&Arc<dyn ChatModel>> {
         self.model.as_ref()
     }

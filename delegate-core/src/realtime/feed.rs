@@ -283,3 +283,101 @@ impl Feed {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::error::{Error, Result};
+    use crate::realtime::log::MemoryEventLog;
+    use crate::realtime::{EventLog, Replay};
+    use async_trait::async_trait;
+    use std::time::Duration;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    fn event(seq: u64) -> Signal {
+        Signal::Event(Arc::new(UserEvent {
+            seq,
+            kind: "app.test".into(),
+            data: serde_json::json!({ "n": seq }),
+        }))
+    }
+
+    async fn logged(log: &Arc<dyn EventLog>, n: u64) {
+        for i in 1..=n {
+            let payload = serde_json::to_vec(&("app.test", serde_json::json!({ "n": i }))).unwrap();
+            log.append("user", payload, 100, HOUR).await.unwrap();
+        }
+    }
+
+    async fn feed(log: Arc<dyn EventLog>, since: Option<u64>) -> (Feed, broadcast::Sender<Signal>) {
+        let (tx, rx) = broadcast::channel(16);
+        let feed = Feed::open(
+            log,
+            ("user".into(), UserId::new()),
+            LoginSessionId::new(),
+            rx,
+            since,
+        )
+        .await
+        .unwrap();
+        (feed, tx)
+    }
+
+    fn seq(out: Option<Outgoing>) -> u64 {
+        match out {
+            Some(Outgoing::Event(e)) => e.seq,
+            other => panic!("not an event: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_gap_in_the_live_numbers_is_filled_from_the_log_once_each() {
+        let log: Arc<dyn EventLog> =
+            Arc::new(MemoryEventLog::new(Arc::new(ManualClock::default())));
+        logged(&log, 2).await;
+        let (mut feed, tx) = feed(log.clone(), None).await;
+        logged(&log, 3).await; // 3, 4, 5 in the log
+        // 5 arrives first (3 and 4 lost or late), then 4 and 3 late: each once, in order.
+        for n in [5, 4, 3] {
+            tx.send(event(n)).unwrap();
+        }
+        tx.send(event(6)).unwrap();
+        assert_eq!(
+            [feed.next().await, feed.next().await, feed.next().await].map(seq),
+            [3, 4, 5]
+        );
+        assert_eq!(seq(feed.next().await), 6, "duplicates were skipped");
+    }
+
+    /// A log that fails every read.
+    struct Down;
+
+    #[async_trait]
+    impl EventLog for Down {
+        async fn append(&self, _: &str, _: Vec<u8>, _: usize, _: Duration) -> Result<u64> {
+            Err(Error::unavailable("redis", Duration::from_secs(1)))
+        }
+        async fn read_after(&self, _: &str, _: u64) -> Result<Replay> {
+            Err(Error::unavailable("redis", Duration::from_secs(1)))
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_log_means_resync_and_the_next_event_starts_over() {
+        let (mut feed, tx) = feed(Arc::new(Down), Some(7)).await;
+        assert_eq!(feed.next().await, Some(Outgoing::Resync));
+        // Numbering restarted (Redis came back empty): event 1 is new, not a duplicate.
+        tx.send(event(1)).unwrap();
+        assert_eq!(seq(feed.next().await), 1);
+        tx.send(Signal::Revoked(Arc::from(vec![LoginSessionId::new()])))
+            .unwrap();
+        tx.send(event(2)).unwrap();
+        assert_eq!(
+            seq(feed.next().await),
+            2,
+            "another session's revocation is not ours"
+        );
+    }
+}

@@ -80,14 +80,14 @@ pub struct Feed {
 impl Feed {
     pub(crate) async fn open(
         log: Arc<dyn EventLog>,
-        (key, user): (String, UserId),
+        user: UserId,
         session: LoginSessionId,
         rx: broadcast::Receiver<Signal>,
         since: Option<u64>,
     ) -> crate::Result<Self> {
         let mut feed = Self {
             log,
-            key,
+            key: super::hub::log_key(user),
             user,
             followed: HashMap::new(),
             session,
@@ -304,24 +304,23 @@ mod tests {
         }))
     }
 
-    async fn logged(log: &Arc<dyn EventLog>, n: u64) {
+    async fn logged(log: &Arc<dyn EventLog>, user: UserId, n: u64) {
+        let key = crate::realtime::hub::log_key(user);
         for i in 1..=n {
             let payload = serde_json::to_vec(&("app.test", serde_json::json!({ "n": i }))).unwrap();
-            log.append("user", payload, 100, HOUR).await.unwrap();
+            log.append(&key, payload, 100, HOUR).await.unwrap();
         }
     }
 
-    async fn feed(log: Arc<dyn EventLog>, since: Option<u64>) -> (Feed, broadcast::Sender<Signal>) {
+    async fn feed(
+        log: Arc<dyn EventLog>,
+        user: UserId,
+        since: Option<u64>,
+    ) -> (Feed, broadcast::Sender<Signal>) {
         let (tx, rx) = broadcast::channel(16);
-        let feed = Feed::open(
-            log,
-            ("user".into(), UserId::new()),
-            LoginSessionId::new(),
-            rx,
-            since,
-        )
-        .await
-        .unwrap();
+        let feed = Feed::open(log, user, LoginSessionId::new(), rx, since)
+            .await
+            .unwrap();
         (feed, tx)
     }
 
@@ -336,9 +335,10 @@ mod tests {
     async fn a_gap_in_the_live_numbers_is_filled_from_the_log_once_each() {
         let log: Arc<dyn EventLog> =
             Arc::new(MemoryEventLog::new(Arc::new(ManualClock::default())));
-        logged(&log, 2).await;
-        let (mut feed, tx) = feed(log.clone(), None).await;
-        logged(&log, 3).await; // 3, 4, 5 in the log
+        let user = UserId::new();
+        logged(&log, user, 2).await;
+        let (mut feed, tx) = feed(log.clone(), user, None).await;
+        logged(&log, user, 3).await; // 3, 4, 5 in the log
         // 5 arrives first (3 and 4 lost or late), then 4 and 3 late: each once, in order.
         for n in [5, 4, 3] {
             tx.send(event(n)).unwrap();
@@ -366,7 +366,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreadable_log_means_resync_and_the_next_event_starts_over() {
-        let (mut feed, tx) = feed(Arc::new(Down), Some(7)).await;
+        let (mut feed, tx) = feed(Arc::new(Down), UserId::new(), Some(7)).await;
         assert_eq!(feed.next().await, Some(Outgoing::Resync));
         // Numbering restarted (Redis came back empty): event 1 is new, not a duplicate.
         tx.send(event(1)).unwrap();

@@ -198,7 +198,7 @@ impl RealtimeService {
         };
         Feed::open(
             self.inner.log.clone(),
-            (log_key(caller.user_id), caller.user_id),
+            caller.user_id,
             caller.session_id,
             receiver,
             since,
@@ -222,7 +222,7 @@ impl RealtimeService {
 const MAX_APP_DATA_BYTES: usize = 16 * 1024;
 
 /// The log of `user`'s events (one Redis Cluster slot per user).
-fn log_key(user: UserId) -> String {
+pub(super) fn log_key(user: UserId) -> String {
     format!("realtime:{{{user}}}")
 }
 

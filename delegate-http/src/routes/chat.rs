@@ -231,27 +231,34 @@ pub(crate) async fn send_message(
     let events = sent.reply.map(|event| match event {
         ReplyEvent::Delta(text) => json_event("delta", &serde_json::json!({ "text": text })),
         ReplyEvent::Done(message) => json_event("done", &MessageBody::from(message)),
-        ReplyEvent::Failed(message, error) => {
-            let error = ApiError::from(error);
-            json_event(
-                "error",
-                &serde_json::json!({
-                    "error": ErrorDetail::from(&error),
-                    "assistantMessage": MessageBody::from(message),
-                }),
-            )
-        }
+        ReplyEvent::Failed(message, error) => failed_event(message, error),
     });
+    Ok(sse(futures::stream::once(async { first }).chain(events)))
+}
+
+/// The `error` event of a reply that failed: `{error, assistantMessage}` (the stored reply).
+pub(crate) fn failed_event(reply: delegate_core::chat::Message, error: Error) -> Event {
+    let error = ApiError::from(error);
+    json_event(
+        "error",
+        &serde_json::json!({
+            "error": ErrorDetail::from(&error),
+            "assistantMessage": MessageBody::from(reply),
+        }),
+    )
+}
+
+/// An SSE response of `events` with keep-alive comments, counted in the
+/// `delegate_sse_streams` gauge while the client reads it.
+pub(crate) fn sse(events: impl futures::Stream<Item = Event> + Send + 'static) -> Response {
     let live = LiveStream::start();
-    let stream = futures::stream::once(async { first })
-        .chain(events)
-        .map(move |event| {
-            let _live = &live;
-            Ok::<_, Infallible>(event)
-        });
-    Ok(Sse::new(stream)
+    let stream = events.map(move |event| {
+        let _live = &live;
+        Ok::<_, Infallible>(event)
+    });
+    Sse::new(stream)
         .keep_alive(KeepAlive::default())
-        .into_response())
+        .into_response()
 }
 
 /// Follow a reply (resume it after a lost connection, or watch it from another device):
@@ -316,22 +323,15 @@ pub(crate) async fn resume_reply(
         .id(delta.seq.to_string()),
         Resumed::End { message, .. } => json_event("done", &message),
     });
-    let live = LiveStream::start();
-    let stream = events.map(move |event| {
-        let _live = &live;
-        Ok::<_, Infallible>(event)
-    });
-    Ok(Sse::new(stream)
-        .keep_alive(KeepAlive::default())
-        .into_response())
+    Ok(sse(events))
 }
 
 /// Counts a live SSE stream in the `delegate_sse_streams` gauge until it is dropped (ended
 /// or the client went away).
-pub(crate) struct LiveStream;
+struct LiveStream;
 
 impl LiveStream {
-    pub(crate) fn start() -> Self {
+    fn start() -> Self {
         metrics::gauge!("delegate_sse_streams").increment(1.0);
         LiveStream
     }

@@ -1,8 +1,8 @@
 //! /api/v1/voice: speech to text, text to speech (streamed), the voice-to-voice turn (JSON or
 //! server-sent events), the voices offered and voice usage.
 
-use super::chat::{LiveStream, json_event};
-use crate::error::{ApiError, ErrorBody, ErrorDetail};
+use super::chat::{failed_event, json_event, sse};
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, AuthUser};
 use crate::upload::{self, Upload};
 use crate::wire::{
@@ -13,7 +13,6 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::sse::{KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
@@ -21,7 +20,6 @@ use base64::engine::general_purpose::STANDARD;
 use delegate_core::voice::{SpeakOptions, VoiceEvent};
 use delegate_core::{ChatSessionId, Delegate, Error};
 use futures::StreamExt;
-use std::convert::Infallible;
 
 pub(crate) fn routes() -> Router<Delegate> {
     Router::new()
@@ -206,27 +204,9 @@ pub(crate) async fn process(
                 "secondsOut": seconds_out,
             }),
         ),
-        VoiceEvent::Failed { reply, error } => {
-            let error = ApiError::from(error);
-            json_event(
-                "error",
-                &serde_json::json!({
-                    "error": ErrorDetail::from(&error),
-                    "assistantMessage": MessageBody::from(reply),
-                }),
-            )
-        }
+        VoiceEvent::Failed { reply, error } => failed_event(reply, error),
     });
-    let live = LiveStream::start();
-    let stream = futures::stream::once(async { first })
-        .chain(events)
-        .map(move |event| {
-            let _live = &live;
-            Ok::<_, Infallible>(event)
-        });
-    Ok(Sse::new(stream)
-        .keep_alive(KeepAlive::default())
-        .into_response())
+    Ok(sse(futures::stream::once(async { first }).chain(events)))
 }
 
 /// Drives a voice turn to its end for the JSON answer: the sentences' audio joined (MP3

@@ -947,19 +947,31 @@ async fn uploads_read_at_once_are_bounded() {
     );
     slow.write_all(head.as_bytes()).await.unwrap();
     slow.flush().await.unwrap();
-    let refused = within(async || {
+    // Nothing else uploads until the slow one has had time to take the slot (an upload
+    // polled meanwhile could hold it when the slow one arrives, refusing that one instead).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Polled for up to 20 s (a loaded machine may take a while to read the slow head); a
+    // small upload, so a refusal does not wait on a large body.
+    let small = silent_mp3(Duration::from_millis(500));
+    let mut refused = false;
+    for _ in 0..200 {
         let res = app
             .voice_post(
                 "transcribe",
                 &a.access,
-                form(fixture("hello.wav"), "a.wav", "audio/wav", &[]),
+                form(small.clone(), "a.mp3", "audio/mpeg", &[]),
             )
             .await;
-        res.status() == StatusCode::SERVICE_UNAVAILABLE && res.headers().contains_key("retry-after")
-    })
-    .await;
+        if res.status() == StatusCode::SERVICE_UNAVAILABLE
+            && res.headers().contains_key("retry-after")
+        {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert!(
-        refused.is_some(),
+        refused,
         "a second upload is refused while the slot is taken"
     );
     drop(slow);

@@ -318,6 +318,10 @@ impl DelegateBuilder {
             shared.cache.clone(),
             Duration::from_secs(config.cache.ttl_short_secs),
             clock.clone(),
+            crate::usage::UsageNews {
+                users: users.clone(),
+                realtime: realtime.clone(),
+            },
         );
         let model = match self.model {
             Some(model) => Some(model),

@@ -72,6 +72,9 @@ pub mod kinds {
     pub const TRANSCRIPT_UPDATED: &str = "transcript.updated";
     /// A transcript was deleted (`{id}`).
     pub const TRANSCRIPT_DELETED: &str = "transcript.deleted";
+    /// Usage was metered: a message and its reply's tokens, or seconds of speech (the report
+    /// as `GET /api/v1/users/usage` answers it).
+    pub const USAGE_UPDATED: &str = "usage.updated";
     /// The profile, preferences, tier or role changed (the profile).
     pub const PROFILE_UPDATED: &str = "profile.updated";
     /// The login session of the connection was revoked; the connection closes.

@@ -3,6 +3,7 @@
 
 use crate::chat::{ChatSession, Message};
 use crate::transcript::Transcript;
+use crate::usage::UsageReport;
 use crate::users::User;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
@@ -70,5 +71,31 @@ pub fn message(m: &Message) -> Value {
         "createdAt": time(m.created_at),
         "usage": usage,
         "source": m.source.as_str(),
+    })
+}
+
+/// A usage report as `GET /api/v1/users/usage` answers it.
+pub fn usage(r: &UsageReport) -> Value {
+    let voice = crate::voice::VoiceUsage::of(r);
+    json!({
+        "tier": r.tier.as_str(),
+        "messages": {
+            "used": r.messages_today,
+            "limit": r.quota.messages_per_day,
+            "periodStart": time(r.day_start),
+        },
+        "tokens": {
+            "used": r.month.prompt_tokens + r.month.completion_tokens,
+            "limit": r.quota.tokens_per_month,
+            "periodStart": time(r.month_start),
+        },
+        "promptTokens": r.month.prompt_tokens,
+        "completionTokens": r.month.completion_tokens,
+        "voice": {
+            "secondsIn": voice.seconds_in,
+            "secondsOut": voice.seconds_out,
+            "quotaSeconds": voice.quota_seconds,
+            "periodEnd": time(voice.period_end),
+        },
     })
 }

@@ -2,6 +2,7 @@
 
 mod quota;
 
+pub(crate) use quota::UsageNews;
 pub use quota::{QuotaConfig, TierQuota, UsageReport, UsageService};
 
 use crate::error::Result;

@@ -8,7 +8,8 @@ use crate::chat::TokenUsage;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::ids::{MessageId, UserId};
-use crate::users::Tier;
+use crate::realtime::{RealtimeService, kinds};
+use crate::users::{Tier, UsersService};
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -108,6 +109,17 @@ pub struct UsageService {
     /// of the entry can leave them behind the ledger.
     ttl: Duration,
     clock: Arc<dyn Clock>,
+    news: UsageNews,
+}
+
+/// Where a change of usage is told: `usage.updated` to the user's live connections, with
+/// the report of their tier (from their profile).
+#[derive(Clone)]
+pub(crate) struct UsageNews {
+    /// Profiles, for the tier.
+    pub(crate) users: UsersService,
+    /// The users' event streams.
+    pub(crate) realtime: RealtimeService,
 }
 
 impl UsageService {
@@ -118,6 +130,7 @@ impl UsageService {
         cache: Arc<dyn Cache>,
         ttl: Duration,
         clock: Arc<dyn Clock>,
+        news: UsageNews,
     ) -> Self {
         Self {
             store,
@@ -126,6 +139,7 @@ impl UsageService {
             cache,
             ttl,
             clock,
+            news,
         }
     }
 
@@ -290,7 +304,25 @@ impl UsageService {
                 forget(self.cache.as_ref(), &[key]).await;
             }
         }
+        self.announce(user).await;
         Ok(())
+    }
+
+    /// Tells the user's devices their usage changed: `usage.updated` with the report as
+    /// `GET /api/v1/users/usage` answers it (logged, never failing: the ledger is the truth).
+    async fn announce(&self, user: UserId) {
+        let report = match self.news.users.get(user).await {
+            Ok(profile) => self.report_for(user, profile.tier).await,
+            Err(e) => Err(e),
+        };
+        match report {
+            Ok(report) => {
+                let data = crate::realtime::payload::usage(&report);
+                let realtime = &self.news.realtime;
+                realtime.notify(user, kinds::USAGE_UPDATED, data).await;
+            }
+            Err(e) => tracing::warn!(error = %e.report(), "could not announce a usage change"),
+        }
     }
 }
 

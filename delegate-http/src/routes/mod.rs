@@ -46,6 +46,7 @@ pub fn router(delegate: Delegate) -> Router {
     let voice_upload_limit =
         delegate.voice().max_upload_bytes() + crate::upload::MULTIPART_OVERHEAD;
     let cors = crate::cors::layer(&server.cors_origin);
+    let socketio = realtime::socketio::layer(delegate.clone());
     let api = Router::new()
         .nest("/api/v1/auth", auth::routes())
         .nest("/api/v1/users", users::routes())
@@ -70,6 +71,7 @@ pub fn router(delegate: Delegate) -> Router {
         .with_state(delegate)
         .merge(openapi::routes(&models, &voices, &formats))
         .layer(DefaultBodyLimit::max(server.body_limit_bytes))
+        .layer(socketio)
         .layer(cors);
     crate::edge::wrap(api, &server, voice_upload_limit).layer(
             ServiceBuilder::new()

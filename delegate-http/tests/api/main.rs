@@ -20,6 +20,7 @@ mod redis_server;
 mod scaleout;
 mod server;
 mod sessions;
+mod socketio;
 mod tokens;
 mod transcripts;
 mod users;

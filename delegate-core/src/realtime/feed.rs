@@ -40,11 +40,11 @@ pub enum CloseReason {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outgoing {
     /// An event of the user's stream.
-    Event(UserEvent),
+    Event(Arc<UserEvent>),
     /// Events may have been missed (the log no longer holds them): the client refetches.
     Resync,
     /// A delta of a reply in a subscribed chat (or a resumed reply).
-    Delta(ReplyDelta),
+    Delta(Arc<ReplyDelta>),
     /// A resumed reply had ended: the event type (`chat.reply.done`, …) and the stored
     /// reply (not numbered: the user's stream has it numbered already).
     ReplyEnd {
@@ -141,12 +141,12 @@ impl Feed {
             match serde_json::from_slice::<Entry>(&payload) {
                 Ok(Entry::Delta(session, text)) => {
                     last = seq;
-                    self.pending.push_back(Outgoing::Delta(ReplyDelta {
+                    self.pending.push_back(Outgoing::Delta(Arc::new(ReplyDelta {
                         session_id: session,
                         message_id: message,
                         seq,
                         text,
-                    }));
+                    })));
                 }
                 Ok(Entry::End(kind, stored)) => {
                     self.pending.push_back(Outgoing::ReplyEnd {
@@ -201,7 +201,7 @@ impl Feed {
 
     async fn handle(&mut self, signal: Signal) {
         match signal {
-            Signal::Event(event) => self.on_event(&event).await,
+            Signal::Event(event) => self.on_event(event).await,
             Signal::Delta(delta) => {
                 let wanted = match self.followed.get_mut(&delta.message_id) {
                     // A resumed reply: each delta once, after what was replayed.
@@ -213,7 +213,7 @@ impl Feed {
                     None => self.subscribed.contains(&delta.session_id),
                 };
                 if wanted {
-                    self.pending.push_back(Outgoing::Delta((*delta).clone()));
+                    self.pending.push_back(Outgoing::Delta(delta));
                 }
             }
             Signal::Gap => {
@@ -231,11 +231,11 @@ impl Feed {
         }
     }
 
-    async fn on_event(&mut self, event: &UserEvent) {
+    async fn on_event(&mut self, event: Arc<UserEvent>) {
         let Some(last) = self.last else {
             // The start was unknown: this event is where the feed begins.
             self.last = Some(event.seq);
-            self.pending.push_back(Outgoing::Event(event.clone()));
+            self.pending.push_back(Outgoing::Event(event));
             return;
         };
         if event.seq <= last {
@@ -250,7 +250,7 @@ impl Feed {
             }
         }
         self.last = Some(event.seq);
-        self.pending.push_back(Outgoing::Event(event.clone()));
+        self.pending.push_back(Outgoing::Event(event));
     }
 
     /// Queues the log's events after `after`, or `resync` when it no longer holds them all.
@@ -260,8 +260,11 @@ impl Feed {
                 for (seq, payload) in replay.entries {
                     match serde_json::from_slice::<(String, serde_json::Value)>(&payload) {
                         Ok((kind, data)) => {
-                            self.pending
-                                .push_back(Outgoing::Event(UserEvent { seq, kind, data }));
+                            self.pending.push_back(Outgoing::Event(Arc::new(UserEvent {
+                                seq,
+                                kind,
+                                data,
+                            })));
                         }
                         Err(e) => tracing::warn!(error = %e, "skipped a malformed logged event"),
                     }

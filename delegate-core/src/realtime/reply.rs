@@ -200,12 +200,12 @@ impl Live {
                     if delta.message_id == self.message && delta.seq > self.last =>
                 {
                     self.last = delta.seq;
-                    self.queue.push_back(Resumed::Delta(delta));
+                    self.queue.push_back(Resumed::Delta((*delta).clone()));
                 }
                 Some(Outgoing::Event(event)) if is_end_of(&event, self.message) => {
                     self.queue.push_back(Resumed::End {
-                        kind: event.kind,
-                        message: event.data,
+                        kind: event.kind.clone(),
+                        message: event.data.clone(),
                     });
                     self.ended = true;
                 }

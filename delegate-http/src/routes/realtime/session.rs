@@ -5,6 +5,7 @@
 
 use delegate_core::realtime::{CloseReason, Feed, Outgoing, kinds};
 use delegate_core::{AuthContext, ChatSessionId, Delegate, MessageId};
+use serde::Serialize;
 use serde_json::{Value, json};
 use std::future::Future;
 use std::time::Duration;
@@ -24,7 +25,7 @@ pub(crate) trait Link: Send {
     fn send(
         &mut self,
         kind: &str,
-        data: Value,
+        data: &(impl Serialize + Sync),
         seq: Option<u64>,
     ) -> impl Future<Output = bool> + Send;
 
@@ -126,7 +127,7 @@ impl<L: Link> Session<L> {
             "sessionId": self.caller.session_id.to_string(),
             "seq": self.feed.last_seq(),
         });
-        let mut open = self.link.send("ready", ready, None).await;
+        let mut open = self.link.send("ready", &ready, None).await;
         let mut tick = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
         let expiry = (self.caller.expires_at - chrono::Utc::now())
             .to_std()
@@ -160,19 +161,16 @@ impl<L: Link> Session<L> {
         match out {
             Outgoing::Event(event) => {
                 self.link
-                    .send(&event.kind, event.data, Some(event.seq))
+                    .send(&event.kind, &event.data, Some(event.seq))
                     .await
             }
-            Outgoing::Resync => self.link.send(kinds::RESYNC, json!({}), None).await,
-            Outgoing::Delta(delta) => {
-                let data = serde_json::to_value(&delta).unwrap_or(Value::Null);
-                self.link.send(kinds::REPLY_DELTA, data, None).await
-            }
-            Outgoing::ReplyEnd { kind, message } => self.link.send(&kind, message, None).await,
+            Outgoing::Resync => self.link.send(kinds::RESYNC, &json!({}), None).await,
+            Outgoing::Delta(delta) => self.link.send(kinds::REPLY_DELTA, &*delta, None).await,
+            Outgoing::ReplyEnd { kind, message } => self.link.send(&kind, &message, None).await,
             Outgoing::Recheck => self.still_authenticated().await,
             Outgoing::Close(CloseReason::Revoked) => {
                 let data = json!({ "sessionId": self.caller.session_id.to_string() });
-                self.link.send(kinds::SESSION_REVOKED, data, None).await;
+                self.link.send(kinds::SESSION_REVOKED, &data, None).await;
                 self.link
                     .close(CLOSE_UNAUTHENTICATED, "the login session was revoked")
                     .await;
@@ -191,14 +189,14 @@ impl<L: Link> Session<L> {
     async fn answer(&mut self, command: Command) -> bool {
         let chat = |id: ChatSessionId| json!({ "sessionId": id.to_string() });
         match command {
-            Command::Ping => self.link.send("pong", json!({}), None).await,
+            Command::Ping => self.link.send("pong", &json!({}), None).await,
             Command::Subscribe(id) if self.feed.subscribe(id) => {
-                self.link.send("subscribed", chat(id), None).await
+                self.link.send("subscribed", &chat(id), None).await
             }
             Command::Subscribe(_) => self.error("too many subscriptions").await,
             Command::Unsubscribe(id) => {
                 self.feed.unsubscribe(id);
-                self.link.send("unsubscribed", chat(id), None).await
+                self.link.send("unsubscribed", &chat(id), None).await
             }
             Command::Resume { reply, after } => {
                 self.feed.resume(reply, after).await;
@@ -210,7 +208,7 @@ impl<L: Link> Session<L> {
 
     async fn error(&mut self, message: &str) -> bool {
         let data = json!({ "message": message });
-        self.link.send("error", data, None).await
+        self.link.send("error", &data, None).await
     }
 
     /// Whether the token still authenticates (a revocation may have been missed); closes with

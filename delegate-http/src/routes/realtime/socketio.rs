@@ -7,7 +7,7 @@ use super::origin_allowed;
 use super::session::{CLOSE_TOO_SLOW, Command, Link, Session};
 use delegate_core::realtime::Feed;
 use delegate_core::{AuthContext, Delegate, ErrorKind};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use socketioxide::extract::{Event, SocketRef, State, TryData};
 use socketioxide::handler::ConnectHandler;
@@ -149,10 +149,10 @@ struct SioLink {
 }
 
 impl Link for SioLink {
-    async fn send(&mut self, kind: &str, data: Value, seq: Option<u64>) -> bool {
+    async fn send(&mut self, kind: &str, data: &(impl Serialize + Sync), seq: Option<u64>) -> bool {
         let sent = match seq {
             Some(seq) => self.socket.emit(kind, &(data, seq)),
-            None => self.socket.emit(kind, &data),
+            None => self.socket.emit(kind, data),
         };
         match sent {
             Ok(()) => true,

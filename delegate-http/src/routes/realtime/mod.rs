@@ -32,7 +32,9 @@ const READ_BUFFER: usize = 1024;
 /// sends `resync` when they are no longer kept. Frames are JSON `{type,data,seq}`: `ready`,
 /// `chat.session.created|updated|deleted`, `chat.message.created`, `chat.reply.delta`
 /// (subscribed chats only), `chat.reply.done|failed|cancelled`, `session.revoked`, `resync`,
-/// `transcript.created|updated|deleted`, `profile.updated`, `app.*`, `pong`, `error`. Client
+/// `transcript.created|updated|deleted`, `usage.updated`, `profile.updated`, `app.*`, `pong`,
+/// `subscribed`, `unsubscribed`, `error`. The same events are served over Socket.IO at
+/// `/socket.io/` (token and `since` in the handshake's `auth`). Client
 /// frames: `ping`, `subscribe {sessionId}`, `unsubscribe {sessionId}`,
 /// `resume {messageId, after}` (the reply's deltas after `after`, then live, each once). Close codes: 4401 revoked or expired, 4408 too slow or idle,
 /// 4429 too many connections.

@@ -516,6 +516,57 @@ async fn a_reply_resumes_on_another_instance() {
 }
 
 #[tokio::test]
+async fn a_reply_streams_to_a_subscribed_socket_on_the_other_instance_and_to_nobody_else() {
+    let upstream = Upstream::start().await;
+    let backing = Backing::scaleout_default().await;
+    let base = upstream.base_url();
+    let adjust = move |c: &mut delegate_core::Config| {
+        c.ai.base_url = Some(base.clone());
+        c.ai.api_key = Some(delegate_core::Secret::new("sk-test-key"));
+        c.ai.timeout_secs = 30;
+    };
+    let one = spawn_on(&backing, adjust.clone(), None).await;
+    let two = spawn_on(&backing, adjust, None).await;
+    let ada = one.register("both-rt@example.com").await;
+    let bob = one.register("neither-rt@example.com").await;
+    let chat = one.new_chat(&ada.access, json!({"title": "Far"})).await;
+    let id = chat["id"].as_str().unwrap();
+    let mut laptop = two.ws(&ada.access, "", false).await.unwrap();
+    let mut other = two.ws(&bob.access, "", false).await.unwrap();
+    for socket in [&mut laptop, &mut other] {
+        assert_eq!(frame(socket).await["type"], "ready");
+    }
+    send_json(
+        &mut laptop,
+        json!({"type": "subscribe", "data": {"sessionId": id}}),
+    )
+    .await;
+    assert_eq!(frame(&mut laptop).await["type"], "subscribed");
+
+    upstream.script(Reply::new("Streamed across the instances").in_chunks(6));
+    let res = one
+        .send(&ada.access, id, json!({"content": "Go", "stream": true}))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let _ = res.text().await.unwrap();
+    let (done, before) = until(&mut laptop, "chat.reply.done").await;
+    assert_eq!(done["data"]["content"], "Streamed across the instances");
+    let deltas: Vec<&Value> = before
+        .iter()
+        .filter(|f| f["type"] == "chat.reply.delta")
+        .collect();
+    let text: String = deltas
+        .iter()
+        .map(|d| d["data"]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(text, "Streamed across the instances");
+    for (i, delta) in deltas.iter().enumerate() {
+        assert_eq!(delta["data"]["seq"], i as u64 + 1);
+    }
+    nothing_pending(&mut other).await;
+}
+
+#[tokio::test]
 async fn an_admin_notification_reaches_the_users_sockets_and_is_replayable() {
     let app = spawn_with(|_| {}).await;
     let admin = app.register_admin("ops-rt@example.com").await;

@@ -35,12 +35,14 @@ COPY Cargo.toml Cargo.lock ./
 COPY delegate-core/Cargo.toml delegate-core/
 COPY delegate-http/Cargo.toml delegate-http/
 COPY delegate-cli/Cargo.toml delegate-cli/
+COPY delegate-py/Cargo.toml delegate-py/
 COPY benches/Cargo.toml benches/
 COPY examples/Cargo.toml examples/
 RUN set -eu; \
     for lib in \
         delegate-core/src/lib.rs \
         delegate-http/src/lib.rs \
+        delegate-py/src/lib.rs \
         benches/lib.rs \
         examples/lib.rs; \
     do mkdir -p "$(dirname "$lib")"; touch "$lib"; done; \

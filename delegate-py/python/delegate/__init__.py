@@ -1,0 +1,73 @@
+"""Delegate for Python apps: accounts, login sessions and streamed AI chat, asyncio-first.
+
+    d = await delegate.open()            # embedded (SQLite or memory), or database_url=/redis_url=
+    async with d:
+        signed = await d.auth.register(email=..., password=...)
+        me = await d.auth.verify(signed.access_token)
+        async for event in d.chat.stream(me, chat_id, "hello"): ...
+
+Every I/O method returns an awaitable; failures raise a `DelegateError` subclass whose
+`code` is the HTTP API's error code.
+"""
+
+import atexit
+
+from . import _native
+from ._errors import (
+    Conflict,
+    DelegateError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    QuotaExceeded,
+    RateLimited,
+    Unauthenticated,
+    Unavailable,
+    Upstream,
+)
+from ._native import (
+    Auth,
+    Caller,
+    Chat,
+    ChatSession,
+    Delegate,
+    Exchange,
+    Message,
+    MessagePage,
+    ReplyEvent,
+    ReplyStream,
+    SignedIn,
+    Tokens,
+    User,
+    open,
+)
+
+# At interpreter exit, no runtime thread may enter Python any more (see _native.shutdown).
+atexit.register(_native.shutdown)
+
+__all__ = [
+    "Auth",
+    "Caller",
+    "Chat",
+    "ChatSession",
+    "Conflict",
+    "Delegate",
+    "DelegateError",
+    "Exchange",
+    "Forbidden",
+    "Invalid",
+    "Message",
+    "MessagePage",
+    "NotFound",
+    "QuotaExceeded",
+    "RateLimited",
+    "ReplyEvent",
+    "ReplyStream",
+    "SignedIn",
+    "Tokens",
+    "Unauthenticated",
+    "Unavailable",
+    "Upstream",
+    "User",
+    "open",
+]

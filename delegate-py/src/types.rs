@@ -1,0 +1,232 @@
+//! The plain data the bindings hand to Python: frozen, typed objects (never dicts) built from
+//! core values, their fields named as in Python (`access_token`, `created_at` as an aware
+//! `datetime`).
+
+use chrono::{DateTime, Utc};
+use delegate_core::AuthContext;
+use delegate_core::chat::{ChatSession as CoreChatSession, Message as CoreMessage};
+use delegate_core::{SignedIn as CoreSignedIn, TokenPair};
+use pyo3::prelude::*;
+
+/// A verified caller: what `auth.verify(token)` returns, and what methods acting for a user
+/// take.
+#[pyclass(frozen, module = "delegate")]
+pub(crate) struct Caller {
+    /// The core's view of the caller.
+    pub(crate) context: AuthContext,
+}
+
+#[pymethods]
+impl Caller {
+    /// The user's id.
+    #[getter]
+    fn user_id(&self) -> String {
+        self.context.user_id.to_string()
+    }
+
+    /// The login session's id.
+    #[getter]
+    fn session_id(&self) -> String {
+        self.context.session_id.to_string()
+    }
+
+    /// The user's tier now (`free`, `pro`, `enterprise`).
+    #[getter]
+    fn tier(&self) -> &'static str {
+        self.context.tier.as_str()
+    }
+
+    /// The user's role now (`user`, `admin`).
+    #[getter]
+    fn role(&self) -> &'static str {
+        self.context.role.as_str()
+    }
+
+    /// When the access token expires.
+    #[getter]
+    fn expires_at(&self) -> DateTime<Utc> {
+        self.context.expires_at
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Caller(user_id='{}', session_id='{}', tier='{}', role='{}')",
+            self.context.user_id,
+            self.context.session_id,
+            self.context.tier.as_str(),
+            self.context.role.as_str()
+        )
+    }
+}
+
+/// An account.
+#[pyclass(frozen, get_all, module = "delegate")]
+#[derive(Clone)]
+pub(crate) struct User {
+    /// Its id.
+    pub id: String,
+    /// Its email.
+    pub email: String,
+    /// Its display name.
+    pub name: String,
+    /// Its tier.
+    pub tier: &'static str,
+    /// Its role.
+    pub role: &'static str,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&delegate_core::User> for User {
+    fn from(u: &delegate_core::User) -> Self {
+        Self {
+            id: u.id.to_string(),
+            email: u.email.clone(),
+            name: u.name.clone(),
+            tier: u.tier.as_str(),
+            role: u.role.as_str(),
+            created_at: u.created_at,
+        }
+    }
+}
+
+/// A new login: the account, the login session and its tokens.
+#[pyclass(frozen, get_all, module = "delegate")]
+pub(crate) struct SignedIn {
+    /// The account.
+    pub user: User,
+    /// The new login session's id.
+    pub session_id: String,
+    /// The bearer token for requests.
+    pub access_token: String,
+    /// The single-use refresh token.
+    pub refresh_token: String,
+    /// The access token's lifetime, seconds.
+    pub expires_in: u64,
+}
+
+impl From<CoreSignedIn> for SignedIn {
+    fn from(s: CoreSignedIn) -> Self {
+        Self {
+            user: User::from(&s.user),
+            session_id: s.session.id.to_string(),
+            access_token: s.tokens.access_token,
+            refresh_token: s.tokens.refresh_token,
+            expires_in: s.tokens.expires_in,
+        }
+    }
+}
+
+/// A refreshed pair of tokens (the refresh token presented is spent).
+#[pyclass(frozen, get_all, module = "delegate")]
+pub(crate) struct Tokens {
+    /// The bearer token for requests.
+    pub access_token: String,
+    /// The single-use refresh token.
+    pub refresh_token: String,
+    /// The access token's lifetime, seconds.
+    pub expires_in: u64,
+}
+
+impl From<TokenPair> for Tokens {
+    fn from(t: TokenPair) -> Self {
+        Self {
+            access_token: t.access_token,
+            refresh_token: t.refresh_token,
+            expires_in: t.expires_in,
+        }
+    }
+}
+
+/// A chat session.
+#[pyclass(frozen, get_all, module = "delegate")]
+pub(crate) struct ChatSession {
+    /// Its id.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// Its model, when not the default.
+    pub model: Option<String>,
+    /// Its system prompt.
+    pub system_prompt: Option<String>,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<CoreChatSession> for ChatSession {
+    fn from(s: CoreChatSession) -> Self {
+        Self {
+            id: s.id.to_string(),
+            title: s.title,
+            model: s.model,
+            system_prompt: s.system_prompt,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+/// A stored message.
+#[pyclass(frozen, get_all, module = "delegate")]
+#[derive(Clone)]
+pub(crate) struct Message {
+    /// Its id.
+    pub id: String,
+    /// Its chat session.
+    pub session_id: String,
+    /// `user` or `assistant`.
+    pub role: &'static str,
+    /// Its text.
+    pub content: String,
+    /// `complete`, `partial`, `failed` or `cancelled`.
+    pub status: &'static str,
+    /// When it was stored.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&CoreMessage> for Message {
+    fn from(m: &CoreMessage) -> Self {
+        Self {
+            id: m.id.to_string(),
+            session_id: m.session_id.to_string(),
+            role: m.role.as_str(),
+            content: m.content.clone(),
+            status: m.status.as_str(),
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// One event of a streamed reply: `delta` (its `text`), then `done` (the stored reply in
+/// `message`, its whole text in `text`) or `error` (`code`, and the stored partial reply).
+#[pyclass(frozen, get_all, module = "delegate")]
+pub(crate) struct ReplyEvent {
+    /// `delta`, `done` or `error`.
+    pub r#type: &'static str,
+    /// The delta's text, or the whole reply's at the end.
+    pub text: String,
+    /// The stored reply (`done`, `error`).
+    pub message: Option<Message>,
+    /// Why it failed (`error`): the HTTP error envelope's code.
+    pub code: Option<&'static str>,
+}
+
+/// A message sent and its reply, both stored.
+#[pyclass(frozen, get_all, module = "delegate")]
+pub(crate) struct Exchange {
+    /// The user's message.
+    pub user_message: Message,
+    /// The assistant's reply.
+    pub assistant_message: Message,
+}
+
+/// A page of messages.
+#[pyclass(frozen, get_all, module = "delegate")]
+pub(crate) struct MessagePage {
+    /// The messages, oldest first.
+    pub items: Vec<Message>,
+    /// Pass as `cursor` for the next page; `None` on the last.
+    pub next_cursor: Option<String>,
+}

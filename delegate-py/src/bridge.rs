@@ -8,6 +8,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use std::future::Future;
 use std::sync::{OnceLock, RwLock};
+use std::task::{Context, Poll, Waker};
 use tokio::runtime::Runtime;
 use tokio::task::AbortHandle;
 
@@ -26,8 +27,10 @@ pub(crate) fn runtime() -> &'static Runtime {
     })
 }
 
-/// Runs `work` on the runtime and returns an asyncio future of its result, bound to the
-/// running event loop (a `RuntimeError` outside one).
+/// Runs `work` and returns an asyncio future of its result, bound to the running event loop
+/// (a `RuntimeError` outside one). `work` is polled once at once, on the caller's thread:
+/// what needs no I/O (verifying a token of a known session, a delta already received) is
+/// answered without a trip through the runtime's threads; the rest runs on the runtime.
 pub(crate) fn spawn<'py, F, T>(py: Python<'py>, work: F) -> PyResult<Bound<'py, PyAny>>
 where
     F: Future<Output = PyResult<T>> + Send + 'static,
@@ -35,8 +38,21 @@ where
 {
     let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
     let future = event_loop.call_method0("create_future")?;
+    let mut work = Box::pin(work);
+    let first = {
+        let _runtime = runtime().enter();
+        work.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+    };
+    if let Poll::Ready(result) = first {
+        match result {
+            Ok(value) => future.call_method1("set_result", (value,))?,
+            Err(e) => future.call_method1("set_exception", (e.into_value(py),))?,
+        };
+        return Ok(future);
+    }
     let (target, waiter) = (event_loop.unbind(), future.clone().unbind());
     let task = runtime().spawn(async move {
+        // Polled again here first, which registers the runtime's waker.
         let result = work.await;
         deliver(target, waiter, result);
     });

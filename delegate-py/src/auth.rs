@@ -3,8 +3,8 @@
 
 use crate::bridge::spawn;
 use crate::error::to_py;
-use crate::types::{Caller, SignedIn, Tokens};
-use delegate_core::{Credentials, Delegate, Registration};
+use crate::types::{Caller, LoginSession, SignedIn, Tokens};
+use delegate_core::{Credentials, Delegate, Error, LoginSessionId, Registration};
 use pyo3::prelude::*;
 
 /// Accounts and login sessions.
@@ -97,5 +97,57 @@ impl Auth {
             py,
             async move { auth.logout_all(&context).await.map_err(to_py) },
         )
+    }
+
+    /// The caller's live login sessions (devices), newest first, the caller's own flagged
+    /// `current`.
+    fn sessions<'py>(
+        &self,
+        py: Python<'py>,
+        caller: PyRef<'_, Caller>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (sessions, context) = (self.core.login_sessions(), caller.context.clone());
+        spawn(py, async move {
+            let live = sessions.list(context.user_id).await.map_err(to_py)?;
+            Ok(live
+                .iter()
+                .map(|s| LoginSession::of(s, context.session_id))
+                .collect::<Vec<_>>())
+        })
+    }
+
+    /// Ends one of the caller's login sessions (another device's, or their own);
+    /// `NotFound` for anyone else's.
+    fn revoke_session<'py>(
+        &self,
+        py: Python<'py>,
+        caller: PyRef<'_, Caller>,
+        session_id: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (sessions, user) = (self.core.login_sessions(), caller.context.user_id);
+        let id =
+            LoginSessionId::parse(session_id).map_err(|_| to_py(Error::NotFound("session")))?;
+        spawn(
+            py,
+            async move { sessions.revoke(user, id).await.map_err(to_py) },
+        )
+    }
+
+    /// Changes the caller's password (`current` must be it); every other login session ends.
+    /// How many ended.
+    #[pyo3(signature = (caller, *, current, new))]
+    fn change_password<'py>(
+        &self,
+        py: Python<'py>,
+        caller: PyRef<'_, Caller>,
+        current: String,
+        new: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (auth, context) = (self.core.auth(), caller.context.clone());
+        spawn(py, async move {
+            auth.change_password(&context, &current, &new)
+                .await
+                .map_err(to_py)
+        })
     }
 }

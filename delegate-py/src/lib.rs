@@ -7,6 +7,7 @@ mod bridge;
 mod chat;
 mod error;
 mod types;
+mod users;
 
 use delegate_core::Config;
 use pyo3::prelude::*;
@@ -35,6 +36,12 @@ impl Handle {
     #[getter]
     fn auth(&self) -> PyResult<auth::Auth> {
         Ok(auth::Auth { core: self.core()? })
+    }
+
+    /// Profiles, preferences and usage.
+    #[getter]
+    fn users(&self) -> PyResult<users::Users> {
+        Ok(users::Users { core: self.core()? })
     }
 
     /// Chat sessions, messages and streamed replies.
@@ -114,5 +121,8 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::ReplyEvent>()?;
     m.add_class::<types::Exchange>()?;
     m.add_class::<types::MessagePage>()?;
+    m.add_class::<types::LoginSession>()?;
+    m.add_class::<types::Usage>()?;
+    m.add_class::<users::Users>()?;
     Ok(())
 }

@@ -73,8 +73,13 @@ pub(crate) struct User {
     pub tier: &'static str,
     /// Its role.
     pub role: &'static str,
+    /// Its avatar's URL.
+    pub avatar_url: Option<String>,
     /// When it was made.
     pub created_at: DateTime<Utc>,
+    /// Its preferences, as JSON text (the `preferences` property parses it).
+    #[pyo3(name = "preferences_json")]
+    pub preferences: String,
 }
 
 impl From<&delegate_core::User> for User {
@@ -85,8 +90,20 @@ impl From<&delegate_core::User> for User {
             name: u.name.clone(),
             tier: u.tier.as_str(),
             role: u.role.as_str(),
+            avatar_url: u.avatar_url.clone(),
             created_at: u.created_at,
+            preferences: u.preferences.to_string(),
         }
+    }
+}
+
+#[pymethods]
+impl User {
+    /// Its preferences: the JSON object the user stored (a fresh `dict` each time).
+    #[getter]
+    fn preferences<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        py.import("json")?
+            .call_method1("loads", (&self.preferences,))
     }
 }
 
@@ -229,4 +246,91 @@ pub(crate) struct MessagePage {
     pub items: Vec<Message>,
     /// Pass as `cursor` for the next page; `None` on the last.
     pub next_cursor: Option<String>,
+}
+
+/// One device's login session.
+#[pyclass(frozen, get_all, module = "delegate")]
+#[derive(Clone)]
+pub(crate) struct LoginSession {
+    /// Its id.
+    pub id: String,
+    /// The device's label, when the client gave one.
+    pub device_name: Option<String>,
+    /// The device's platform, when the client gave one.
+    pub platform: Option<String>,
+    /// When the user signed in.
+    pub created_at: DateTime<Utc>,
+    /// When it was last used.
+    pub last_seen_at: DateTime<Utc>,
+    /// When it ends at the latest.
+    pub expires_at: DateTime<Utc>,
+    /// Whether it is the caller's own.
+    pub current: bool,
+}
+
+impl LoginSession {
+    /// `s` as the caller of `current` sees it.
+    pub(crate) fn of(
+        s: &delegate_core::LoginSession,
+        current: delegate_core::LoginSessionId,
+    ) -> Self {
+        Self {
+            id: s.id.to_string(),
+            device_name: s.device.name.clone(),
+            platform: s.device.platform.clone(),
+            created_at: s.created_at,
+            last_seen_at: s.last_seen_at,
+            expires_at: s.expires_at,
+            current: s.id == current,
+        }
+    }
+}
+
+/// A user's usage this period against their tier's quota (0 = unlimited).
+#[pyclass(frozen, get_all, module = "delegate")]
+pub(crate) struct Usage {
+    /// The tier.
+    pub tier: &'static str,
+    /// Messages sent today (UTC).
+    pub messages_today: u64,
+    /// Messages a day the tier allows.
+    pub messages_per_day: u64,
+    /// Prompt tokens this month.
+    pub prompt_tokens: u64,
+    /// Completion tokens this month.
+    pub completion_tokens: u64,
+    /// Tokens a month the tier allows.
+    pub tokens_per_month: u64,
+    /// Seconds of the user's speech transcribed this month.
+    pub voice_seconds_in: f64,
+    /// Seconds of speech synthesized for the user this month.
+    pub voice_seconds_out: f64,
+    /// Voice seconds a month the tier allows.
+    pub voice_seconds_per_month: u64,
+    /// When today started (UTC).
+    pub day_start: DateTime<Utc>,
+    /// When this month started (UTC).
+    pub month_start: DateTime<Utc>,
+    /// When the month's counts start again.
+    pub month_end: DateTime<Utc>,
+}
+
+impl From<delegate_core::usage::UsageReport> for Usage {
+    fn from(r: delegate_core::usage::UsageReport) -> Self {
+        let seconds = |ms: u64| ms as f64 / 1000.0;
+        Self {
+            tier: r.tier.as_str(),
+            messages_today: r.messages_today,
+            messages_per_day: r.quota.messages_per_day,
+            prompt_tokens: r.month.prompt_tokens,
+            completion_tokens: r.month.completion_tokens,
+            tokens_per_month: r.quota.tokens_per_month,
+            voice_seconds_in: seconds(r.month.voice_in_ms),
+            voice_seconds_out: seconds(r.month.voice_out_ms),
+            voice_seconds_per_month: r.voice_seconds_per_month,
+            day_start: r.day_start,
+            month_start: r.month_start,
+            month_end: r.month_end,
+        }
+    }
 }

@@ -32,13 +32,16 @@ from ._native import (
     ChatSession,
     Delegate,
     Exchange,
+    LoginSession,
     Message,
     MessagePage,
     ReplyEvent,
     ReplyStream,
     SignedIn,
     Tokens,
+    Usage,
     User,
+    Users,
     open,
 )
 
@@ -56,6 +59,7 @@ __all__ = [
     "Exchange",
     "Forbidden",
     "Invalid",
+    "LoginSession",
     "Message",
     "MessagePage",
     "NotFound",
@@ -68,6 +72,8 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "Upstream",
+    "Usage",
     "User",
+    "Users",
     "open",
 ]

@@ -6,6 +6,7 @@ mod auth;
 mod bridge;
 mod chat;
 mod error;
+mod transcripts;
 mod types;
 mod users;
 
@@ -42,6 +43,12 @@ impl Handle {
     #[getter]
     fn users(&self) -> PyResult<users::Users> {
         Ok(users::Users { core: self.core()? })
+    }
+
+    /// Transcripts: saved, listed, searched, exported.
+    #[getter]
+    fn transcripts(&self) -> PyResult<transcripts::Transcripts> {
+        Ok(transcripts::Transcripts { core: self.core()? })
     }
 
     /// Chat sessions, messages and streamed replies.
@@ -124,5 +131,11 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::LoginSession>()?;
     m.add_class::<types::Usage>()?;
     m.add_class::<users::Users>()?;
+    m.add_class::<transcripts::Transcripts>()?;
+    m.add_class::<types::Transcript>()?;
+    m.add_class::<types::TranscriptPage>()?;
+    m.add_class::<types::SearchHit>()?;
+    m.add_class::<types::SearchPage>()?;
+    m.add_class::<types::Export>()?;
     Ok(())
 }

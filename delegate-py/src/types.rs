@@ -334,3 +334,97 @@ impl From<delegate_core::usage::UsageReport> for Usage {
         }
     }
 }
+
+/// A saved transcript.
+#[pyclass(frozen, get_all, module = "delegate")]
+#[derive(Clone)]
+pub(crate) struct Transcript {
+    /// Its id.
+    pub id: String,
+    /// The chat it was made from, if any.
+    pub session_id: Option<String>,
+    /// Its title.
+    pub title: String,
+    /// Its text.
+    pub content: String,
+    /// Its tags.
+    pub tags: Vec<String>,
+    /// `chat`, `voice` or `manual`.
+    pub source: &'static str,
+    /// Words in its content.
+    pub word_count: u32,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&delegate_core::transcript::Transcript> for Transcript {
+    fn from(t: &delegate_core::transcript::Transcript) -> Self {
+        Self {
+            id: t.id.to_string(),
+            session_id: t.session_id.map(|s| s.to_string()),
+            title: t.title.clone(),
+            content: t.content.clone(),
+            tags: t.tags.clone(),
+            source: t.source.as_str(),
+            word_count: t.word_count,
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+        }
+    }
+}
+
+/// A page of transcripts.
+#[pyclass(frozen, get_all, module = "delegate")]
+pub(crate) struct TranscriptPage {
+    /// The transcripts, newest first.
+    pub items: Vec<Transcript>,
+    /// Pass as `cursor` for the next page; `None` on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// A transcript that matched a search.
+#[pyclass(frozen, get_all, module = "delegate")]
+#[derive(Clone)]
+pub(crate) struct SearchHit {
+    /// The transcript.
+    pub transcript: Transcript,
+    /// Its rank (higher is better).
+    pub score: f64,
+    /// The text around the first match (`…` marks a cut).
+    pub snippet: String,
+    /// `(start, end)` character offsets into `snippet` of the matched words.
+    pub highlights: Vec<(usize, usize)>,
+}
+
+impl From<&delegate_core::transcript::SearchHit> for SearchHit {
+    fn from(h: &delegate_core::transcript::SearchHit) -> Self {
+        Self {
+            transcript: Transcript::from(&h.transcript),
+            score: h.score,
+            snippet: h.snippet.text.clone(),
+            highlights: h.snippet.highlights.iter().map(|[a, b]| (*a, *b)).collect(),
+        }
+    }
+}
+
+/// A page of search hits.
+#[pyclass(frozen, get_all, module = "delegate")]
+pub(crate) struct SearchPage {
+    /// The hits, best first.
+    pub items: Vec<SearchHit>,
+    /// Pass as `cursor` for the next page; `None` on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// A rendered transcript.
+#[pyclass(frozen, get_all, module = "delegate")]
+pub(crate) struct Export {
+    /// The rendered text.
+    pub body: String,
+    /// A file name for it.
+    pub file_name: String,
+    /// Its content type.
+    pub content_type: &'static str,
+}

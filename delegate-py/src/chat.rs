@@ -4,7 +4,9 @@
 
 use crate::bridge::{runtime, spawn};
 use crate::error::to_py;
-use crate::types::{Caller, ChatSession, Exchange, Message, MessagePage, ReplyEvent};
+use crate::types::{
+    Caller, ChatSession, ChatSessionPage, Exchange, Message, MessagePage, ReplyEvent,
+};
 use delegate_core::chat::{NewChatSession, Reply, ReplyEvent as CoreEvent};
 use delegate_core::{AuthContext, ChatSessionId, Delegate};
 use futures::StreamExt;
@@ -48,6 +50,86 @@ impl Chat {
                 .await
                 .map_err(to_py)?;
             Ok(ChatSession::from(session))
+        })
+    }
+
+    /// A page of the caller's chat sessions, newest first: a `ChatSessionPage`.
+    #[pyo3(signature = (caller, *, cursor = None, limit = 20))]
+    fn sessions<'py>(
+        &self,
+        py: Python<'py>,
+        caller: PyRef<'_, Caller>,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (chat, user) = (self.core.chat(), caller.context.user_id);
+        spawn(py, async move {
+            let page = chat
+                .list_chat_sessions(user, cursor.as_deref(), limit)
+                .await
+                .map_err(to_py)?;
+            Ok(ChatSessionPage {
+                items: page.items.into_iter().map(ChatSession::from).collect(),
+                next_cursor: page.next_cursor,
+            })
+        })
+    }
+
+    /// One of the caller's chat sessions (`NotFound` for anyone else's).
+    fn get_session<'py>(
+        &self,
+        py: Python<'py>,
+        caller: PyRef<'_, Caller>,
+        session_id: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (chat, user, id) = (
+            self.core.chat(),
+            caller.context.user_id,
+            self::session_id(session_id)?,
+        );
+        spawn(py, async move {
+            let session = chat.get_chat_session(user, id).await.map_err(to_py)?;
+            Ok(ChatSession::from(session))
+        })
+    }
+
+    /// Renames one of the caller's chat sessions.
+    #[pyo3(signature = (caller, session_id, *, title))]
+    fn rename_session<'py>(
+        &self,
+        py: Python<'py>,
+        caller: PyRef<'_, Caller>,
+        session_id: &str,
+        title: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (chat, user, id) = (
+            self.core.chat(),
+            caller.context.user_id,
+            self::session_id(session_id)?,
+        );
+        spawn(py, async move {
+            let session = chat
+                .rename_chat_session(user, id, &title)
+                .await
+                .map_err(to_py)?;
+            Ok(ChatSession::from(session))
+        })
+    }
+
+    /// Deletes one of the caller's chat sessions and its messages.
+    fn delete_session<'py>(
+        &self,
+        py: Python<'py>,
+        caller: PyRef<'_, Caller>,
+        session_id: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (chat, user, id) = (
+            self.core.chat(),
+            caller.context.user_id,
+            self::session_id(session_id)?,
+        );
+        spawn(py, async move {
+            chat.delete_chat_session(user, id).await.map_err(to_py)
         })
     }
 

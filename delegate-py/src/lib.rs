@@ -6,6 +6,7 @@ mod auth;
 mod bridge;
 mod chat;
 mod error;
+mod realtime;
 mod transcripts;
 mod types;
 mod users;
@@ -49,6 +50,12 @@ impl Handle {
     #[getter]
     fn transcripts(&self) -> PyResult<transcripts::Transcripts> {
         Ok(transcripts::Transcripts { core: self.core()? })
+    }
+
+    /// Application events to users' live connections.
+    #[getter]
+    fn realtime(&self) -> PyResult<realtime::Realtime> {
+        Ok(realtime::Realtime { core: self.core()? })
     }
 
     /// Chat sessions, messages and streamed replies.
@@ -132,6 +139,8 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::Usage>()?;
     m.add_class::<users::Users>()?;
     m.add_class::<transcripts::Transcripts>()?;
+    m.add_class::<realtime::Realtime>()?;
+    m.add_class::<types::ChatSessionPage>()?;
     m.add_class::<types::Transcript>()?;
     m.add_class::<types::TranscriptPage>()?;
     m.add_class::<types::SearchHit>()?;

@@ -157,6 +157,7 @@ impl From<TokenPair> for Tokens {
 
 /// A chat session.
 #[pyclass(frozen, get_all, module = "delegate")]
+#[derive(Clone)]
 pub(crate) struct ChatSession {
     /// Its id.
     pub id: String,
@@ -427,4 +428,13 @@ pub(crate) struct Export {
     pub file_name: String,
     /// Its content type.
     pub content_type: &'static str,
+}
+
+/// A page of chat sessions.
+#[pyclass(frozen, get_all, module = "delegate")]
+pub(crate) struct ChatSessionPage {
+    /// The sessions, newest first.
+    pub items: Vec<ChatSession>,
+    /// Pass as `cursor` for the next page; `None` on the last.
+    pub next_cursor: Option<String>,
 }

@@ -85,3 +85,31 @@ async def test_the_quota_refuses_past_the_tiers_messages(
             await d.chat.send(me, chat.id, "two")
         assert refused.value.code == "quota_exceeded"
         assert refused.value.retry_after is not None and refused.value.retry_after > 0
+
+
+async def test_chat_sessions_are_listed_renamed_and_deleted(d: delegate.Delegate) -> None:
+    me = await caller(d, "crud@example.com")
+    first = await d.chat.create_session(me, title="One")
+    second = await d.chat.create_session(me, title="Two")
+    page = await d.chat.sessions(me)
+    assert [s.id for s in page.items] == [second.id, first.id]
+    renamed = await d.chat.rename_session(me, first.id, title="Uno")
+    assert renamed.title == "Uno"
+    assert (await d.chat.get_session(me, first.id)).title == "Uno"
+    with pytest.raises(delegate.Invalid):
+        await d.chat.rename_session(me, first.id, title="")
+    await d.chat.delete_session(me, first.id)
+    with pytest.raises(delegate.NotFound):
+        await d.chat.get_session(me, first.id)
+    assert [s.id for s in (await d.chat.sessions(me)).items] == [second.id]
+
+
+async def test_application_events_are_numbered_in_the_users_stream(d: delegate.Delegate) -> None:
+    me = await caller(d, "rt@example.com")
+    first = await d.realtime.publish(me.user_id, "app.reminder", {"text": "stand up"})
+    second = await d.realtime.publish(me.user_id, "app.reminder")
+    assert second == first + 1
+    with pytest.raises(delegate.Invalid):
+        await d.realtime.publish(me.user_id, "chat.session.created", {})
+    with pytest.raises(delegate.NotFound):
+        await d.realtime.publish("01a22d82-0000-7000-8000-000000000000", "app.x")

@@ -2,6 +2,7 @@
 //! on PostgreSQL + Redis, configured as the server is), then its services as awaitables.
 //! Thin adapters over delegate-core: each method is one core call.
 
+mod admin;
 mod auth;
 mod bridge;
 mod chat;
@@ -50,6 +51,13 @@ impl Handle {
     #[getter]
     fn transcripts(&self) -> PyResult<transcripts::Transcripts> {
         Ok(transcripts::Transcripts { core: self.core()? })
+    }
+
+    /// Operator actions (users, tiers, roles, cache, cleanup, audit), taken by an admin
+    /// caller or `delegate.OPERATOR`.
+    #[getter]
+    fn admin(&self) -> PyResult<admin::Admin> {
+        Ok(admin::Admin { core: self.core()? })
     }
 
     /// Application events to users' live connections.
@@ -140,6 +148,14 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<users::Users>()?;
     m.add_class::<transcripts::Transcripts>()?;
     m.add_class::<realtime::Realtime>()?;
+    m.add_class::<admin::Admin>()?;
+    m.add_class::<admin::Operator>()?;
+    m.add("OPERATOR", admin::Operator)?;
+    m.add_class::<types::UserPage>()?;
+    m.add_class::<types::UserDetail>()?;
+    m.add_class::<types::Cleanup>()?;
+    m.add_class::<types::AuditEvent>()?;
+    m.add_class::<types::AuditPage>()?;
     m.add_class::<types::ChatSessionPage>()?;
     m.add_class::<types::Transcript>()?;
     m.add_class::<types::TranscriptPage>()?;

@@ -73,6 +73,8 @@ pub(crate) struct User {
     pub tier: &'static str,
     /// Its role.
     pub role: &'static str,
+    /// Whether it is disabled (it cannot log in).
+    pub disabled: bool,
     /// Its avatar's URL.
     pub avatar_url: Option<String>,
     /// When it was made.
@@ -90,6 +92,7 @@ impl From<&delegate_core::User> for User {
             name: u.name.clone(),
             tier: u.tier.as_str(),
             role: u.role.as_str(),
+            disabled: u.disabled,
             avatar_url: u.avatar_url.clone(),
             created_at: u.created_at,
             preferences: u.preferences.to_string(),
@@ -289,6 +292,7 @@ impl LoginSession {
 
 /// A user's usage this period against their tier's quota (0 = unlimited).
 #[pyclass(frozen, get_all, module = "delegate")]
+#[derive(Clone)]
 pub(crate) struct Usage {
     /// The tier.
     pub tier: &'static str,
@@ -435,6 +439,85 @@ pub(crate) struct Export {
 pub(crate) struct ChatSessionPage {
     /// The sessions, newest first.
     pub items: Vec<ChatSession>,
+    /// Pass as `cursor` for the next page; `None` on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// A page of accounts.
+#[pyclass(frozen, get_all, module = "delegate")]
+pub(crate) struct UserPage {
+    /// The accounts, in id order.
+    pub items: Vec<User>,
+    /// Pass as `cursor` for the next page; `None` on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// An account as an operator sees it.
+#[pyclass(frozen, get_all, module = "delegate")]
+pub(crate) struct UserDetail {
+    /// The account.
+    pub user: User,
+    /// Its usage this period.
+    pub usage: Usage,
+    /// Its live login sessions.
+    pub live_sessions: u64,
+}
+
+/// What a cleanup removed.
+#[pyclass(frozen, get_all, module = "delegate")]
+pub(crate) struct Cleanup {
+    /// Ended login sessions.
+    pub sessions: u64,
+    /// Refresh tokens of ended families.
+    pub refresh_tokens: u64,
+    /// Ended token denials.
+    pub denials: u64,
+    /// Audit events past their retention.
+    pub audit_events: u64,
+}
+
+/// One entry of the audit trail.
+#[pyclass(frozen, get_all, module = "delegate")]
+#[derive(Clone)]
+pub(crate) struct AuditEvent {
+    /// Its id.
+    pub id: String,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// What happened (`login.failed`, `user.tier_changed`, …).
+    pub kind: &'static str,
+    /// Who did it: `user`, `operator`, `system` or `anonymous`.
+    pub actor_type: &'static str,
+    /// The acting user, when a user acted.
+    pub actor_user_id: Option<String>,
+    /// The account acted on.
+    pub target_user_id: Option<String>,
+    /// The client's IP, when known.
+    pub ip: Option<String>,
+    /// Details, as JSON text.
+    pub detail_json: String,
+}
+
+impl From<&delegate_core::admin::AuditEvent> for AuditEvent {
+    fn from(e: &delegate_core::admin::AuditEvent) -> Self {
+        Self {
+            id: e.id.to_string(),
+            at: e.at,
+            kind: e.kind.as_str(),
+            actor_type: e.actor.kind(),
+            actor_user_id: e.actor.user_id().map(|u| u.to_string()),
+            target_user_id: e.target.map(|u| u.to_string()),
+            ip: e.ip.clone(),
+            detail_json: e.detail.to_string(),
+        }
+    }
+}
+
+/// A page of audit events.
+#[pyclass(frozen, get_all, module = "delegate")]
+pub(crate) struct AuditPage {
+    /// The events, newest first.
+    pub items: Vec<AuditEvent>,
     /// Pass as `cursor` for the next page; `None` on the last.
     pub next_cursor: Option<String>,
 }

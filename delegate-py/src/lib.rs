@@ -11,6 +11,7 @@ mod realtime;
 mod transcripts;
 mod types;
 mod users;
+mod voice;
 
 use delegate_core::Config;
 use pyo3::prelude::*;
@@ -58,6 +59,12 @@ impl Handle {
     #[getter]
     fn admin(&self) -> PyResult<admin::Admin> {
         Ok(admin::Admin { core: self.core()? })
+    }
+
+    /// Speech to text and text to speech.
+    #[getter]
+    fn voice(&self) -> PyResult<voice::Voice> {
+        Ok(voice::Voice { core: self.core()? })
     }
 
     /// Application events to users' live connections.
@@ -149,6 +156,10 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<transcripts::Transcripts>()?;
     m.add_class::<realtime::Realtime>()?;
     m.add_class::<admin::Admin>()?;
+    m.add_class::<voice::Voice>()?;
+    m.add_class::<types::Heard>()?;
+    m.add_class::<types::Spoken>()?;
+    m.add_class::<types::VoiceUsage>()?;
     m.add_class::<admin::Operator>()?;
     m.add("OPERATOR", admin::Operator)?;
     m.add_class::<types::UserPage>()?;

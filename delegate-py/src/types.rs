@@ -521,3 +521,50 @@ pub(crate) struct AuditPage {
     /// Pass as `cursor` for the next page; `None` on the last.
     pub next_cursor: Option<String>,
 }
+
+/// Speech that was transcribed.
+#[pyclass(frozen, get_all, module = "delegate")]
+pub(crate) struct Heard {
+    /// The text.
+    pub text: String,
+    /// Its language, when the client or the provider said.
+    pub language: Option<String>,
+    /// How long the audio plays (what was metered), seconds.
+    pub duration_seconds: f64,
+    /// The audio's format, judged by its bytes.
+    pub format: &'static str,
+}
+
+/// Synthesized speech.
+#[pyclass(frozen, module = "delegate")]
+pub(crate) struct Spoken {
+    /// Its format.
+    #[pyo3(get)]
+    pub format: &'static str,
+    /// Its content type.
+    #[pyo3(get)]
+    pub content_type: &'static str,
+    pub audio: Vec<u8>,
+}
+
+#[pymethods]
+impl Spoken {
+    /// The audio.
+    #[getter]
+    fn audio<'py>(&self, py: Python<'py>) -> Bound<'py, pyo3::types::PyBytes> {
+        pyo3::types::PyBytes::new(py, &self.audio)
+    }
+}
+
+/// Voice seconds this month against the tier's quota.
+#[pyclass(frozen, get_all, module = "delegate")]
+pub(crate) struct VoiceUsage {
+    /// Seconds of the user's speech transcribed.
+    pub seconds_in: f64,
+    /// Seconds of speech synthesized for the user.
+    pub seconds_out: f64,
+    /// The tier's monthly voice seconds, in and out together (0 = unlimited).
+    pub quota_seconds: u64,
+    /// When the count starts again.
+    pub period_end: DateTime<Utc>,
+}

@@ -39,6 +39,7 @@ from ._native import (
     Delegate,
     Exchange,
     Export,
+    Heard,
     LoginSession,
     Message,
     MessagePage,
@@ -49,6 +50,7 @@ from ._native import (
     SearchHit,
     SearchPage,
     SignedIn,
+    Spoken,
     Tokens,
     Transcript,
     TranscriptPage,
@@ -58,6 +60,8 @@ from ._native import (
     UserDetail,
     UserPage,
     Users,
+    Voice,
+    VoiceUsage,
     open,
 )
 
@@ -81,6 +85,7 @@ __all__ = [
     "Exchange",
     "Export",
     "Forbidden",
+    "Heard",
     "Invalid",
     "LoginSession",
     "Message",
@@ -95,6 +100,7 @@ __all__ = [
     "SearchHit",
     "SearchPage",
     "SignedIn",
+    "Spoken",
     "Tokens",
     "Transcript",
     "TranscriptPage",
@@ -107,5 +113,7 @@ __all__ = [
     "UserDetail",
     "UserPage",
     "Users",
+    "Voice",
+    "VoiceUsage",
     "open",
 ]

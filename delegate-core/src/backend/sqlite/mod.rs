@@ -17,6 +17,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use std::str::FromStr;
 use std::time::Duration;
 
+/// How many times a migration that failed (most likely racing another process) is tried.
+const MIGRATION_ATTEMPTS: u32 = 8;
+
 /// Every relational store trait over one SQLite database.
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -65,14 +68,27 @@ impl SqliteStore {
         Ok(Self { pool })
     }
 
-    /// Applies pending migrations; returns how many were applied.
+    /// Applies pending migrations; returns how many were applied. Several processes opening
+    /// one fresh file at once (uvicorn's workers, say) race to apply the same migration, and
+    /// SQLite has no lock that sqlx's migrator takes: the loser retries, finding what the
+    /// winner applied, a few times before it gives up.
     pub async fn migrate(&self) -> Result<usize> {
         let migrator = sqlx::migrate!("./migrations/sqlite");
         let before = self.applied().await?;
-        migrator
-            .run(&self.pool)
-            .await
-            .map_err(|e| Error::internal("SQLite migration failed").with_source(e))?;
+        let mut attempt = 1;
+        loop {
+            match migrator.run(&self.pool).await {
+                Ok(()) => break,
+                Err(e) if attempt < MIGRATION_ATTEMPTS => {
+                    tracing::debug!(error = %e, attempt, "SQLite migration raced another process; retrying");
+                    tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
+                    attempt += 1;
+                }
+                Err(e) => {
+                    return Err(Error::internal("SQLite migration failed").with_source(e));
+                }
+            }
+        }
         Ok(self.applied().await?.saturating_sub(before))
     }
 
@@ -202,6 +218,17 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(db_error(bad).kind(), ErrorKind::Internal);
+    }
+
+    #[tokio::test]
+    async fn processes_opening_one_fresh_file_at_once_all_migrate_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("fresh.db").display());
+        // Separate pools stand for separate processes: they share nothing but the file.
+        let opened = futures::future::join_all((0..4).map(|_| SqliteStore::connect(&url))).await;
+        for store in opened {
+            assert_eq!(store.unwrap().pending().await.unwrap(), 0);
+        }
     }
 
     #[test]

@@ -51,11 +51,12 @@ async def test_leaving_the_loop_cancels_the_reply(d: delegate.Delegate, upstream
         assert event.type == "delta"
         break
     # The reply is stored as cancelled and the upstream request closed.
+    page = await d.chat.messages(me, chat.id)
     for _ in range(200):
-        page = await d.chat.messages(me, chat.id)
         if page.items[-1].status == "cancelled" and upstream.disconnects == 1:
             break
         await asyncio.sleep(0.05)
+        page = await d.chat.messages(me, chat.id)
     assert page.items[-1].status == "cancelled"
     assert upstream.disconnects == 1
 

@@ -5,7 +5,9 @@
 
 use crate::bridge::spawn;
 use crate::error::to_py;
-use crate::types::{AuditEvent, AuditPage, Caller, Cleanup, Usage, User, UserDetail, UserPage};
+use crate::types::{
+    AuditEvent, AuditPage, CacheLayer, Caller, Cleanup, Usage, User, UserDetail, UserPage,
+};
 use chrono::{DateTime, Utc};
 use delegate_core::admin::{AccountChange, Actor, AuditKind, AuditQuery};
 use delegate_core::users::UserQuery;
@@ -154,6 +156,23 @@ impl Admin {
         let (admin, actor, id) = (self.core.admin(), actor.actor(), user_id(id)?);
         spawn(py, async move {
             admin.delete_user(&actor, id).await.map_err(to_py)
+        })
+    }
+
+    /// What the cache holds and how it was used, per layer (in-process first) and namespace.
+    fn cache_stats<'py>(
+        &self,
+        py: Python<'py>,
+        actor: ActorArg<'py>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (admin, actor) = (self.core.admin(), actor.actor());
+        spawn(py, async move {
+            let report = admin.cache_stats(&actor).await.map_err(to_py)?;
+            Ok(report
+                .layers
+                .iter()
+                .map(CacheLayer::from)
+                .collect::<Vec<_>>())
         })
     }
 

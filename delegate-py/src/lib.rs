@@ -167,6 +167,8 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::Cleanup>()?;
     m.add_class::<types::AuditEvent>()?;
     m.add_class::<types::AuditPage>()?;
+    m.add_class::<types::CacheLayer>()?;
+    m.add_class::<types::CacheNamespace>()?;
     m.add_class::<types::ChatSessionPage>()?;
     m.add_class::<types::Transcript>()?;
     m.add_class::<types::TranscriptPage>()?;

@@ -568,3 +568,50 @@ pub(crate) struct VoiceUsage {
     /// When the count starts again.
     pub period_end: DateTime<Utc>,
 }
+
+/// One cache namespace's size and use.
+#[pyclass(frozen, get_all, module = "delegate")]
+#[derive(Clone)]
+pub(crate) struct CacheNamespace {
+    /// The namespace (`user`, `chat_sessions`, …).
+    pub namespace: String,
+    /// Entries, when the layer can count them.
+    pub entries: Option<u64>,
+    /// Bytes, when the layer can measure them.
+    pub bytes: Option<u64>,
+    /// Hits since this process started.
+    pub hits: u64,
+    /// Misses since this process started.
+    pub misses: u64,
+}
+
+/// One cache layer's report.
+#[pyclass(frozen, get_all, module = "delegate")]
+pub(crate) struct CacheLayer {
+    /// `in_process` or `redis`.
+    pub layer: &'static str,
+    /// True when the sizes come from a bounded scan that stopped early.
+    pub truncated: bool,
+    /// Per namespace, by name.
+    pub namespaces: Vec<CacheNamespace>,
+}
+
+impl From<&delegate_core::cache::stats::LayerReport> for CacheLayer {
+    fn from(l: &delegate_core::cache::stats::LayerReport) -> Self {
+        Self {
+            layer: l.layer.name(),
+            truncated: l.truncated,
+            namespaces: l
+                .namespaces
+                .iter()
+                .map(|n| CacheNamespace {
+                    namespace: n.namespace.clone(),
+                    entries: n.entries,
+                    bytes: n.bytes,
+                    hits: n.hits,
+                    misses: n.misses,
+                })
+                .collect(),
+        }
+    }
+}

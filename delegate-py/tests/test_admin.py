@@ -40,6 +40,9 @@ async def test_admin_actions_are_checked_and_audited(d: delegate.Delegate) -> No
     assert trail.items[0].actor_type == "user"
     cleaned = await d.admin.cleanup(delegate.OPERATOR)
     assert cleaned.sessions >= 0
+    layers = await d.admin.cache_stats(admin)
+    assert layers[0].layer == "in_process"
+    assert all(n.hits >= 0 for layer in layers for n in layer.namespaces)
     assert await d.admin.clear_cache(admin, "user:*") >= 0
     await d.admin.delete_user(admin, worker.user.id)
     with pytest.raises(delegate.NotFound):

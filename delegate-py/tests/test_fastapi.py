@@ -64,6 +64,34 @@ async def test_the_example_protects_its_route(tmp_path: Path, monkeypatch: pytes
             assert refreshed.status_code == 200
             assert refreshed.json()["refreshToken"] != body["refreshToken"]
 
+            devices = await client.get("/api/v1/auth/sessions", headers=bearer)
+            assert devices.status_code == 200
+            assert [d["current"] for d in devices.json()["items"]] == [True]
+            other = await client.post(
+                "/api/v1/auth/login",
+                json={"email": "fast@example.com", "password": "correct horse battery staple"},
+            )
+            other_id = other.json()["session"]["id"]
+            gone = await client.delete(f"/api/v1/auth/sessions/{other_id}", headers=bearer)
+            assert gone.status_code == 204
+            missing = await client.delete(f"/api/v1/auth/sessions/{other_id}x", headers=bearer)
+            assert (missing.status_code, missing.json()["error"]["code"]) == (404, "not_found")
+            weak = await client.post(
+                "/api/v1/auth/password",
+                headers=bearer,
+                json={"currentPassword": "correct horse battery staple", "newPassword": "short"},
+            )
+            assert (weak.status_code, weak.json()["error"]["field"]) == (422, "newPassword")
+            changed = await client.post(
+                "/api/v1/auth/password",
+                headers=bearer,
+                json={
+                    "currentPassword": "correct horse battery staple",
+                    "newPassword": "a brand new long passphrase",
+                },
+            )
+            assert changed.status_code == 204
+
             out = await client.post("/api/v1/auth/logout", headers=bearer)
             assert out.status_code == 204
             after = await client.get("/api/hello", headers=bearer)

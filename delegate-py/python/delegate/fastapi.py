@@ -20,6 +20,7 @@ answer as Delegate's HTTP API does: camelCase bodies, errors as `{"error": {"cod
 """
 
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any, AsyncIterator, Optional, Union
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, HTTPException
@@ -66,6 +67,10 @@ def _error_response(error: DelegateError) -> JSONResponse:
     return JSONResponse({"error": body}, status_code=_status(error), headers=headers)
 
 
+def _time(t: datetime) -> str:
+    return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def _user(signed: SignedIn) -> dict[str, Any]:
     u = signed.user
     return {
@@ -74,7 +79,7 @@ def _user(signed: SignedIn) -> dict[str, Any]:
         "name": u.name,
         "tier": u.tier,
         "role": u.role,
-        "createdAt": u.created_at.isoformat().replace("+00:00", "Z"),
+        "createdAt": _time(u.created_at),
     }
 
 
@@ -134,7 +139,7 @@ class DelegateAuth:
 
     def router(self) -> APIRouter:
         """The auth routes of Delegate's HTTP API (mount under `/api/v1/auth`): register,
-        login, refresh, logout, logout-all, me."""
+        login, refresh, logout, logout-all, me, sessions (list, revoke) and password."""
         router = APIRouter()
 
         @router.post("/register", status_code=201, response_model=None)
@@ -180,6 +185,48 @@ class DelegateAuth:
         @router.post("/logout-all")
         async def logout_all(me: Caller = Depends(self.current_user)) -> dict[str, int]:
             return {"revoked": await self.delegate.auth.logout_all(me)}
+
+        @router.get("/sessions")
+        async def sessions(me: Caller = Depends(self.current_user)) -> dict[str, Any]:
+            live = await self.delegate.auth.sessions(me)
+            return {
+                "items": [
+                    {
+                        "id": s.id,
+                        "device": {"name": s.device_name, "platform": s.platform},
+                        "createdAt": _time(s.created_at),
+                        "lastSeenAt": _time(s.last_seen_at),
+                        "expiresAt": _time(s.expires_at),
+                        "current": s.current,
+                    }
+                    for s in live
+                ],
+                "nextCursor": None,
+            }
+
+        @router.delete("/sessions/{session_id}", status_code=204, response_model=None)
+        async def revoke(
+            session_id: str, me: Caller = Depends(self.current_user)
+        ) -> Union[JSONResponse, Response]:
+            try:
+                await self.delegate.auth.revoke_session(me, session_id)
+            except DelegateError as e:
+                return _error_response(e)
+            return Response(status_code=204)
+
+        @router.post("/password", status_code=204, response_model=None)
+        async def password(
+            body: dict[str, Any] = Body(...), me: Caller = Depends(self.current_user)
+        ) -> Union[JSONResponse, Response]:
+            try:
+                await self.delegate.auth.change_password(
+                    me,
+                    current=str(body.get("currentPassword", "")),
+                    new=str(body.get("newPassword", "")),
+                )
+            except DelegateError as e:
+                return _error_response(e)
+            return Response(status_code=204)
 
         @router.get("/me")
         async def me(caller: Caller = Depends(self.current_user)) -> dict[str, Any]:

@@ -322,7 +322,7 @@ pub(crate) struct Usage {
 
 impl From<delegate_core::usage::UsageReport> for Usage {
     fn from(r: delegate_core::usage::UsageReport) -> Self {
-        let seconds = |ms: u64| ms as f64 / 1000.0;
+        let voice = delegate_core::voice::VoiceUsage::of(&r);
         Self {
             tier: r.tier.as_str(),
             messages_today: r.messages_today,
@@ -330,9 +330,9 @@ impl From<delegate_core::usage::UsageReport> for Usage {
             prompt_tokens: r.month.prompt_tokens,
             completion_tokens: r.month.completion_tokens,
             tokens_per_month: r.quota.tokens_per_month,
-            voice_seconds_in: seconds(r.month.voice_in_ms),
-            voice_seconds_out: seconds(r.month.voice_out_ms),
-            voice_seconds_per_month: r.voice_seconds_per_month,
+            voice_seconds_in: voice.seconds_in,
+            voice_seconds_out: voice.seconds_out,
+            voice_seconds_per_month: voice.quota_seconds,
             day_start: r.day_start,
             month_start: r.month_start,
             month_end: r.month_end,

@@ -38,12 +38,16 @@ async def test_admin_actions_are_checked_and_audited(d: delegate.Delegate) -> No
     assert [e.kind for e in trail.items] == ["user.tier_changed"]
     assert trail.items[0].actor_user_id == boss.user.id
     assert trail.items[0].actor_type == "user"
+    # The worker's login session was revoked above: cleanup deletes it.
     cleaned = await d.admin.cleanup(delegate.OPERATOR)
-    assert cleaned.sessions >= 0
+    assert cleaned.sessions >= 1
+    # A profile read twice is a cache hit, counted, and its entry is what a clear removes.
+    for _ in range(2):
+        await d.users.profile(admin)
     layers = await d.admin.cache_stats(admin)
     assert layers[0].layer == "in_process"
-    assert all(n.hits >= 0 for layer in layers for n in layer.namespaces)
-    assert await d.admin.clear_cache(admin, "user:*") >= 0
+    assert sum(n.hits for layer in layers for n in layer.namespaces) >= 1
+    assert await d.admin.clear_cache(admin, "user:*") >= 1
     await d.admin.delete_user(admin, worker.user.id)
     with pytest.raises(delegate.NotFound):
         await d.admin.user(admin, worker.user.id)

@@ -500,9 +500,8 @@ async fn a_reply_resumes_after_a_lost_connection_with_no_gap_or_duplicate() {
     resume_checks(&app, &app, &upstream).await;
 }
 
-#[tokio::test]
-async fn a_reply_resumes_on_another_instance() {
-    let upstream = Upstream::start().await;
+/// Two instances on one scale-out backing, both calling `upstream` for replies.
+async fn two_chat_instances(upstream: &Upstream) -> (TestApp, TestApp) {
     let backing = Backing::scaleout_default().await;
     let base = upstream.base_url();
     let adjust = move |c: &mut delegate_core::Config| {
@@ -512,21 +511,20 @@ async fn a_reply_resumes_on_another_instance() {
     };
     let one = spawn_on(&backing, adjust.clone(), None).await;
     let two = spawn_on(&backing, adjust, None).await;
+    (one, two)
+}
+
+#[tokio::test]
+async fn a_reply_resumes_on_another_instance() {
+    let upstream = Upstream::start().await;
+    let (one, two) = two_chat_instances(&upstream).await;
     resume_checks(&one, &two, &upstream).await;
 }
 
 #[tokio::test]
 async fn a_reply_streams_to_a_subscribed_socket_on_the_other_instance_and_to_nobody_else() {
     let upstream = Upstream::start().await;
-    let backing = Backing::scaleout_default().await;
-    let base = upstream.base_url();
-    let adjust = move |c: &mut delegate_core::Config| {
-        c.ai.base_url = Some(base.clone());
-        c.ai.api_key = Some(delegate_core::Secret::new("sk-test-key"));
-        c.ai.timeout_secs = 30;
-    };
-    let one = spawn_on(&backing, adjust.clone(), None).await;
-    let two = spawn_on(&backing, adjust, None).await;
+    let (one, two) = two_chat_instances(&upstream).await;
     let ada = one.register("both-rt@example.com").await;
     let bob = one.register("neither-rt@example.com").await;
     let chat = one.new_chat(&ada.access, json!({"title": "Far"})).await;

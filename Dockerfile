@@ -50,6 +50,7 @@ RUN set -eu; \
         delegate-http/src/main.rs \
         delegate-cli/src/main.rs \
         benches/auth.rs benches/scaleout.rs benches/chat.rs benches/hardening.rs benches/metrics.rs benches/transcripts.rs benches/audio.rs benches/voice.rs benches/realtime.rs \
+        benches/load/floor.rs benches/load/upstream.rs \
         examples/host_app.rs examples/custom_backend.rs examples/realtime_client.rs; \
     do mkdir -p "$(dirname "$main")"; echo 'fn main() {}' > "$main"; done
 RUN cargo build --release --locked -p delegate-http -p delegate-cli

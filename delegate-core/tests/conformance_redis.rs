@@ -190,6 +190,20 @@ async fn limiters_share_one_window(var: &str) {
     );
 }
 
+/// Three instances leasing permits from one Redis window keep its bound under concurrent
+/// bursts (the shared suite case, with a limit high enough for batches).
+async fn leasing_instances_keep_one_bound(var: &str) {
+    let clock = ManualClock::default();
+    let (shared, cleanup) = shared(var, clock.clone()).await;
+    let mut instances = vec![shared.limiter.clone()];
+    for _ in 0..2 {
+        let other = instance(&cleanup, Arc::new(clock.clone())).await;
+        instances.push(Arc::new(other.limiter()));
+    }
+    delegate_core::testing::ratelimit::instances_keep_one_bound_under_bursts(instances, clock)
+        .await;
+}
+
 /// What one instance caches, another reads; what one clears is gone for both (the other's
 /// in-process level learns it over the bus).
 async fn caches_share_entries(var: &str) {
@@ -266,6 +280,11 @@ mod shared_state {
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn leasing_instances_keep_one_bound() {
+            super::leasing_instances_keep_one_bound(SINGLE).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn caches_share_entries() {
             super::caches_share_entries(SINGLE).await;
         }
@@ -282,6 +301,11 @@ mod shared_state {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn limiters_share_one_window() {
             super::limiters_share_one_window(CLUSTER).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn leasing_instances_keep_one_bound() {
+            super::leasing_instances_keep_one_bound(CLUSTER).await;
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,6 +2,7 @@
 //! service that applies the configured scopes.
 
 mod client_ip;
+pub mod lease;
 mod service;
 
 pub use client_ip::{TrustedProxies, ip_bucket};

@@ -14,7 +14,7 @@ use crate::ids::UserId;
 use crate::users::Tier;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Who a request is counted against.
@@ -45,6 +45,10 @@ pub struct RateLimits {
     shared: Arc<dyn RateLimiter>,
     fallback: Arc<MemoryRateLimiter>,
     fallbacks: Arc<AtomicU64>,
+    /// Until when (ms, by the clock) the shared limiter is taken as down after it failed,
+    /// so an outage costs each request nothing rather than a connection attempt.
+    down_until: Arc<AtomicI64>,
+    clock: Arc<dyn Clock>,
 }
 
 impl RateLimits {
@@ -58,8 +62,10 @@ impl RateLimits {
             config,
             proxies,
             shared,
-            fallback: Arc::new(MemoryRateLimiter::new(clock)),
+            fallback: Arc::new(MemoryRateLimiter::new(clock.clone())),
             fallbacks: Arc::new(AtomicU64::new(0)),
+            down_until: Arc::new(AtomicI64::new(i64::MIN)),
+            clock,
         }
     }
 
@@ -165,7 +171,31 @@ impl RateLimits {
         window: Duration,
         class: RouteClass,
     ) -> Result<RateDecision> {
-        match self.shared.check(key, limit, window).await {
+        let now = self.clock.now().timestamp_millis();
+        let down_until = self.down_until.load(Ordering::Relaxed);
+        let answer = if now < down_until {
+            Err(Error::unavailable(
+                "rate limiter",
+                Duration::from_millis((down_until - now) as u64),
+            ))
+        } else {
+            let answer = self.shared.check(key, limit, window).await;
+            if let Err(e) = &answer
+                && e.kind() == ErrorKind::Unavailable
+            {
+                let wait = e.retry_after().unwrap_or(Duration::from_secs(1));
+                let wait = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
+                self.down_until
+                    .fetch_max(now.saturating_add(wait), Ordering::Relaxed);
+                tracing::warn!(
+                    error = %e.report(),
+                    "shared rate limiter down; auth and AI routes refused, others limited \
+                     in-process, for {wait} ms"
+                );
+            }
+            answer
+        };
+        match answer {
             Err(e) if e.kind() == ErrorKind::Unavailable => match class {
                 RouteClass::Auth | RouteClass::Ai => Err(Error::unavailable(
                     "rate limiter",
@@ -174,7 +204,6 @@ impl RateLimits {
                 RouteClass::Standard => {
                     self.fallbacks.fetch_add(1, Ordering::Relaxed);
                     metrics::counter!("delegate_ratelimit_fallbacks_total").increment(1);
-                    tracing::warn!(error = %e.report(), "shared rate limiter down; limiting in-process");
                     self.fallback.check(key, limit, window).await
                 }
             },
@@ -189,7 +218,9 @@ mod tests {
     use crate::clock::ManualClock;
     use async_trait::async_trait;
 
-    struct Down;
+    /// A shared limiter that is down, counting how often it is asked.
+    #[derive(Default)]
+    struct Down(AtomicU64);
 
     fn down() -> Error {
         Error::unavailable("redis", Duration::from_secs(1))
@@ -198,6 +229,7 @@ mod tests {
     #[async_trait]
     impl RateLimiter for Down {
         async fn check(&self, _: &str, _: u32, _: Duration) -> Result<RateDecision> {
+            self.0.fetch_add(1, Ordering::SeqCst);
             Err(down())
         }
 
@@ -207,12 +239,15 @@ mod tests {
     }
 
     fn limits(config: RateLimitConfig, shared: Arc<dyn RateLimiter>) -> RateLimits {
-        RateLimits::new(
-            config,
-            shared,
-            TrustedProxies::default(),
-            Arc::new(ManualClock::default()),
-        )
+        limits_at(config, shared, ManualClock::default())
+    }
+
+    fn limits_at(
+        config: RateLimitConfig,
+        shared: Arc<dyn RateLimiter>,
+        clock: ManualClock,
+    ) -> RateLimits {
+        RateLimits::new(config, shared, TrustedProxies::default(), Arc::new(clock))
     }
 
     fn memory() -> Arc<dyn RateLimiter> {
@@ -298,7 +333,9 @@ mod tests {
             max_requests: 3,
             ..RateLimitConfig::default()
         };
-        let limits = limits(config, Arc::new(Down));
+        let shared = Arc::new(Down::default());
+        let clock = ManualClock::default();
+        let limits = limits_at(config, shared.clone(), clock.clone());
         let ip = RateClient::Ip([10, 0, 0, 9].into());
         for class in [RouteClass::Auth, RouteClass::Ai] {
             let err = limits.check(&ip, "POST /login", class).await.unwrap_err();
@@ -316,5 +353,18 @@ mod tests {
             );
         }
         assert_eq!(admitted, 3, "never unlimited");
+        // Asked once, then taken as down for the second the outage asked for.
+        assert_eq!(shared.0.load(Ordering::SeqCst), 1);
+        clock.advance(Duration::from_secs(1));
+        let err = limits
+            .check(&ip, "POST /login", RouteClass::Auth)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unavailable);
+        assert_eq!(
+            shared.0.load(Ordering::SeqCst),
+            2,
+            "asked again after a second"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! The `RateLimiter` suite: exact admission counts, remaining and retry times, the sliding
 //! window (moved by the clock), independent keys, concurrent checks and resets.
 
-use crate::clock::ManualClock;
+use crate::clock::{Clock, ManualClock};
 use crate::ratelimit::{RateDecision, RateLimiter};
 use futures::future::join_all;
 use std::sync::Arc;
@@ -178,5 +178,66 @@ pub async fn reset_forgets_one_key(limiter: Arc<dyn RateLimiter>, _clock: Manual
     assert!(
         !limiter.check(b, 2, MINUTE).await.unwrap().allowed,
         "other keys keep counting"
+    );
+}
+
+/// Several instances over one shared store keep one bound: bursts of concurrent checks on
+/// every instance, at about 2.5 times the limit's rate for a minute of the clock, never get
+/// more than `limit` (320, so a leasing limiter batches) admitted in any window, and are not
+/// refused much earlier than one exact limiter would (at least nine tenths as many admitted).
+/// Not one of a single backend's cases: the caller passes the instances.
+pub async fn instances_keep_one_bound_under_bursts(
+    instances: Vec<Arc<dyn RateLimiter>>,
+    clock: ManualClock,
+) {
+    const LIMIT: u32 = 320;
+    const WINDOW_MS: i64 = 10_000;
+    let window = Duration::from_millis(WINDOW_MS as u64);
+    let exact: Arc<dyn RateLimiter> = Arc::new(crate::backend::memory::MemoryRateLimiter::new(
+        Arc::new(clock.clone()),
+    ));
+    let (mut admitted, mut exactly) = (Vec::new(), 0usize);
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut below = |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let started = clock.now();
+    while clock.now() - started < chrono::TimeDelta::seconds(60) {
+        clock.advance(Duration::from_millis(1 + below(40)));
+        let mut burst = Vec::new();
+        for limiter in &instances {
+            for _ in 0..below(9) {
+                let limiter = limiter.clone();
+                burst.push(tokio::spawn(async move {
+                    limiter.check("bound", LIMIT, window).await
+                }));
+                exactly += usize::from(check(&exact, "bound", LIMIT, window).await.allowed);
+            }
+        }
+        let now = clock.now().timestamp_millis();
+        for joined in join_all(burst).await {
+            if joined.expect("check task").expect("check").allowed {
+                admitted.push(now);
+            }
+        }
+    }
+    let densest = crate::ratelimit::lease::densest(&admitted, WINDOW_MS);
+    println!(
+        "{} admitted over {} instances against {exactly} by one exact limiter; densest window \
+         {densest}",
+        admitted.len(),
+        instances.len()
+    );
+    assert!(
+        densest <= LIMIT as usize,
+        "{densest} admitted in one window"
+    );
+    assert!(
+        admitted.len() * 10 >= exactly * 9,
+        "{} admitted, against {exactly}",
+        admitted.len()
     );
 }

@@ -129,8 +129,23 @@ async fn losing_redis_logs_nobody_out_and_revives_nothing() {
 async fn with_redis_stopped_auth_fails_closed_reads_keep_working_and_it_recovers() {
     let mut redis = RedisServer::start().await;
     let backing = Backing::scaleout(&redis.url()).await;
-    let (a, b) = pair(&backing, |_| {}).await;
+    // The profile route has a limit of its own, small enough to exhaust here.
+    let (a, b) = pair(&backing, |c| {
+        c.rate_limit.routes.insert(
+            "GET /api/v1/users/profile".to_owned(),
+            delegate_core::config::RouteLimit {
+                max_requests: 32,
+                window_ms: 60_000,
+            },
+        );
+    })
+    .await;
     let account = a.register("outage@example.com").await;
+    // A busy client: A holds a lease of several permits when Redis goes.
+    for _ in 0..12 {
+        let res = a.get_auth("/api/v1/users/profile", &account.access).await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
     redis.stop();
 
     let login = || {
@@ -150,11 +165,26 @@ async fn with_redis_stopped_auth_fails_closed_reads_keep_working_and_it_recovers
         let res = app.get_auth("/api/v1/users/profile", &account.access).await;
         assert_eq!(res.status(), StatusCode::OK, "profile read from the store");
     }
+    // Never unlimited: A's leased permits, then its in-process fallback's 32, and no more.
+    let mut admitted = 0;
+    for _ in 0..40 {
+        let res = a.get_auth("/api/v1/users/profile", &account.access).await;
+        match res.status() {
+            StatusCode::OK => admitted += 1,
+            status => assert_eq!(status, StatusCode::TOO_MANY_REQUESTS),
+        }
+    }
+    assert!((30..=34).contains(&admitted), "{admitted} admitted");
 
     redis.restart().await;
-    within(async || login().await.status() == StatusCode::OK)
-        .await
-        .expect("login works again once Redis is back");
+    // Each instance takes the limiter as down for the second its outage asked callers to
+    // wait, by its clock (moved here as time would).
+    within(async || {
+        a.clock.advance(std::time::Duration::from_millis(100));
+        login().await.status() == StatusCode::OK
+    })
+    .await
+    .expect("login works again once Redis is back");
     // The bus has resubscribed: a logout on A reaches B again.
     let session = a.login("outage@example.com", "again").await;
     assert_eq!(

@@ -19,7 +19,7 @@ mod ratelimit;
 pub use bus::RedisBus;
 pub use cache::RedisCache;
 pub use event_log::RedisEventLog;
-pub use ratelimit::RedisRateLimiter;
+pub use ratelimit::{RedisRateLimiter, RedisWindow};
 
 use crate::clock::Clock;
 use crate::error::{Error, Result};
@@ -142,9 +142,9 @@ impl RedisBackend {
     }
 
     /// The sliding-window rate limiter: one sorted set `prefix` + `rate_limit:{identifier}`
-    /// per identifier.
+    /// per identifier, leased in batches (each call makes a limiter with its own leases).
     pub fn limiter(&self) -> RedisRateLimiter {
-        RedisRateLimiter::new(self.conn.clone(), self.prefix.clone(), self.clock.clone())
+        RedisWindow::limiter(self.conn.clone(), self.prefix.clone(), self.clock.clone())
     }
 
     /// The realtime event logs: a counter and a sorted set per log, under `prefix`.

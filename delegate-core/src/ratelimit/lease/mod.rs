@@ -252,6 +252,17 @@ impl<W: SharedWindow> Inner<W> {
     }
 }
 
+/// A refusal at `now` that clears at `retry_at`, the window empty at `reset_at` (ms).
+fn refusal(limit: u32, retry_at: i64, reset_at: i64, now: i64) -> RateDecision {
+    RateDecision {
+        allowed: false,
+        limit,
+        remaining: 0,
+        retry_after: until(retry_at, now),
+        reset_after: until(reset_at, now),
+    }
+}
+
 fn until(at: i64, now: i64) -> Duration {
     Duration::from_millis(u64::try_from(at.saturating_sub(now)).unwrap_or_default())
 }
@@ -285,13 +296,7 @@ impl<W: SharedWindow> RateLimiter for LeasedLimiter<W> {
         }
         if let Some((trusted_until, retry_at, reset_at)) = state.refused {
             if now < trusted_until {
-                return Ok(RateDecision {
-                    allowed: false,
-                    limit,
-                    remaining: 0,
-                    retry_after: until(retry_at, now),
-                    reset_after: until(reset_at, now),
-                });
+                return Ok(refusal(limit, retry_at, reset_at, now));
             }
             state.refused = None;
         }
@@ -324,13 +329,7 @@ impl<W: SharedWindow> RateLimiter for LeasedLimiter<W> {
             let retry_at = grant.oldest.map_or(now + window_ms, |t| t + window_ms);
             let reset_at = grant.newest.map_or(now, |t| t + window_ms);
             state.refused = Some((retry_at.min(hold_until), retry_at, reset_at));
-            return Ok(RateDecision {
-                allowed: false,
-                limit,
-                remaining: 0,
-                retry_after: until(retry_at, now),
-                reset_after: until(reset_at, now),
-            });
+            return Ok(refusal(limit, retry_at, reset_at, now));
         }
         let lease = Lease {
             id,

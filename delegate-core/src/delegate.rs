@@ -4,7 +4,8 @@ use crate::admin::AdminService;
 use crate::auth::password::PasswordHasher;
 use crate::auth::token::TokenSigner;
 use crate::auth::{
-    AUTH_TOPIC, AuthCore, AuthEvent, AuthService, LoginSessionsService, SessionGuard,
+    AUTH_TOPIC, AuthCore, AuthEvent, AuthService, CachedLoginSessions, LOGIN_SESSIONS_TOPIC,
+    LoginSessionsService, SessionGuard,
 };
 use crate::backend::{Shared, Stores};
 use crate::bus::{Delivery, EventBus};
@@ -297,7 +298,12 @@ impl DelegateBuilder {
             clock: clock.clone(),
             users: stores.users,
             profiles: users.clone(),
-            sessions: stores.sessions,
+            sessions: Arc::new(CachedLoginSessions::new(
+                stores.sessions,
+                shared.cache.clone(),
+                Duration::from_secs(config.cache.ttl_short_secs),
+                in_process.then(|| shared.bus.clone()),
+            )),
             refresh: stores.refresh,
             denylist: stores.denylist,
             cleanup: stores.cleanup,
@@ -374,11 +380,14 @@ impl DelegateBuilder {
         let events = shared.bus.subscribe(AUTH_TOPIC).await?;
         let mut listeners = vec![tokio::spawn(listen(Arc::downgrade(&core), events))];
         listeners.extend(realtime_listeners);
-        // An in-process cache learns of account changes made by other processes here (a
-        // two-level cache is kept coherent by its own invalidations).
+        // An in-process cache learns of account and login session changes made by other
+        // processes here (a two-level cache is kept coherent by its own invalidations).
         if in_process {
-            let changes = shared.bus.subscribe(USERS_TOPIC).await?;
-            listeners.push(tokio::spawn(forget_changed_users(users.clone(), changes)));
+            for published in [PUBLISHED_USERS, PUBLISHED_LOGIN_SESSIONS] {
+                let changes = shared.bus.subscribe(published.topic).await?;
+                let cache = shared.cache.clone();
+                listeners.push(tokio::spawn(published.forget(cache, changes)));
+            }
         }
         if config.auth.cleanup_interval_secs > 0 && core.cleanup.is_some() {
             listeners.push(tokio::spawn(crate::admin::cleanup_periodically(
@@ -413,22 +422,45 @@ impl DelegateBuilder {
     }
 }
 
-/// Drops cached profiles that another process changed; after a gap, all of them.
-async fn forget_changed_users(users: UsersService, mut changes: crate::bus::Subscription) {
-    while let Some(delivery) = changes.next().await {
-        match delivery {
-            Delivery::Message(payload) => {
-                match std::str::from_utf8(&payload)
-                    .ok()
-                    .and_then(|id| crate::ids::UserId::parse(id).ok())
-                {
-                    Some(id) => users.forget_here(id).await,
-                    None => tracing::warn!("ignored a malformed account event"),
+/// Cached entries that other processes announce the change of, on one bus topic.
+struct Published {
+    topic: &'static str,
+    /// The cache keys a payload names (`None`: malformed).
+    keys: fn(&[u8]) -> Option<Vec<String>>,
+    /// The glob of every key of the kind, dropped after a gap.
+    all: &'static str,
+}
+
+/// Profiles changed by another process.
+const PUBLISHED_USERS: Published = Published {
+    topic: USERS_TOPIC,
+    keys: crate::users::service::published_keys,
+    all: crate::cache::keys::ALL_USERS,
+};
+
+/// Login sessions changed (touched, revoked) by another process.
+const PUBLISHED_LOGIN_SESSIONS: Published = Published {
+    topic: LOGIN_SESSIONS_TOPIC,
+    keys: crate::auth::login_session_published_keys,
+    all: crate::cache::keys::ALL_LOGIN_SESSIONS,
+};
+
+impl Published {
+    /// Drops from `cache` what each change names; after a gap, every entry of the kind.
+    async fn forget(self, cache: Arc<dyn Cache>, mut changes: crate::bus::Subscription) {
+        while let Some(delivery) = changes.next().await {
+            match delivery {
+                Delivery::Message(payload) => match (self.keys)(&payload) {
+                    Some(keys) => crate::cache::forget(cache.as_ref(), &keys).await,
+                    None => tracing::warn!(topic = self.topic, "ignored a malformed change"),
+                },
+                Delivery::Gap => {
+                    metrics::counter!("delegate_bus_gaps_total", "topic" => self.topic)
+                        .increment(1);
+                    if let Err(e) = cache.clear(self.all).await {
+                        tracing::warn!(error = %e.report(), pattern = self.all, "could not drop cached entries");
+                    }
                 }
-            }
-            Delivery::Gap => {
-                metrics::counter!("delegate_bus_gaps_total", "topic" => USERS_TOPIC).increment(1);
-                users.forget_all_here().await
             }
         }
     }

@@ -2,6 +2,7 @@
 //! delete — each audited, each reaching every instance at once.
 
 use super::{Actor, AdminService, AuditEvent, AuditKind};
+use crate::auth::LoginSessionStore as _;
 use crate::error::{Error, Result};
 use crate::ids::UserId;
 use crate::paging::{Page, check_limit, page};

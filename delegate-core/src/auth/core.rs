@@ -5,6 +5,7 @@ use super::denylist::TokenDenylist;
 use super::events::{AUTH_TOPIC, AuthEvent};
 use super::guard::SessionGuard;
 use super::login_session::LoginSessionStore;
+use super::login_session_cache::CachedLoginSessions;
 use super::password::PasswordHasher;
 use super::random;
 use super::refresh::RefreshTokenStore;
@@ -25,7 +26,7 @@ pub(crate) struct AuthCore {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) users: Arc<dyn UserStore>,
     pub(crate) profiles: crate::users::UsersService,
-    pub(crate) sessions: Arc<dyn LoginSessionStore>,
+    pub(crate) sessions: Arc<CachedLoginSessions>,
     pub(crate) refresh: Arc<dyn RefreshTokenStore>,
     pub(crate) denylist: Arc<dyn TokenDenylist>,
     pub(crate) cleanup: Option<Arc<dyn super::ExpiredDeletion>>,

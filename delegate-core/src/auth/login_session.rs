@@ -4,9 +4,10 @@ use crate::error::Result;
 use crate::ids::{LoginSessionId, UserId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 /// What is known about the device behind a login session.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceInfo {
     /// A client-chosen label ("Ada's iPhone").
     pub name: Option<String>,
@@ -21,7 +22,7 @@ pub struct DeviceInfo {
 }
 
 /// One device's sign-in. Its id is also the id of its refresh-token family.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoginSession {
     /// Session id (the `sid` claim of its access tokens).
     pub id: LoginSessionId,

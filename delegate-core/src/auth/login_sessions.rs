@@ -1,7 +1,7 @@
 //! The sessions service: a user's signed-in devices, revoking one or all, and cleanup.
 
 use super::core::AuthCore;
-use super::login_session::LoginSession;
+use super::login_session::{LoginSession, LoginSessionStore as _};
 use crate::admin::AuditActor;
 use crate::error::{Error, Result};
 use crate::ids::{LoginSessionId, UserId};

@@ -7,6 +7,7 @@ mod denylist;
 mod events;
 mod guard;
 mod login_session;
+mod login_session_cache;
 mod login_sessions;
 pub mod password;
 pub mod policy;
@@ -23,6 +24,9 @@ pub use denylist::TokenDenylist;
 pub use events::{AUTH_TOPIC, AuthEvent};
 pub(crate) use guard::SessionGuard;
 pub use login_session::{DeviceInfo, LoginSession, LoginSessionStore};
+pub(crate) use login_session_cache::{
+    CachedLoginSessions, LOGIN_SESSIONS_TOPIC, published_keys as login_session_published_keys,
+};
 pub use login_sessions::{CleanupReport, LoginSessionsService};
 pub use refresh::{RefreshTokenCounts, RefreshTokenRecord, RefreshTokenStore, Rotation};
 pub use service::AuthService;

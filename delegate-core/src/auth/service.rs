@@ -2,7 +2,7 @@
 
 use super::core::AuthCore;
 use super::guard::Liveness;
-use super::login_session::{DeviceInfo, LoginSession};
+use super::login_session::{DeviceInfo, LoginSession, LoginSessionStore as _};
 use super::policy;
 use super::random;
 use super::refresh::{RefreshTokenRecord, Rotation};
@@ -346,14 +346,14 @@ impl AuthService {
         })
     }
 
-    /// The caller's account (from the profile cache) and current login session.
+    /// The caller's account and current login session, both from the cache.
     pub async fn me(&self, caller: &AuthContext) -> Result<(User, LoginSession)> {
         let revoked = || Error::unauthenticated("token_revoked", "the access token was revoked");
         let user = match self.core.profiles.get(caller.user_id).await {
             Err(e) if e.kind() == crate::ErrorKind::NotFound => return Err(revoked()),
             other => other?,
         };
-        let session = self.core.sessions.get(caller.session_id).await?;
+        let session = self.core.sessions.cached(caller.session_id).await?;
         Ok((user, session.ok_or_else(revoked)?))
     }
 

@@ -3,7 +3,7 @@
 //! under `rate_limit:`). The text before the first `:` is the key's namespace, which the
 //! cache statistics and `POST /admin/cache/clear` patterns use.
 
-use crate::ids::{ChatSessionId, UserId};
+use crate::ids::{ChatSessionId, LoginSessionId, UserId};
 use chrono::{DateTime, Utc};
 
 /// A user's profile (`user:{userId}`, the original backend's name).
@@ -13,6 +13,14 @@ pub fn user(id: UserId) -> String {
 
 /// The glob matching every cached profile.
 pub const ALL_USERS: &str = "user:*";
+
+/// A login session as stored (`login_session:{loginSessionId}`).
+pub fn login_session(id: LoginSessionId) -> String {
+    format!("login_session:{id}")
+}
+
+/// The glob matching every cached login session.
+pub const ALL_LOGIN_SESSIONS: &str = "login_session:*";
 
 /// The first page of a user's chat sessions, newest first (`chat_sessions:{userId}`).
 pub fn chat_sessions(user: UserId) -> String {
@@ -109,6 +117,9 @@ mod tests {
             "chat_session_head"
         );
         assert_eq!(namespace(&ai_response("ab")), "openai");
+        let login = login_session(LoginSessionId::new());
+        assert!(glob_match(ALL_LOGIN_SESSIONS, &login));
+        assert!(!glob_match(ALL_LOGIN_SESSIONS, &user(user_id)));
         assert!(glob_match(ALL_USERS, &user(user_id)));
         assert!(!glob_match(ALL_USERS, &chat_sessions(user_id)));
         assert_eq!(user(user_id), format!("user:{user_id}"));

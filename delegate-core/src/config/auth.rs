@@ -127,7 +127,8 @@ pub struct PasswordConfig {
     pub iterations: u32,
     /// Lanes (OWASP: 1).
     pub parallelism: u32,
-    /// Most hashes computed at once; further logins queue (default: the number of cores).
+    /// Most hashes computed at once; further logins queue (default: half the cores, at
+    /// least one, so that a login flood leaves the other half to every other request).
     pub max_concurrent: usize,
     /// Longest a login or registration waits for a hashing slot, in milliseconds; past it
     /// the request answers 503 with `Retry-After` (default 2000).
@@ -140,7 +141,8 @@ impl Default for PasswordConfig {
             memory_kib: 19_456,
             iterations: 2,
             parallelism: 1,
-            max_concurrent: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            max_concurrent: std::thread::available_parallelism()
+                .map_or(1, |n| (n.get() / 2).max(1)),
             max_wait_ms: 2_000,
         }
     }

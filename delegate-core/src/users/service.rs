@@ -28,6 +28,12 @@ pub struct UsersService {
 /// sharing the store drops its cached copy (the CLI included).
 pub(crate) const USERS_TOPIC: &str = "users";
 
+/// The cache key named by a payload of [`USERS_TOPIC`].
+pub(crate) fn published_keys(payload: &[u8]) -> Option<Vec<String>> {
+    let id = UserId::parse(std::str::from_utf8(payload).ok()?).ok()?;
+    Some(vec![keys::user(id)])
+}
+
 impl UsersService {
     pub(crate) fn new(
         store: Arc<dyn UserStore>,
@@ -60,25 +66,13 @@ impl UsersService {
 
     /// Drops the cached profile after a change (on every instance, for a two-level cache).
     async fn forget(&self, id: UserId) {
-        self.forget_here(id).await;
+        forget(self.cache.as_ref(), &[keys::user(id)]).await;
         let Some(changes) = &self.changes else { return };
         if let Err(e) = changes
             .publish(USERS_TOPIC, id.to_string().into_bytes())
             .await
         {
             tracing::warn!(error = %e.report(), "could not publish an account change");
-        }
-    }
-
-    /// Drops this process's cached copy of the profile (another process changed it).
-    pub(crate) async fn forget_here(&self, id: UserId) {
-        forget(self.cache.as_ref(), &[keys::user(id)]).await;
-    }
-
-    /// Drops every cached profile of this process (after missed account events).
-    pub(crate) async fn forget_all_here(&self) {
-        if let Err(e) = self.cache.clear(keys::ALL_USERS).await {
-            tracing::warn!(error = %e.report(), "could not drop cached profiles");
         }
     }
 

@@ -1,6 +1,6 @@
 //! Login sessions (devices) through HTTP: list, revoke one, isolation between users.
 
-use crate::helpers::{assert_error, spawn_app};
+use crate::helpers::{Backing, TestApp, assert_error, spawn_app, spawn_on, within};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -254,4 +254,47 @@ async fn live_sessions_per_user_are_capped_and_listed_a_page_at_a_time() {
             .await;
         assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await;
     }
+}
+
+#[tokio::test]
+async fn me_reads_the_login_session_from_the_cache_and_sees_a_touch_on_every_instance() {
+    let backing = Backing::new().await;
+    // B is polled until it shows the change: its limit is not what is tested.
+    let roomy = |c: &mut delegate_core::Config| c.rate_limit.max_requests = 100_000;
+    let a = spawn_on(&backing, roomy, None).await;
+    let b = spawn_on(&backing, roomy, None).await;
+    let admin = b.register_admin("root@example.com").await;
+    let account = a.register("cached@example.com").await;
+    let me = async |app: &TestApp| -> Value {
+        let res = app.get_auth("/api/v1/auth/me", &account.access).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json().await.unwrap()
+    };
+    let first = me(&b).await;
+    for _ in 0..3 {
+        assert_eq!(me(&b).await, first);
+    }
+    let stats: Value = b
+        .get_auth("/api/v1/admin/cache/stats", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let cached = stats["layers"][0]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["namespace"] == "login_session")
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert!(cached["hits"].as_u64().unwrap_or(0) >= 3, "{stats}");
+
+    // A touch written by A (its clock past the interval) drops B's cached copy.
+    a.clock.advance(std::time::Duration::from_secs(61));
+    me(&a).await;
+    let last_seen = |body: &Value| body["session"]["lastSeenAt"].clone();
+    let took = within(async || last_seen(&me(&b).await) != last_seen(&first))
+        .await
+        .expect("B shows the new lastSeenAt");
+    eprintln!("a touch on A read on B after {took:?}");
 }

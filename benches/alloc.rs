@@ -1,0 +1,86 @@
+//! Heap allocations per request, counted by dhat's allocator: a bare axum route (the floor)
+//! beside Delegate's cached authenticated `GET /api/v1/users/profile` and `GET /api/v1/auth/me`
+//! (embedded SQLite, in process through `tower::ServiceExt::oneshot`, bodies read), so a
+//! change to the hot path shows as a count rather than a noisy time.
+//!
+//! Run with `cargo bench -p delegate-benches --bench alloc`.
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::http::Request;
+use axum::routing::get;
+use delegate_benches::{TempSqlite, bench_config, sign_up};
+use delegate_core::{Delegate, Stores};
+use std::sync::Arc;
+use tower::ServiceExt;
+
+#[global_allocator]
+static ALLOCATOR: dhat::Alloc = dhat::Alloc;
+
+/// Requests per measured route (after as many to warm it).
+const REQUESTS: u64 = 2_000;
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a Tokio runtime");
+    rt.block_on(async {
+        let db = TempSqlite::create().await.expect("sqlite");
+        let mut config = bench_config();
+        // The bench counts served requests, not the limiter's refusals.
+        config.rate_limit.max_requests = u32::MAX / 64;
+        let delegate = Delegate::builder(config)
+            .with_stores(Stores::from_backend(Arc::new(db.store())))
+            .build()
+            .await
+            .expect("delegate");
+        let token = sign_up(&delegate, "alloc@example.com")
+            .await
+            .expect("sign up")
+            .tokens
+            .access_token;
+        let bare = Router::new().route("/items/{id}", get(|| async { "ok" }));
+        let delegate = delegate_http::router(delegate);
+        let _profiler = dhat::Profiler::builder()
+            .testing()
+            .trim_backtraces(Some(4))
+            .build();
+        println!("{:<24} {:>14} {:>14}", "route", "allocs/req", "bytes/req");
+        let mut floor = None;
+        for (name, router, path) in [
+            ("bare_route", &bare, "/items/42"),
+            ("profile_cached", &delegate, "/api/v1/users/profile"),
+            ("me_cached", &delegate, "/api/v1/auth/me"),
+        ] {
+            let call = || async {
+                let request = Request::get(path)
+                    .header("authorization", format!("Bearer {token}"))
+                    .body(Body::empty())
+                    .expect("request");
+                let response = router.clone().oneshot(request).await.expect("response");
+                assert_eq!(response.status(), 200, "{path}");
+                to_bytes(response.into_body(), usize::MAX)
+                    .await
+                    .expect("body");
+            };
+            for _ in 0..REQUESTS {
+                call().await;
+            }
+            let before = dhat::HeapStats::get();
+            for _ in 0..REQUESTS {
+                call().await;
+            }
+            let after = dhat::HeapStats::get();
+            let blocks = (after.total_blocks - before.total_blocks) as f64 / REQUESTS as f64;
+            let bytes = (after.total_bytes - before.total_bytes) as f64 / REQUESTS as f64;
+            let ratio = floor.map_or(String::new(), |f: f64| {
+                format!("  ({:.1}x the floor)", blocks / f)
+            });
+            floor.get_or_insert(blocks);
+            println!("{name:<24} {blocks:>14.1} {bytes:>14.0}{ratio}");
+        }
+        drop(db);
+    });
+}

@@ -48,7 +48,7 @@ fn main() {
             .trim_backtraces(Some(4))
             .build();
         println!("{:<24} {:>14} {:>14}", "route", "allocs/req", "bytes/req");
-        let mut floor = None;
+        let mut floor: Option<f64> = None;
         for (name, router, path) in [
             ("bare_route", &bare, "/items/42"),
             ("profile_cached", &delegate, "/api/v1/users/profile"),

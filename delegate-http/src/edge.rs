@@ -1,22 +1,29 @@
-//! The HTTP edge around every route: security headers, the declared-size check, request
-//! timeouts and load shedding. Each answer it makes is the JSON error envelope.
+//! The HTTP edge around every route: request ids, the request's span and observation,
+//! security headers, the declared-size check, request timeouts and load shedding, CORS and the
+//! body limit. Each answer it makes is the JSON error envelope.
 
 use crate::error::ApiError;
 use axum::Router;
 use axum::error_handling::HandleErrorLayer;
-use axum::extract::Request;
-use axum::http::HeaderValue;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY,
     STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
+use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use delegate_core::config::ServerConfig;
+use socketioxide::layer::SocketIoLayer;
 use std::time::Duration;
 use tower::ServiceBuilder;
 use tower::limit::GlobalConcurrencyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+/// The request id header: the client's, or a fresh UUID.
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// API answers are data, never documents: nothing may load or frame them.
 const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
@@ -28,9 +35,16 @@ const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'sel
 /// Where audio uploads go: bodies there may be as large as the voice upload limit.
 const VOICE_PATH: &str = "/api/v1/voice/";
 
-/// Wraps `router` in the edge layers configured by `server`; bodies under `/api/v1/voice/`
-/// may be `voice_limit` bytes (audio uploads).
-pub(crate) fn wrap(router: Router, server: &ServerConfig, voice_limit: u64) -> Router {
+/// Wraps `router` in the edge layers configured by `server` (outermost first): the request
+/// id, the request's span and observation, the security headers, load shedding and timeouts,
+/// the declared-size check (bodies under `/api/v1/voice/` may be `voice_limit` bytes), CORS,
+/// Socket.IO and the body limit.
+pub(crate) fn wrap(
+    router: Router,
+    server: &ServerConfig,
+    voice_limit: u64,
+    socketio: SocketIoLayer,
+) -> Router {
     let limit = server.body_limit_bytes;
     let timeout = Duration::from_secs(server.request_timeout_secs.max(1));
     let shedding = ServiceBuilder::new()
@@ -47,31 +61,54 @@ pub(crate) fn wrap(router: Router, server: &ServerConfig, voice_limit: u64) -> R
             server.max_concurrent_requests.max(1),
         ))
         .timeout(timeout);
-    let router = router
-        .layer(axum::middleware::from_fn(
-            move |req: Request, next: Next| {
-                let limit = if req.uri().path().starts_with(VOICE_PATH) {
-                    usize::try_from(voice_limit).unwrap_or(usize::MAX)
-                } else {
-                    limit
-                };
-                refuse_declared_oversize(limit, req, next)
-            },
+    let hsts = (server.hsts_max_age_secs > 0).then(|| {
+        HeaderValue::from_str(&format!(
+            "max-age={}; includeSubDomains",
+            server.hsts_max_age_secs
         ))
-        .layer(shedding)
-        .layer(axum::middleware::from_fn(content_headers))
-        .layer(static_header(X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .layer(static_header(REFERRER_POLICY, "no-referrer"))
-        .layer(static_header(X_FRAME_OPTIONS, "DENY"))
-        .layer(static_header(CACHE_CONTROL, "no-store"));
-    match server.hsts_max_age_secs {
-        0 => router,
-        secs => router.layer(SetResponseHeaderLayer::if_not_present(
-            STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_str(&format!("max-age={secs}; includeSubDomains"))
-                .expect("a number is a valid header value"),
-        )),
-    }
+        .expect("a number is a valid header value")
+    });
+    // One layer call for all of them: axum wraps every route once per call, and each wrap is
+    // cloned again for each request by every wrap around it.
+    router.layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+            .layer(
+                TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                    let id = req
+                        .headers()
+                        .get(REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!("request", method = %req.method(), uri = %req.uri().path(), request_id = %id)
+                }),
+            )
+            .layer(axum::middleware::from_fn(crate::observe::observe))
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(SetResponseHeaderLayer::if_not_present(
+                STRICT_TRANSPORT_SECURITY,
+                move |_: &Response| hsts.clone(),
+            ))
+            .layer(static_header(CACHE_CONTROL, "no-store"))
+            .layer(static_header(X_FRAME_OPTIONS, "DENY"))
+            .layer(static_header(REFERRER_POLICY, "no-referrer"))
+            .layer(static_header(X_CONTENT_TYPE_OPTIONS, "nosniff"))
+            .layer(axum::middleware::from_fn(content_headers))
+            .layer(shedding)
+            .layer(axum::middleware::from_fn(
+                move |req: Request, next: Next| {
+                    let limit = if req.uri().path().starts_with(VOICE_PATH) {
+                        usize::try_from(voice_limit).unwrap_or(usize::MAX)
+                    } else {
+                        limit
+                    };
+                    refuse_declared_oversize(limit, req, next)
+                },
+            ))
+            .layer(crate::cors::layer(&server.cors_origin))
+            .layer(socketio)
+            .layer(DefaultBodyLimit::max(limit)),
+    )
 }
 
 fn static_header(

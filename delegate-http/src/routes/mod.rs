@@ -12,17 +12,10 @@ pub(crate) mod voice;
 use crate::error::ApiError;
 use crate::openapi;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, Request};
 use delegate_core::Delegate;
-use tower::ServiceBuilder;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 
 /// Page size of lists when the client names none.
 pub(crate) const DEFAULT_LIMIT: u32 = 20;
-
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Delegate's whole REST API as an axum router, ready to serve or to merge into a host app.
 /// Serve it with connect info (`into_make_service_with_connect_info::<SocketAddr>()`, as
@@ -45,7 +38,6 @@ pub fn router(delegate: Delegate) -> Router {
         .unwrap_or_default();
     let voice_upload_limit =
         delegate.voice().max_upload_bytes() + crate::upload::MULTIPART_OVERHEAD;
-    let cors = crate::cors::layer(&server.cors_origin);
     let socketio = realtime::socketio::layer(delegate.clone());
     let api = Router::new()
         .nest("/api/v1/auth", auth::routes())
@@ -69,24 +61,6 @@ pub fn router(delegate: Delegate) -> Router {
             admin::guard,
         ))
         .with_state(delegate)
-        .merge(openapi::routes(&models, &voices, &formats))
-        .layer(DefaultBodyLimit::max(server.body_limit_bytes))
-        .layer(socketio)
-        .layer(cors);
-    crate::edge::wrap(api, &server, voice_upload_limit).layer(
-            ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-                .layer(
-                    TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                        let id = req
-                            .headers()
-                            .get(REQUEST_ID)
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or_default();
-                        tracing::info_span!("request", method = %req.method(), uri = %req.uri().path(), request_id = %id)
-                    }),
-                )
-                .layer(axum::middleware::from_fn(crate::observe::observe))
-                .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
-        )
+        .merge(openapi::routes(&models, &voices, &formats));
+    crate::edge::wrap(api, &server, voice_upload_limit, socketio)
 }

@@ -26,12 +26,12 @@ const AI_ROUTE: &str = "/api/v1/sessions/{id}/messages";
 /// outage on a fail-closed route a 503.
 pub(crate) async fn limit(State(delegate): State<Delegate>, req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
-    let path = parts
-        .extensions
-        .get::<MatchedPath>()
-        .map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned());
+    let matched = parts.extensions.get::<MatchedPath>().cloned();
+    let path = matched
+        .as_ref()
+        .map_or(parts.uri.path(), MatchedPath::as_str);
     let route = format!("{} {path}", parts.method);
-    let class = if AUTH_ROUTES.contains(&path.as_str()) {
+    let class = if AUTH_ROUTES.contains(&path) {
         RouteClass::Auth
     } else if parts.method == Method::POST && path == AI_ROUTE {
         RouteClass::Ai

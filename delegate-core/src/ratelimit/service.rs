@@ -100,49 +100,56 @@ impl RateLimits {
         class: RouteClass,
     ) -> Result<RateDecision> {
         let c = &self.config;
-        let mut scopes: Vec<(&'static str, String, u32, u64)> = Vec::with_capacity(3);
-        if c.global_max_requests > 0 {
-            scopes.push((
-                "global",
-                keys::limits::GLOBAL.to_owned(),
-                c.global_max_requests,
-                c.window_ms,
-            ));
-        }
+        let global = (c.global_max_requests > 0).then_some((
+            "global",
+            keys::limits::GLOBAL,
+            c.global_max_requests,
+            c.window_ms,
+        ));
         let client_key = self.client_key(client);
-        match class {
-            RouteClass::Auth => scopes.push((
-                "auth",
-                keys::limits::auth(&client_key),
-                c.auth_max_requests,
-                c.auth_window_ms,
-            )),
+        let auth_key;
+        let own = match class {
+            RouteClass::Auth => {
+                auth_key = keys::limits::auth(&client_key);
+                (
+                    "auth",
+                    auth_key.as_str(),
+                    c.auth_max_requests,
+                    c.auth_window_ms,
+                )
+            }
             RouteClass::Ai | RouteClass::Standard => {
                 let multiplier = match client {
                     RateClient::User(_, Tier::Pro) => c.pro_multiplier,
                     RateClient::User(_, Tier::Enterprise) => c.enterprise_multiplier,
                     _ => 1,
                 };
-                scopes.push((
+                (
                     "client",
-                    client_key.clone(),
+                    client_key.as_str(),
                     c.max_requests.saturating_mul(multiplier.max(1)),
                     c.window_ms,
-                ));
+                )
             }
-        }
-        if let Some(limit) = c.routes.get(route) {
-            scopes.push((
-                "route",
-                keys::limits::route(route, &client_key),
-                limit.max_requests,
-                limit.window_ms,
-            ));
-        }
+        };
+        let route_key;
+        let on_route = match c.routes.get(route) {
+            Some(limit) => {
+                route_key = keys::limits::route(route, &client_key);
+                Some((
+                    "route",
+                    route_key.as_str(),
+                    limit.max_requests,
+                    limit.window_ms,
+                ))
+            }
+            None => None,
+        };
+        let scopes = [global, Some(own), on_route].into_iter().flatten();
         let mut tightest: Option<RateDecision> = None;
         for (scope, key, limit, window_ms) in scopes {
             let decision = self
-                .count(&key, limit, Duration::from_millis(window_ms), class)
+                .count(key, limit, Duration::from_millis(window_ms), class)
                 .await?;
             metrics::counter!(
                 "delegate_ratelimit_decisions_total",

@@ -49,7 +49,7 @@ RUN set -eu; \
     for main in \
         delegate-http/src/main.rs \
         delegate-cli/src/main.rs \
-        benches/auth.rs benches/scaleout.rs benches/chat.rs benches/hardening.rs benches/metrics.rs benches/transcripts.rs benches/audio.rs benches/voice.rs benches/realtime.rs \
+        benches/auth.rs benches/scaleout.rs benches/chat.rs benches/hardening.rs benches/metrics.rs benches/transcripts.rs benches/audio.rs benches/voice.rs benches/realtime.rs benches/alloc.rs \
         benches/load/floor.rs benches/load/upstream.rs \
         examples/host_app.rs examples/custom_backend.rs examples/realtime_client.rs; \
     do mkdir -p "$(dirname "$main")"; echo 'fn main() {}' > "$main"; done

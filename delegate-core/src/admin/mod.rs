@@ -156,6 +156,11 @@ mod tests {
             tier: crate::Tier::Free,
             role,
             expires_at: chrono::Utc::now(),
+            profile: std::sync::Arc::new(crate::User::new(
+                "a@example.com",
+                "A",
+                chrono::Utc::now(),
+            )),
         };
         assert!(AdminService::authorize(&Actor::Operator).is_ok());
         assert!(AdminService::authorize(&Actor::Caller(caller(Role::Admin))).is_ok());

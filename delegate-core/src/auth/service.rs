@@ -343,18 +343,16 @@ impl AuthService {
             tier: user.tier,
             role: user.role,
             expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or(now),
+            profile: Arc::new(user),
         })
     }
 
-    /// The caller's account and current login session, both from the cache.
-    pub async fn me(&self, caller: &AuthContext) -> Result<(User, LoginSession)> {
+    /// The caller's account (as read when the caller was verified) and current login
+    /// session (from the cache).
+    pub async fn me(&self, caller: &AuthContext) -> Result<(Arc<User>, LoginSession)> {
         let revoked = || Error::unauthenticated("token_revoked", "the access token was revoked");
-        let user = match self.core.profiles.get(caller.user_id).await {
-            Err(e) if e.kind() == crate::ErrorKind::NotFound => return Err(revoked()),
-            other => other?,
-        };
         let session = self.core.sessions.cached(caller.session_id).await?;
-        Ok((user, session.ok_or_else(revoked)?))
+        Ok((caller.profile.clone(), session.ok_or_else(revoked)?))
     }
 
     /// Ends the caller's login session: its refresh family and this access token die at once.

@@ -6,6 +6,7 @@ use super::login_session::{DeviceInfo, LoginSession};
 use crate::ids::{LoginSessionId, UserId};
 use crate::users::{Role, Tier, User};
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
 
 /// A request to create an account. `Debug` never prints the password.
 #[derive(Clone)]
@@ -133,4 +134,7 @@ pub struct AuthContext {
     pub role: Role,
     /// When the token expires.
     pub expires_at: DateTime<Utc>,
+    /// The account as read when the token was verified (from the profile cache), so that a
+    /// request reads it once.
+    pub profile: Arc<User>,
 }

@@ -127,7 +127,7 @@ pub(crate) async fn me(
 ) -> Result<ApiJson<MeBody>, ApiError> {
     let (user, session) = delegate.auth().me(&caller).await?;
     Ok(ApiJson(MeBody {
-        user: user.into(),
+        user: std::sync::Arc::unwrap_or_clone(user).into(),
         session: LoginSessionBody::new(session, caller.session_id),
     }))
 }

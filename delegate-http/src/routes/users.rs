@@ -36,11 +36,11 @@ pub(crate) async fn usage(
         (status = 200, description = "The caller's profile", body = UserBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
     ))]
-pub(crate) async fn profile(
-    State(delegate): State<Delegate>,
-    AuthUser(caller): AuthUser,
-) -> Result<ApiJson<UserBody>, ApiError> {
-    Ok(ApiJson(delegate.users().get(caller.user_id).await?.into()))
+pub(crate) async fn profile(AuthUser(caller): AuthUser) -> Result<ApiJson<UserBody>, ApiError> {
+    // Read from the profile cache when the caller was verified, for this request.
+    Ok(ApiJson(
+        std::sync::Arc::unwrap_or_clone(caller.profile).into(),
+    ))
 }
 
 /// Change the caller's name and/or avatar URL (`avatarUrl: null` removes it).

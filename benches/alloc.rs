@@ -9,9 +9,7 @@ use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::http::Request;
 use axum::routing::get;
-use delegate_benches::{TempSqlite, bench_config, sign_up};
-use delegate_core::{Delegate, Stores};
-use std::sync::Arc;
+use delegate_benches::signed_in_embedded;
 use tower::ServiceExt;
 
 #[global_allocator]
@@ -27,20 +25,9 @@ fn main() {
         .build()
         .expect("a Tokio runtime");
     rt.block_on(async {
-        let db = TempSqlite::create().await.expect("sqlite");
-        let mut config = bench_config();
-        // The bench counts served requests, not the limiter's refusals.
-        config.rate_limit.max_requests = u32::MAX / 64;
-        let delegate = Delegate::builder(config)
-            .with_stores(Stores::from_backend(Arc::new(db.store())))
-            .build()
+        let (delegate, token, db) = signed_in_embedded("alloc@example.com")
             .await
-            .expect("delegate");
-        let token = sign_up(&delegate, "alloc@example.com")
-            .await
-            .expect("sign up")
-            .tokens
-            .access_token;
+            .expect("a signed-in bench app");
         let bare = Router::new().route("/items/{id}", get(|| async { "ok" }));
         let delegate = delegate_http::router(delegate);
         let _profiler = dhat::Profiler::builder()

@@ -60,6 +60,22 @@ pub async fn sign_up(delegate: &Delegate, email: &str) -> Result<SignedIn> {
         .await
 }
 
+/// A Delegate on a fresh SQLite file (kept alive by the returned [`TempSqlite`]) with the
+/// request limit raised out of the way, and the access token of `email`, signed up: what the
+/// in-process request benches serve.
+pub async fn signed_in_embedded(email: &str) -> Result<(Delegate, String, TempSqlite)> {
+    let db = TempSqlite::create().await?;
+    let mut config = bench_config();
+    // The benches measure served requests, not the limiter's refusals.
+    config.rate_limit.max_requests = u32::MAX / 64;
+    let delegate = Delegate::builder(config)
+        .with_stores(Stores::from_backend(Arc::new(db.store())))
+        .build()
+        .await?;
+    let token = sign_up(&delegate, email).await?.tokens.access_token;
+    Ok((delegate, token, db))
+}
+
 /// A migrated SQLite database file in a fresh temporary directory, removed on drop.
 pub struct TempSqlite {
     // Declared before `dir` so the pool closes before the directory is removed.

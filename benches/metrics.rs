@@ -10,10 +10,8 @@ use axum::body::Body;
 use axum::http::Request;
 use axum::routing::get;
 use criterion::Criterion;
-use delegate_benches::{TempSqlite, bench_config, sign_up};
-use delegate_core::{Delegate, Stores};
+use delegate_benches::signed_in_embedded;
 use std::hint::black_box;
-use std::sync::Arc;
 use tower::ServiceExt;
 
 fn main() {
@@ -35,25 +33,10 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     let bare = Router::new().route("/items/{id}", get(|| async { "ok" }));
     let observed = delegate_http::observed(bare.clone());
-    let (delegate_router, token, _db) = rt.block_on(async {
-        let db = TempSqlite::create().await.expect("sqlite");
-        let mut config = bench_config();
-        // The bench measures the request, not the rate limiter's refusal.
-        config.rate_limit.max_requests = u32::MAX / 64;
-        let delegate = Delegate::builder(config)
-            .with_stores(Stores::from_backend(Arc::new(db.store())))
-            .build()
-            .await
-            .expect("delegate");
-        let signed_in = sign_up(&delegate, "bench@example.com")
-            .await
-            .expect("sign up");
-        (
-            delegate_http::router(delegate),
-            signed_in.tokens.access_token,
-            db,
-        )
-    });
+    let (delegate, token, _db) = rt
+        .block_on(signed_in_embedded("bench@example.com"))
+        .expect("a signed-in bench app");
+    let delegate_router = delegate_http::router(delegate);
     let mut group = c.benchmark_group("request");
     for (name, router) in [("bare_route", &bare), ("observed_route", &observed)] {
         group.bench_function(name, |b| {

@@ -5,7 +5,7 @@
 //! Run with `cargo bench -p delegate-benches`; filter with e.g. `-- hot_path`.
 
 use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, Criterion, SamplingMode};
+use criterion::{BatchSize, BenchmarkGroup, Criterion, SamplingMode};
 use delegate_benches::{
     CountingStore, JWT_SECRET, PASSWORD, TempSqlite, bench_config, delegate_with, sign_up,
 };
@@ -34,8 +34,10 @@ fn main() {
     c.final_summary();
 }
 
-/// `hot_path/verify_jwt` (signature and claims only) against `hot_path/authenticate_warm`
-/// (verify, jti denylist, in-process session-alive check) on the same token. The stores
+/// `hot_path/verify_jwt` (signature and claims, a signer that has not seen the token) and
+/// `hot_path/verify_jwt_again` (a token the signer verified before: only its time window)
+/// against `hot_path/authenticate_warm` (verify, jti denylist, in-process session-alive
+/// check, cached profile) on the same token. The stores
 /// are a SQLite file behind a [`CountingStore`]; any store call while `authenticate_warm`
 /// runs (its warm-up included) panics the bench.
 fn hot_path(c: &mut Criterion, rt: &Runtime) {
@@ -68,7 +70,16 @@ fn hot_path(c: &mut Criterion, rt: &Runtime) {
     group
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
+    let config = bench_config().auth;
     group.bench_function("verify_jwt", |b| {
+        // By reference, so that dropping the signer is not timed.
+        b.iter_batched_ref(
+            || TokenSigner::new(&Secret::new(JWT_SECRET), &config),
+            |fresh| fresh.verify(black_box(&token), now).expect("valid token"),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("verify_jwt_again", |b| {
         b.iter(|| signer.verify(black_box(&token), now).expect("valid token"))
     });
 

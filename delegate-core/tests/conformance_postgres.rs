@@ -94,3 +94,25 @@ async fn next(sub: &mut Subscription) -> Delivery {
         .expect("delivered in time")
         .expect("open")
 }
+
+/// A server whose connections default to SERIALIZABLE (an operator's choice Delegate does not
+/// control) still gives exactly one winner of concurrent rotations: the losers' serialization
+/// failures are read as "used before", not returned as errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotations_keep_one_winner_when_the_server_defaults_to_serializable() {
+    let url = std::env::var(URL_VAR).expect("DELEGATE_TEST_DATABASE_URL");
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let strict =
+        format!("{url}{separator}options=-c%20default_transaction_isolation%3Dserializable");
+    let level: String = sqlx::query_scalar("SHOW default_transaction_isolation")
+        .fetch_one(&sqlx::PgPool::connect(&strict).await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(level, "serializable", "the URL sets the default level");
+    let (store, schema) = TestSchema::create(&strict, "serializable").await.unwrap();
+    delegate_core::testing::refresh::concurrent_rotations_have_exactly_one_winner(
+        Stores::from_complete_backend(Arc::new(store)),
+    )
+    .await;
+    drop(schema);
+}

@@ -15,10 +15,14 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use delegate_core::config::ServerConfig;
 use socketioxide::layer::SocketIoLayer;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tower::ServiceBuilder;
 use tower::limit::GlobalConcurrencyLimitLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
@@ -36,9 +40,9 @@ const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'sel
 const VOICE_PATH: &str = "/api/v1/voice/";
 
 /// Wraps `router` in the edge layers configured by `server` (outermost first): the request
-/// id, the request's span and observation, the security headers, load shedding and timeouts,
-/// the declared-size check (bodies under `/api/v1/voice/` may be `voice_limit` bytes), CORS,
-/// Socket.IO and the body limit.
+/// id and span, the security headers, the request's observation with the declared-size check
+/// (bodies under `/api/v1/voice/` may be `voice_limit` bytes), load shedding and timeouts,
+/// CORS, Socket.IO and the body limit.
 pub(crate) fn wrap(
     router: Router,
     server: &ServerConfig,
@@ -72,7 +76,7 @@ pub(crate) fn wrap(
     // cloned again for each request by every wrap around it.
     router.layer(
         ServiceBuilder::new()
-            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+            .layer(SetRequestIdLayer::new(REQUEST_ID, RequestIds::new()))
             .layer(
                 TraceLayer::new_for_http().make_span_with(|req: &Request| {
                     let id = req
@@ -83,7 +87,6 @@ pub(crate) fn wrap(
                     tracing::info_span!("request", method = %req.method(), uri = %req.uri().path(), request_id = %id)
                 }),
             )
-            .layer(axum::middleware::from_fn(crate::observe::observe))
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(SetResponseHeaderLayer::if_not_present(
                 STRICT_TRANSPORT_SECURITY,
@@ -93,8 +96,6 @@ pub(crate) fn wrap(
             .layer(static_header(X_FRAME_OPTIONS, "DENY"))
             .layer(static_header(REFERRER_POLICY, "no-referrer"))
             .layer(static_header(X_CONTENT_TYPE_OPTIONS, "nosniff"))
-            .layer(axum::middleware::from_fn(content_headers))
-            .layer(shedding)
             .layer(axum::middleware::from_fn(
                 move |req: Request, next: Next| {
                     let limit = if req.uri().path().starts_with(VOICE_PATH) {
@@ -102,13 +103,50 @@ pub(crate) fn wrap(
                     } else {
                         limit
                     };
-                    refuse_declared_oversize(limit, req, next)
+                    observe_and_check(limit, req, next)
                 },
             ))
+            .layer(shedding)
             .layer(crate::cors::layer(&server.cors_origin))
             .layer(socketio)
             .layer(DefaultBodyLimit::max(limit)),
     )
+}
+
+/// Fresh request ids: a random prefix per process and a counter, laid out as a UUID. Unique
+/// across instances and restarts without reading the system's random source per request.
+/// (Not secret, and not meant to be: a request id names a request in the logs.)
+#[derive(Clone)]
+struct RequestIds {
+    prefix: [u8; 8],
+    next: Arc<AtomicU64>,
+}
+
+impl RequestIds {
+    fn new() -> Self {
+        let random = uuid::Uuid::new_v4();
+        let mut prefix = [0; 8];
+        prefix.copy_from_slice(&random.as_bytes()[..8]);
+        Self {
+            prefix,
+            next: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    fn make(&self) -> uuid::Uuid {
+        let mut bytes = [0; 16];
+        bytes[..8].copy_from_slice(&self.prefix);
+        bytes[8..].copy_from_slice(&self.next.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+        uuid::Builder::from_random_bytes(bytes).into_uuid()
+    }
+}
+
+impl MakeRequestId for RequestIds {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let mut text = uuid::Uuid::encode_buffer();
+        let text = self.make().hyphenated().encode_lower(&mut text);
+        HeaderValue::from_str(text).ok().map(RequestId::new)
+    }
 }
 
 fn static_header(
@@ -118,25 +156,37 @@ fn static_header(
     SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
 }
 
+/// One middleware for three jobs (each `from_fn` layer costs a boxed future and a service
+/// clone per request): the request's observation (see [`crate::observe`]), the declared-size
+/// check, and the content headers.
+async fn observe_and_check(limit: usize, mut req: Request, next: Next) -> Response {
+    let observation = crate::observe::Observation::start(&mut req);
+    let docs = req.uri().path().starts_with("/docs");
+    let mut response = match refuse_declared_oversize(limit, &req) {
+        Some(refusal) => refusal,
+        None => next.run(req).await,
+    };
+    set_content_headers(docs, &mut response);
+    observation.finish(&response);
+    response
+}
+
 /// A body declared larger than the limit is refused before any of it is read, and the
 /// connection closed after the answer.
-async fn refuse_declared_oversize(limit: usize, req: Request, next: Next) -> Response {
+fn refuse_declared_oversize(limit: usize, req: &Request) -> Option<Response> {
     let declared = req
         .headers()
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit as u64) {
-        return ApiError::payload_too_large(limit).into_response();
-    }
-    next.run(req).await
+    declared
+        .is_some_and(|len| len > limit as u64)
+        .then(|| ApiError::payload_too_large(limit).into_response())
 }
 
 /// The content security policy for the path (the docs need their own scripts), and an
 /// explicit charset on JSON.
-async fn content_headers(req: Request, next: Next) -> Response {
-    let docs = req.uri().path().starts_with("/docs");
-    let mut response = next.run(req).await;
+fn set_content_headers(docs: bool, response: &mut Response) {
     let headers = response.headers_mut();
     let csp = if docs { DOCS_CSP } else { API_CSP };
     headers
@@ -151,5 +201,19 @@ async fn content_headers(req: Request, next: Next) -> Response {
             HeaderValue::from_static("application/json; charset=utf-8"),
         );
     }
-    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RequestIds;
+
+    #[test]
+    fn request_ids_are_distinct_uuids_and_differ_between_processes() {
+        let (here, there) = (RequestIds::new(), RequestIds::new());
+        let (a, b, c) = (here.make(), here.make(), there.make());
+        assert_ne!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a.get_version_num(), 4);
+        assert_eq!(a.as_bytes()[..6], b.as_bytes()[..6]);
+    }
 }

@@ -7,7 +7,8 @@ use axum::http::{Extensions, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use delegate_core::{AuthContext, UserId};
-use std::collections::HashSet;
+use metrics::{Counter, Histogram};
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Instant;
 
@@ -26,40 +27,97 @@ impl CallerSlot {
 
 /// Observes one request: see the module docs.
 pub(crate) async fn observe(mut req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = method_label(req.method());
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |p| intern(p.as_str()));
-    let slot = CallerSlot::default();
-    req.extensions_mut().insert(slot.clone());
+    let observation = Observation::start(&mut req);
     let response = next.run(req).await;
-    let latency = started.elapsed();
-    let status = response.status();
-    metrics::counter!(
-        "delegate_http_requests_total",
-        "method" => method,
-        "route" => route,
-        "status" => intern(status.as_str()),
-    )
-    .increment(1);
-    metrics::histogram!(
-        "delegate_http_request_duration_seconds",
-        "method" => method,
-        "route" => route,
-    )
-    .record(latency.as_secs_f64());
-    tracing::info!(
-        target: "delegate::request",
-        method,
-        route,
-        status = status.as_u16(),
-        latency_ms = latency.as_secs_f64() * 1000.0,
-        user_id = slot.0.get().map(tracing::field::display),
-        "request"
-    );
+    observation.finish(&response);
     response
+}
+
+/// One request under observation: started by [`Observation::start`] before the request runs,
+/// recorded by [`Observation::finish`] with its response.
+pub(crate) struct Observation {
+    started: Instant,
+    method: &'static str,
+    route: &'static str,
+    slot: CallerSlot,
+}
+
+impl Observation {
+    /// Starts the clock and gives the request a [`CallerSlot`].
+    pub(crate) fn start(req: &mut Request) -> Self {
+        let slot = CallerSlot::default();
+        req.extensions_mut().insert(slot.clone());
+        Self {
+            started: Instant::now(),
+            method: method_label(req.method()),
+            route: req
+                .extensions()
+                .get::<MatchedPath>()
+                .map_or("unmatched", |p| intern(p.as_str())),
+            slot,
+        }
+    }
+
+    /// Counts the request, records its latency and writes its log line.
+    pub(crate) fn finish(self, response: &Response) {
+        let Self {
+            started,
+            method,
+            route,
+            slot,
+        } = self;
+        let latency = started.elapsed();
+        let status = response.status();
+        let (count, duration) = handles(method, route, intern(status.as_str()));
+        count.increment(1);
+        duration.record(latency.as_secs_f64());
+        tracing::info!(
+            target: "delegate::request",
+            method,
+            route,
+            status = status.as_u16(),
+            latency_ms = latency.as_secs_f64() * 1000.0,
+            user_id = slot.0.get().map(tracing::field::display),
+            "request"
+        );
+    }
+}
+
+/// The request counter of (method, route, status) and the latency histogram of (method,
+/// route), registered with the recorder once per distinct triple, not looked up per request.
+/// (A recorder installed after the first request would not see the triples made before it;
+/// Delegate installs its own before serving.)
+fn handles(
+    method: &'static str,
+    route: &'static str,
+    status: &'static str,
+) -> (Counter, Histogram) {
+    type Handles = HashMap<(&'static str, &'static str, &'static str), (Counter, Histogram)>;
+    static HANDLES: OnceLock<RwLock<Handles>> = OnceLock::new();
+    let handles = HANDLES.get_or_init(Default::default);
+    let key = (method, route, status);
+    if let Some(found) = handles.read().expect("metric handles").get(&key) {
+        return found.clone();
+    }
+    let made = (
+        metrics::counter!(
+            "delegate_http_requests_total",
+            "method" => method,
+            "route" => route,
+            "status" => status,
+        ),
+        metrics::histogram!(
+            "delegate_http_request_duration_seconds",
+            "method" => method,
+            "route" => route,
+        ),
+    );
+    handles
+        .write()
+        .expect("metric handles")
+        .entry(key)
+        .or_insert(made)
+        .clone()
 }
 
 /// The method as a label: the standard ones by name, any other as `OTHER` (a client must not

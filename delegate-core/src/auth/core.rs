@@ -3,7 +3,7 @@
 
 use super::denylist::TokenDenylist;
 use super::events::{AUTH_TOPIC, AuthEvent};
-use super::guard::SessionGuard;
+use super::guard::{Liveness, SessionGuard};
 use super::login_session::LoginSessionStore;
 use super::login_session_cache::CachedLoginSessions;
 use super::password::PasswordHasher;
@@ -40,6 +40,29 @@ pub(crate) struct AuthCore {
 }
 
 impl AuthCore {
+    /// What this instance knows of a login session at `now`: from the guard while it trusts
+    /// what it read, otherwise read from the store (and remembered).
+    pub(crate) async fn liveness(
+        &self,
+        id: LoginSessionId,
+        now: DateTime<Utc>,
+    ) -> Result<Liveness> {
+        if let Some(known) = self.guard.liveness(id, now) {
+            return Ok(known);
+        }
+        let liveness = match self.sessions.get(id).await? {
+            Some(s) if s.is_alive(now) => Liveness::Alive {
+                user_id: s.user_id,
+                expires_at: s.expires_at,
+                last_seen: s.last_seen_at,
+                checked_at: now,
+            },
+            _ => Liveness::Dead,
+        };
+        self.guard.remember(id, liveness.clone());
+        Ok(liveness)
+    }
+
     /// Revokes sessions durably, then in this instance's guard, then on the bus.
     pub(crate) async fn revoke_sessions(&self, ids: &[LoginSessionId]) -> Result<()> {
         if ids.is_empty() {

@@ -258,12 +258,21 @@ impl AuthService {
                 user_id,
             } => (session_id, user_id),
         };
-        let session = core.sessions.get(session_id).await?;
-        if !session.is_some_and(|s| s.is_alive(now)) {
+        // The session and the account as this instance knows them (the guard, kept by
+        // revocations on every instance; the profile cache, dropped on every change), as for
+        // an access token. A revoked family has no tokens left to rotate anyway.
+        let alive = matches!(
+            core.liveness(session_id, now).await?,
+            Liveness::Alive { user_id: owner, expires_at, .. } if owner == user_id && now < expires_at
+        );
+        if !alive {
             count_refresh("invalid");
             return Err(invalid());
         }
-        let user = core.users.get(user_id).await?.ok_or_else(invalid)?;
+        let user = match core.profiles.shared(user_id).await {
+            Err(e) if e.kind() == crate::ErrorKind::NotFound => return Err(invalid()),
+            other => other?,
+        };
         if user.disabled {
             count_refresh("disabled");
             return Err(Error::AccountDisabled);
@@ -290,28 +299,12 @@ impl AuthService {
         if core.guard.is_denied(&claims.jti, now) {
             return Err(revoked());
         }
-        let liveness = match core.guard.liveness(claims.sid, now) {
-            Some(liveness) => liveness,
-            None => {
-                let liveness = match core.sessions.get(claims.sid).await? {
-                    Some(s) if s.is_alive(now) => Liveness::Alive {
-                        user_id: s.user_id,
-                        expires_at: s.expires_at,
-                        last_seen: s.last_seen_at,
-                        checked_at: now,
-                    },
-                    _ => Liveness::Dead,
-                };
-                core.guard.remember(claims.sid, liveness.clone());
-                liveness
-            }
-        };
         let Liveness::Alive {
             user_id,
             expires_at,
             last_seen,
             ..
-        } = liveness
+        } = core.liveness(claims.sid, now).await?
         else {
             return Err(revoked());
         };
@@ -329,7 +322,7 @@ impl AuthService {
         }
         // Tier and role as they are now (the cached profile), not as when the token was
         // issued: a change applies to the next request, on every instance.
-        let user = match core.profiles.get(claims.sub).await {
+        let user = match core.profiles.shared(claims.sub).await {
             Err(e) if e.kind() == crate::ErrorKind::NotFound => return Err(revoked()),
             other => other?,
         };
@@ -339,11 +332,11 @@ impl AuthService {
         Ok(AuthContext {
             user_id: claims.sub,
             session_id: claims.sid,
-            jti: claims.jti,
+            jti: claims.jti.clone(),
             tier: user.tier,
             role: user.role,
             expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or(now),
-            profile: Arc::new(user),
+            profile: user,
         })
     }
 

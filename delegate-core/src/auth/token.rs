@@ -7,6 +7,11 @@ use crate::users::{Role, Tier};
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How many verified tokens a signer remembers (about 0.5 KB each).
+const VERIFIED_CAPACITY: u64 = 65_536;
 
 /// The `typ` claim of an access token.
 pub const ACCESS_TYPE: &str = "access";
@@ -43,6 +48,11 @@ pub struct TokenSigner {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    /// Tokens whose signature and claims were checked, by their exact text: a client presents
+    /// the same token on every request, and a repeat skips the signature and the JSON. The
+    /// time window is checked on every call. Only tokens that passed enter, so a client
+    /// cannot fill it with garbage; an entry ends when its token could no longer pass.
+    verified: moka::sync::Cache<String, Arc<AccessClaims>>,
     issuer: String,
     audience: String,
     ttl_secs: i64,
@@ -64,6 +74,14 @@ impl TokenSigner {
             encoding: EncodingKey::from_secret(secret.expose()),
             decoding: DecodingKey::from_secret(secret.expose()),
             validation,
+            verified: moka::sync::Cache::builder()
+                .max_capacity(VERIFIED_CAPACITY)
+                // A real-time bound on memory only (at most a day): the window is checked
+                // against the injected clock on every call.
+                .time_to_live(Duration::from_secs(
+                    config.access_ttl_secs.saturating_add(5).min(86_400),
+                ))
+                .build(),
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             ttl_secs: config.access_ttl_secs as i64,
@@ -104,8 +122,23 @@ impl TokenSigner {
         Ok((token, claims))
     }
 
-    /// Verifies signature, algorithm, every claim, type and time window. Pure CPU, no I/O.
-    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims> {
+    /// Verifies signature, algorithm, every claim, type and time window. Pure CPU, no I/O; a
+    /// token seen before is not decoded again, but its time window is checked against `now`.
+    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Arc<AccessClaims>> {
+        let claims = match self.verified.get(token) {
+            Some(claims) => claims,
+            None => {
+                let claims = Arc::new(self.decode(token)?);
+                self.verified.insert(token.to_owned(), claims.clone());
+                claims
+            }
+        };
+        self.check_window(&claims, now)?;
+        Ok(claims)
+    }
+
+    /// Checks signature, algorithm, every claim and the type (not the time window).
+    fn decode(&self, token: &str) -> Result<AccessClaims> {
         let invalid = || Error::unauthenticated("invalid_token", "the access token is invalid");
         let claims = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
             .map_err(|_| invalid())?
@@ -113,6 +146,12 @@ impl TokenSigner {
         if claims.typ != ACCESS_TYPE || claims.jti.is_empty() {
             return Err(invalid());
         }
+        Ok(claims)
+    }
+
+    /// Whether `now` lies in the token's window, with the leeway.
+    fn check_window(&self, claims: &AccessClaims, now: DateTime<Utc>) -> Result<()> {
+        let invalid = || Error::unauthenticated("invalid_token", "the access token is invalid");
         let now = now.timestamp();
         if now > claims.exp + self.leeway_secs {
             return Err(Error::unauthenticated(
@@ -123,7 +162,7 @@ impl TokenSigner {
         if now + self.leeway_secs < claims.nbf {
             return Err(invalid());
         }
-        Ok(claims)
+        Ok(())
     }
 }
 
@@ -159,7 +198,7 @@ mod tests {
         serde_json::to_value(c).unwrap()
     }
 
-    fn code(result: Result<AccessClaims>) -> &'static str {
+    fn code(result: Result<Arc<AccessClaims>>) -> &'static str {
         result.unwrap_err().code()
     }
 
@@ -167,7 +206,7 @@ mod tests {
     fn a_fresh_token_verifies_and_round_trips_claims() {
         let now = Utc::now();
         let (token, claims) = issue_at(now);
-        assert_eq!(signer().verify(&token, now).unwrap(), claims);
+        assert_eq!(*signer().verify(&token, now).unwrap(), claims);
         assert_eq!(claims.exp - claims.iat, 900);
     }
 
@@ -186,6 +225,28 @@ mod tests {
             code(s.verify(&token, now - TimeDelta::seconds(6))),
             "invalid_token"
         );
+    }
+
+    #[test]
+    fn a_repeat_presentation_skips_decoding_but_not_the_time_window() {
+        let now = Utc::now();
+        let (token, _) = issue_at(now);
+        let s = signer();
+        s.verify(&token, now).unwrap();
+        assert!(s.verified.contains_key(&token));
+        assert_eq!(
+            code(s.verify(&token, now + TimeDelta::seconds(906))),
+            "token_expired"
+        );
+        assert_eq!(
+            code(s.verify(&token, now - TimeDelta::seconds(6))),
+            "invalid_token"
+        );
+        // A refused token is not remembered.
+        let mut forged = token.clone();
+        forged.pop();
+        assert_eq!(code(s.verify(&forged, now)), "invalid_token");
+        assert!(!s.verified.contains_key(&forged));
     }
 
     #[test]

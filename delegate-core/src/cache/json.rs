@@ -1,11 +1,13 @@
 //! Typed reads through a [`Cache`]: values kept as JSON, loaded from their source on a miss,
-//! and read straight from the source while the cache is down.
+//! read straight from the source while the cache is down, and (with a [`DecodedMemo`]) not
+//! parsed again while their bytes stay the same.
 
 use super::Cache;
 use crate::error::{Error, ErrorKind, Result};
 use futures::future::BoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The value cached under `key`, or what `fetch` loads (then cached for `ttl`; a failed
@@ -20,18 +22,83 @@ pub async fn cached_json<T>(
 where
     T: Serialize + DeserializeOwned + Send + 'static,
 {
-    let load = || -> BoxFuture<'static, Result<Vec<u8>>> {
-        let value = fetch();
-        Box::pin(async move { serde_json::to_vec(&value.await?).map_err(json_error) })
+    match cached_bytes(cache, key, ttl, &fetch).await? {
+        Cached::Bytes(bytes) => serde_json::from_slice(&bytes).map_err(json_error),
+        Cached::Fetched(value) => Ok(value),
+    }
+}
+
+/// Like [`cached_json`], but decoded values are kept in `memo` beside the bytes they came
+/// from: while the cached bytes stay the same, a read returns the value decoded before. A
+/// change, an invalidation or an expiry gives other bytes, which are decoded afresh, so the
+/// memo is never staler than the cache.
+pub async fn cached_json_memo<T>(
+    cache: &dyn Cache,
+    memo: &DecodedMemo<T>,
+    key: &str,
+    ttl: Duration,
+    fetch: impl Fn() -> BoxFuture<'static, Result<T>>,
+) -> Result<Arc<T>>
+where
+    T: Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    let bytes = match cached_bytes(cache, key, ttl, &fetch).await? {
+        Cached::Bytes(bytes) => bytes,
+        Cached::Fetched(value) => return Ok(Arc::new(value)),
     };
-    let bytes = match cache.get_or_load(key, ttl, load()).await {
+    if let Some((seen, value)) = memo.entries.get(key)
+        && *seen == *bytes
+    {
+        return Ok(value);
+    }
+    let value = Arc::new(serde_json::from_slice::<T>(&bytes).map_err(json_error)?);
+    memo.entries
+        .insert(key.to_owned(), (bytes.into(), value.clone()));
+    Ok(value)
+}
+
+/// Values decoded from cached JSON, by key, each beside the bytes it was decoded from (see
+/// [`cached_json_memo`]). Bounded; shared by clones of the service that owns it.
+pub struct DecodedMemo<T> {
+    entries: moka::sync::Cache<String, (Arc<[u8]>, Arc<T>)>,
+}
+
+impl<T: Send + Sync + 'static> DecodedMemo<T> {
+    /// A memo of at most `capacity` values.
+    pub fn new(capacity: u64) -> Self {
+        Self {
+            entries: moka::sync::Cache::new(capacity),
+        }
+    }
+}
+
+/// What a cached read found: the cached bytes, or (the cache being down) the value itself.
+enum Cached<T> {
+    Bytes(Vec<u8>),
+    Fetched(T),
+}
+
+/// The bytes under `key`, loaded with `fetch` on a miss; the fetched value itself when the
+/// cache is unavailable.
+async fn cached_bytes<T>(
+    cache: &dyn Cache,
+    key: &str,
+    ttl: Duration,
+    fetch: &impl Fn() -> BoxFuture<'static, Result<T>>,
+) -> Result<Cached<T>>
+where
+    T: Serialize + Send + 'static,
+{
+    let value = fetch();
+    let load: BoxFuture<'static, Result<Vec<u8>>> =
+        Box::pin(async move { serde_json::to_vec(&value.await?).map_err(json_error) });
+    match cache.get_or_load(key, ttl, load).await {
         Err(e) if e.kind() == ErrorKind::Unavailable => {
             tracing::warn!(error = %e.report(), key, "cache unavailable; reading the source");
-            return fetch().await;
+            Ok(Cached::Fetched(fetch().await?))
         }
-        other => other?,
-    };
-    serde_json::from_slice(&bytes).map_err(json_error)
+        other => Ok(Cached::Bytes(other?)),
+    }
 }
 
 /// Stores `value` under `key` for `ttl` (a write-through after a change); a cache error is

@@ -6,7 +6,7 @@ pub mod keys;
 pub mod stats;
 mod two_level;
 
-pub use json::{cached_json, store_json};
+pub use json::{DecodedMemo, cached_json, cached_json_memo, store_json};
 pub use two_level::{CACHE_TOPIC, TwoLevelCache};
 
 use crate::error::Result;

@@ -2,7 +2,7 @@
 
 use super::{ProfileChange, Role, Tier, User, UserQuery, UserStore};
 use crate::bus::EventBus;
-use crate::cache::{Cache, cached_json, forget, keys};
+use crate::cache::{Cache, DecodedMemo, cached_json_memo, forget, keys};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::ids::UserId;
@@ -15,6 +15,8 @@ use std::time::Duration;
 pub struct UsersService {
     store: Arc<dyn UserStore>,
     cache: Arc<dyn Cache>,
+    /// Profiles decoded from the cache's bytes, so that a hit is not parsed again.
+    decoded: Arc<DecodedMemo<User>>,
     ttl: Duration,
     clock: Arc<dyn Clock>,
     /// Where account changes are announced, when other processes keep in-process copies
@@ -23,6 +25,9 @@ pub struct UsersService {
     /// Where the user's connections learn of their profile's changes.
     realtime: RealtimeService,
 }
+
+/// How many decoded profiles are kept beside the cached bytes.
+const PROFILES_DECODED: u64 = 100_000;
 
 /// The bus topic on which a changed account's id is published, so that every process
 /// sharing the store drops its cached copy (the CLI included).
@@ -46,6 +51,7 @@ impl UsersService {
         Self {
             store,
             cache,
+            decoded: Arc::new(DecodedMemo::new(PROFILES_DECODED)),
             ttl,
             clock,
             changes,
@@ -56,11 +62,24 @@ impl UsersService {
     /// The account with this id, or [`Error::NotFound`]. Served from the cache; a cache
     /// outage falls back to the store.
     pub async fn get(&self, id: UserId) -> Result<User> {
+        Ok(User::clone(&*self.shared(id).await?))
+    }
+
+    /// Like [`Self::get`], shared: a profile whose cached bytes have not changed is not
+    /// decoded again.
+    pub async fn shared(&self, id: UserId) -> Result<Arc<User>> {
         let store = self.store.clone();
-        cached_json(self.cache.as_ref(), &keys::user(id), self.ttl, move || {
-            let store = store.clone();
-            Box::pin(async move { store.get(id).await?.ok_or(Error::NotFound("user")) })
-        })
+        let key = keys::user(id);
+        cached_json_memo(
+            self.cache.as_ref(),
+            &self.decoded,
+            &key,
+            self.ttl,
+            move || {
+                let store = store.clone();
+                Box::pin(async move { store.get(id).await?.ok_or(Error::NotFound("user")) })
+            },
+        )
         .await
     }
 

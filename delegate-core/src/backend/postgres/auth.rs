@@ -40,6 +40,12 @@ fn session(row: &PgRow) -> Result<LoginSession> {
     })
 }
 
+/// Whether `e` is PostgreSQL's serialization failure (SQLSTATE 40001): a concurrent writer
+/// won under REPEATABLE READ or SERIALIZABLE.
+fn is_serialization_failure(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.code().is_some_and(|code| code == "40001"))
+}
+
 fn session_and_user(row: &PgRow) -> Result<(LoginSessionId, UserId)> {
     let session: Uuid = row.try_get("session_id").map_err(db_error)?;
     let user: Uuid = row.try_get("user_id").map_err(db_error)?;
@@ -156,80 +162,67 @@ impl RefreshTokenStore for PgStore {
     }
 
     async fn rotate(&self, presented: &str, child: &str, at: DateTime<Utc>) -> Result<Rotation> {
-        // Under READ COMMITTED a concurrent UPDATE of the same row waits for the first
-        // writer, then re-checks `used_at IS NULL` against the committed row: exactly one
-        // rotation sees it unused. The losers' SELECT below (a fresh snapshot) then reads
-        // the winner's `used_at`. The level is explicit so that a server whose default is
-        // REPEATABLE READ or SERIALIZABLE does not turn the losers into serialization
-        // failures.
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
-            .await
-            .map_err(db_error)?;
+        // One statement, so one round trip and no transaction: the UPDATE spends the token
+        // only if it is unused, and the INSERT adds the child only for a row it spent. Under
+        // READ COMMITTED a concurrent UPDATE of the same row waits for the first writer,
+        // then re-checks `used_at IS NULL` against the committed row, so exactly one
+        // rotation spends it; under a stricter default level the loser fails with a
+        // serialization error instead. Either loser learns why below.
         let spent = sqlx::query(
-            "UPDATE refresh_tokens SET used_at = $1 WHERE hash = $2 AND used_at IS NULL \
-             RETURNING session_id, user_id",
+            "WITH spent AS (UPDATE refresh_tokens SET used_at = $1 \
+             WHERE hash = $2 AND used_at IS NULL RETURNING session_id, user_id), \
+             child AS (INSERT INTO refresh_tokens (hash, session_id, user_id, issued_at, \
+             parent_hash) SELECT $3, session_id, user_id, $1, $2 FROM spent) \
+             SELECT session_id, user_id FROM spent",
         )
         .bind(at)
         .bind(presented)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        let outcome = match spent {
-            Some(row) => {
+        .bind(child)
+        .fetch_optional(&self.pool)
+        .await;
+        match spent {
+            Ok(Some(row)) => {
                 let (session_id, user_id) = session_and_user(&row)?;
-                sqlx::query(
-                    "INSERT INTO refresh_tokens (hash, session_id, user_id, issued_at, \
-                     parent_hash) VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(child)
-                .bind(session_id.as_uuid())
-                .bind(user_id.as_uuid())
-                .bind(at)
-                .bind(presented)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-                Rotation::Rotated {
+                return Ok(Rotation::Rotated {
                     session_id,
                     user_id,
-                }
+                });
             }
-            None => {
-                let row = sqlx::query(
-                    "SELECT session_id, user_id, used_at, EXISTS (SELECT 1 FROM refresh_tokens \
-                     c WHERE c.parent_hash = p.hash AND c.used_at IS NOT NULL) AS child_used \
-                     FROM refresh_tokens p WHERE hash = $1",
-                )
-                .bind(presented)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_error)?;
-                let used = match &row {
-                    Some(row) => row
-                        .try_get::<Option<DateTime<Utc>>, _>("used_at")
-                        .map_err(db_error)?,
-                    None => None,
-                };
-                match (row, used) {
-                    (Some(row), Some(used_at)) => {
-                        let (session_id, user_id) = session_and_user(&row)?;
-                        Rotation::Reused {
-                            session_id,
-                            user_id,
-                            used_at,
-                            child_used: row.try_get("child_used").map_err(db_error)?,
-                        }
-                    }
-                    // Absent, or stored unused only after the UPDATE above looked (a
-                    // concurrent insert of the same hash): it was unknown when presented.
-                    _ => Rotation::Unknown,
-                }
-            }
+            Ok(None) => {}
+            Err(e) if is_serialization_failure(&e) => {}
+            Err(e) => return Err(db_error(e)),
+        }
+        // Not spent here: unknown, or used before (a replay, or a concurrent duplicate that
+        // lost). A fresh statement sees the winner's `used_at`.
+        let row = sqlx::query(
+            "SELECT session_id, user_id, used_at, EXISTS (SELECT 1 FROM refresh_tokens \
+             c WHERE c.parent_hash = p.hash AND c.used_at IS NOT NULL) AS child_used \
+             FROM refresh_tokens p WHERE hash = $1",
+        )
+        .bind(presented)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let Some(row) = row else {
+            return Ok(Rotation::Unknown);
         };
-        tx.commit().await.map_err(db_error)?;
-        Ok(outcome)
+        match row
+            .try_get::<Option<DateTime<Utc>>, _>("used_at")
+            .map_err(db_error)?
+        {
+            Some(used_at) => {
+                let (session_id, user_id) = session_and_user(&row)?;
+                Ok(Rotation::Reused {
+                    session_id,
+                    user_id,
+                    used_at,
+                    child_used: row.try_get("child_used").map_err(db_error)?,
+                })
+            }
+            // Stored unused only after the statement above looked (a concurrent insert of
+            // the same hash): it was unknown when presented.
+            None => Ok(Rotation::Unknown),
+        }
     }
 
     async fn delete_families(&self, sessions: &[LoginSessionId]) -> Result<u64> {

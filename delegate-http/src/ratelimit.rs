@@ -5,7 +5,7 @@
 use crate::error::{ApiError, whole_secs};
 use crate::extract::{ClientIp, bearer_token, client_ip};
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use delegate_core::ratelimit::{RateClient, RateDecision, RouteClass};
@@ -100,11 +100,12 @@ fn no_connect_info() -> ApiError {
     Error::internal("router served without connect info").into()
 }
 
+const LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+const REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+const RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+
 fn write_headers(headers: &mut HeaderMap, decision: &RateDecision) {
-    headers.insert("ratelimit-limit", HeaderValue::from(decision.limit));
-    headers.insert("ratelimit-remaining", HeaderValue::from(decision.remaining));
-    headers.insert(
-        "ratelimit-reset",
-        HeaderValue::from(whole_secs(decision.reset_after)),
-    );
+    headers.insert(LIMIT, HeaderValue::from(decision.limit));
+    headers.insert(REMAINING, HeaderValue::from(decision.remaining));
+    headers.insert(RESET, HeaderValue::from(whole_secs(decision.reset_after)));
 }

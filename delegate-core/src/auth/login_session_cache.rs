@@ -3,7 +3,7 @@
 
 use super::login_session::{LoginSession, LoginSessionStore};
 use crate::bus::EventBus;
-use crate::cache::{Cache, cached_json, forget, keys};
+use crate::cache::{Cache, DecodedMemo, cached_json_memo, forget, keys};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ids::{LoginSessionId, UserId};
 use async_trait::async_trait;
@@ -15,12 +15,17 @@ use std::time::Duration;
 /// so that every process sharing the store drops its in-process copies (the CLI included).
 pub(crate) const LOGIN_SESSIONS_TOPIC: &str = "login_sessions";
 
+/// How many decoded login sessions are kept beside the cached bytes.
+const SESSIONS_DECODED: u64 = 100_000;
+
 /// A [`LoginSessionStore`] whose writes drop the cached copy, with [`Self::cached`] for reads
 /// that may come from the cache. Its `get` still reads the store: liveness checks (refresh,
 /// the guard's re-reads) want the store's word, not a copy.
 pub(crate) struct CachedLoginSessions {
     store: Arc<dyn LoginSessionStore>,
     cache: Arc<dyn Cache>,
+    /// Sessions decoded from the cache's bytes, so that a hit is not parsed again.
+    decoded: DecodedMemo<LoginSession>,
     ttl: Duration,
     /// Where changes are announced when other processes keep in-process copies (without
     /// Redis; a two-level cache carries its own invalidations).
@@ -38,6 +43,7 @@ impl CachedLoginSessions {
         Self {
             store,
             cache,
+            decoded: DecodedMemo::new(SESSIONS_DECODED),
             ttl,
             changes,
         }
@@ -45,9 +51,10 @@ impl CachedLoginSessions {
 
     /// The session with this id, alive or not, from the cache when it holds it (a cache
     /// outage reads the store). For what is shown of a session, never to decide liveness.
-    pub(crate) async fn cached(&self, id: LoginSessionId) -> Result<Option<LoginSession>> {
+    pub(crate) async fn cached(&self, id: LoginSessionId) -> Result<Option<Arc<LoginSession>>> {
         let store = self.store.clone();
-        let found = cached_json(self.cache.as_ref(), &keys::login_session(id), self.ttl, {
+        let key = keys::login_session(id);
+        let found = cached_json_memo(self.cache.as_ref(), &self.decoded, &key, self.ttl, {
             move || {
                 let store = store.clone();
                 Box::pin(
@@ -146,16 +153,16 @@ mod tests {
         );
         sessions.insert(&session).await.unwrap();
         assert_eq!(
-            sessions.cached(session.id).await.unwrap(),
-            Some(session.clone())
+            sessions.cached(session.id).await.unwrap().as_deref(),
+            Some(&session)
         );
 
         // A write behind the cache's back is not seen: the copy is served.
         let later = now + TimeDelta::minutes(1);
         store.touch(session.id, later).await.unwrap();
         assert_eq!(
-            sessions.cached(session.id).await.unwrap(),
-            Some(session.clone())
+            sessions.cached(session.id).await.unwrap().as_deref(),
+            Some(&session)
         );
         assert_eq!(
             sessions
@@ -220,7 +227,13 @@ mod tests {
         );
 
         // An unknown id is none, and not an error.
-        assert_eq!(sessions.cached(LoginSessionId::new()).await.unwrap(), None);
+        assert!(
+            sessions
+                .cached(LoginSessionId::new())
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert_eq!(published_keys(b"not json"), None);
     }
 }

@@ -6,6 +6,7 @@ mod core;
 mod denylist;
 mod events;
 mod guard;
+mod hash_pool;
 mod login_session;
 mod login_session_cache;
 mod login_sessions;

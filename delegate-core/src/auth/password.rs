@@ -1,6 +1,8 @@
-//! Argon2id hashing on a bounded blocking pool, so a login storm cannot stall the runtime;
-//! imported bcrypt hashes (the Node backend's) are verified too, and replaced at login.
+//! Argon2id hashing on a bounded pool of low-priority threads, so a login storm cannot stall
+//! the runtime or crowd out other requests; imported bcrypt hashes (the Node backend's) are
+//! verified too, and replaced at login.
 
+use super::hash_pool::HashPool;
 use crate::config::PasswordConfig;
 use crate::error::{Error, Result};
 use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
@@ -8,10 +10,12 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{OnceCell, Semaphore};
 
-/// Hashes and verifies passwords; at most `max_concurrent` run at once, off the async threads.
+/// Hashes and verifies passwords; at most `max_concurrent` run at once, on threads of their
+/// own (`nice` steps below the others' priority, on Linux), off the async threads.
 #[derive(Clone)]
 pub struct PasswordHasher {
     argon2: Arc<Argon2<'static>>,
+    pool: Arc<HashPool>,
     permits: Arc<Semaphore>,
     max_wait: Duration,
     dummy_hash: Arc<OnceCell<String>>,
@@ -29,6 +33,7 @@ impl PasswordHasher {
         .map_err(|e| Error::invalid("config", format!("bad argon2 parameters: {e}")))?;
         Ok(Self {
             argon2: Arc::new(Argon2::new(Algorithm::Argon2id, Version::V0x13, params)),
+            pool: Arc::new(HashPool::new(config.max_concurrent.max(1), config.nice)?),
             permits: Arc::new(Semaphore::new(config.max_concurrent.max(1))),
             max_wait: Duration::from_millis(config.max_wait_ms),
             dummy_hash: Arc::new(OnceCell::new()),
@@ -93,12 +98,12 @@ impl PasswordHasher {
             .map_err(|e| Error::internal("the hashing pool closed").with_source(e))?;
         // The permit lives with the hash, not the request: a client that goes away cannot
         // free a slot while its hash still runs.
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            work()
-        })
-        .await
-        .map_err(|e| Error::internal("a hashing task ended abnormally").with_source(e))?
+        self.pool
+            .run(move || {
+                let _permit = permit;
+                work()
+            })
+            .await?
     }
 }
 
@@ -143,6 +148,7 @@ mod tests {
             parallelism: 1,
             max_concurrent: 2,
             max_wait_ms: 5_000,
+            nice: 0,
         })
         .unwrap()
     }

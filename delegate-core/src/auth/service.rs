@@ -345,7 +345,8 @@ impl AuthService {
     pub async fn me(&self, caller: &AuthContext) -> Result<(Arc<User>, LoginSession)> {
         let revoked = || Error::unauthenticated("token_revoked", "the access token was revoked");
         let session = self.core.sessions.cached(caller.session_id).await?;
-        Ok((caller.profile.clone(), session.ok_or_else(revoked)?))
+        let session = session.ok_or_else(revoked)?;
+        Ok((caller.profile.clone(), Arc::unwrap_or_clone(session)))
     }
 
     /// Ends the caller's login session: its refresh family and this access token die at once.

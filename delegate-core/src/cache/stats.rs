@@ -114,8 +114,10 @@ pub(crate) fn layer_report(
     }
 }
 
-#[derive(Default)]
 struct Counters {
+    /// The namespace, as a metric label: made once (namespaces are a bounded set, kept for
+    /// the life of the process here and in the metrics registry alike).
+    label: &'static str,
     l1_hits: AtomicU64,
     l1_misses: AtomicU64,
     l2_hits: AtomicU64,
@@ -151,7 +153,18 @@ impl CacheStats {
         };
         let counters = counters.unwrap_or_else(|| {
             let mut write = self.namespaces.write().expect("stats lock");
-            write.entry(namespace.to_owned()).or_default().clone()
+            write
+                .entry(namespace.to_owned())
+                .or_insert_with(|| {
+                    std::sync::Arc::new(Counters {
+                        label: Box::leak(namespace.into()),
+                        l1_hits: AtomicU64::new(0),
+                        l1_misses: AtomicU64::new(0),
+                        l2_hits: AtomicU64::new(0),
+                        l2_misses: AtomicU64::new(0),
+                    })
+                })
+                .clone()
         });
         let counter = match (layer, hit) {
             (Layer::L1, true) => &counters.l1_hits,
@@ -164,7 +177,7 @@ impl CacheStats {
         metrics::counter!(
             "delegate_cache_requests_total",
             "layer" => layer.name(),
-            "namespace" => namespace.to_owned(),
+            "namespace" => counters.label,
             "result" => if hit { "hit" } else { "miss" },
         )
         .increment(1);

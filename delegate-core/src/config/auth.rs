@@ -134,9 +134,9 @@ pub struct PasswordConfig {
     /// the request answers 503 with `Retry-After` (default 2000).
     pub max_wait_ms: u64,
     /// How many steps below the process's priority the hashing threads run (Linux nice
-    /// value, default 5; 0 = the same). Requests that need no hash are served first when
-    /// the CPU is short, and logins take what is left (they wait, then answer 503, rather
-    /// than slow every other request).
+    /// value, default 19, the lowest priority; 0 = the same). Requests that need no hash
+    /// are served first when the CPU is short, and logins take what is left (they wait, then
+    /// answer 503, rather than slow every other request); an idle CPU hashes at full speed.
     pub nice: u8,
 }
 
@@ -149,7 +149,7 @@ impl Default for PasswordConfig {
             max_concurrent: std::thread::available_parallelism()
                 .map_or(1, |n| (n.get() / 2).max(1)),
             max_wait_ms: 2_000,
-            nice: 5,
+            nice: 19,
         }
     }
 }

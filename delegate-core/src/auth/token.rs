@@ -51,7 +51,8 @@ pub struct TokenSigner {
     /// Tokens whose signature and claims were checked, by their exact text: a client presents
     /// the same token on every request, and a repeat skips the signature and the JSON. The
     /// time window is checked on every call. Only tokens that passed enter, so a client
-    /// cannot fill it with garbage; an entry ends when its token could no longer pass.
+    /// cannot fill it with garbage; an entry is dropped at most one token lifetime (plus the
+    /// leeway) after it entered; a token still in its window then is simply decoded again.
     verified: moka::sync::Cache<String, Arc<AccessClaims>>,
     issuer: String,
     audience: String,

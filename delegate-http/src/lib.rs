@@ -5,6 +5,8 @@ mod cors;
 mod edge;
 mod error;
 mod extract;
+mod gate;
+mod log_sink;
 mod metrics;
 mod observe;
 mod openapi;
@@ -25,4 +27,4 @@ pub fn observed<S: Clone + Send + Sync + 'static>(router: axum::Router<S>) -> ax
     metrics::install();
     router.layer(axum::middleware::from_fn(observe::observe))
 }
-pub use server::{init_tracing, run, serve};
+pub use server::{flush_logs, init_tracing, run, serve};

@@ -22,14 +22,14 @@ async fn main() -> ExitCode {
         }
     };
     delegate_http::init_tracing(&config);
-    let delegate = match Delegate::connect(config).await {
-        Ok(delegate) => delegate,
-        Err(e) => {
-            eprintln!("delegate-server: {e}");
-            return ExitCode::FAILURE;
-        }
+    let served = match Delegate::connect(config).await {
+        Ok(delegate) => delegate_http::run(delegate)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
     };
-    match delegate_http::run(delegate).await {
+    delegate_http::flush_logs();
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("delegate-server: {e}");

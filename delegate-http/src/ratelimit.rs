@@ -1,15 +1,12 @@
-//! The rate-limit middleware: counts each API request against the caller (the user when a
-//! valid token is presented on an ordinary route; the client IP on login, register and
-//! refresh, and for anonymous requests) and writes the `RateLimit-*` headers.
+//! The rate limit's parts for the HTTP gate ([`crate::gate`]): which class of limit a route
+//! counts against, the route's key for per-route limits, and the `RateLimit-*` headers.
 
 use crate::error::{ApiError, whole_secs};
-use crate::extract::{ClientIp, bearer_token, client_ip};
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::MatchedPath;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use delegate_core::ratelimit::{RateClient, RateDecision, RouteClass};
-use delegate_core::{AuthContext, Delegate, Error, ErrorKind};
+use delegate_core::Error;
+use delegate_core::ratelimit::{RateDecision, RouteClass};
 use std::sync::Once;
 
 /// Routes that are counted against the stricter auth limit, per IP, and fail closed.
@@ -22,73 +19,35 @@ const AUTH_ROUTES: &[&str] = &[
 /// The route that calls the AI provider (fails closed too).
 const AI_ROUTE: &str = "/api/v1/sessions/{id}/messages";
 
-/// Applies `delegate.limits()` to the request; a refusal is a 429 with `Retry-After`, an
-/// outage on a fail-closed route a 503.
-pub(crate) async fn limit(State(delegate): State<Delegate>, req: Request, next: Next) -> Response {
-    let (mut parts, body) = req.into_parts();
-    let matched = parts.extensions.get::<MatchedPath>().cloned();
-    let path = matched
-        .as_ref()
-        .map_or(parts.uri.path(), MatchedPath::as_str);
-    let route = format!("{} {path}", parts.method);
-    let class = if AUTH_ROUTES.contains(&path) {
+/// The class of limit a request counts against: the auth routes' stricter per-IP one, the AI
+/// route's, or the standard one.
+pub(crate) fn route_class(parts: &Parts) -> RouteClass {
+    let path = matched_path(parts);
+    if AUTH_ROUTES.contains(&path) {
         RouteClass::Auth
     } else if parts.method == Method::POST && path == AI_ROUTE {
         RouteClass::Ai
     } else {
         RouteClass::Standard
-    };
-    let bearer = match bearer_token(&parts) {
-        Ok(bearer) => bearer.map(str::to_owned),
-        Err(e) => return e.into_response(),
-    };
-    let ip = client_ip(&parts.headers, &parts.extensions, &delegate);
-    if let Some(ip) = ip {
-        parts.extensions.insert(ClientIp(ip));
     }
-    // A token never moves the auth routes off the IP's bucket: login, register and refresh
-    // do not need a caller, and a valid token must not buy more guesses.
-    // A refused token counts against the IP (the handler answers 401 where one is needed);
-    // a store outage while verifying answers at once, rather than twice as slowly later.
-    // The admin guard (which runs before routing) may have verified the caller already.
-    let verified = parts.extensions.get::<AuthContext>().cloned();
-    let caller = match (&bearer, class) {
-        (Some(_), RouteClass::Ai | RouteClass::Standard) if verified.is_some() => verified,
-        (Some(token), RouteClass::Ai | RouteClass::Standard) => {
-            match delegate.auth().authenticate(token).await {
-                Ok(caller) => Some(caller),
-                Err(e) if e.kind() == ErrorKind::Unauthenticated => None,
-                Err(e) => return ApiError::from(e).into_response(),
-            }
-        }
-        _ => None,
-    };
-    let client = match (&caller, ip) {
-        (Some(caller), _) => RateClient::User(caller.user_id, caller.tier),
-        (None, Some(ip)) => RateClient::Ip(ip),
-        (None, None) => return no_connect_info().into_response(),
-    };
-    // `AuthUser` takes the verified caller from here instead of verifying again.
-    if let Some(caller) = caller {
-        crate::observe::CallerSlot::note(&parts.extensions, &caller);
-        parts.extensions.insert(caller);
-    }
-    let decision = match delegate.limits().check(&client, &route, class).await {
-        Ok(decision) => decision,
-        Err(e) => return ApiError::from(e).into_response(),
-    };
-    let mut response = if decision.allowed {
-        next.run(Request::from_parts(parts, body)).await
-    } else {
-        ApiError::rate_limited(decision.retry_after).into_response()
-    };
-    write_headers(response.headers_mut(), &decision);
-    response
+}
+
+/// The route template the request matched, or its path when it matched none.
+fn matched_path(parts: &Parts) -> &str {
+    parts
+        .extensions
+        .get::<MatchedPath>()
+        .map_or(parts.uri.path(), MatchedPath::as_str)
+}
+
+/// The route's name for per-route limits: `METHOD /route/template`.
+pub(crate) fn route_key(parts: &Parts) -> String {
+    format!("{} {}", parts.method, matched_path(parts))
 }
 
 /// Without the peer address every anonymous client would share one bucket; refuse instead,
 /// and say loudly (once) how to fix the host app.
-fn no_connect_info() -> ApiError {
+pub(crate) fn no_connect_info() -> ApiError {
     static WARNED: Once = Once::new();
     WARNED.call_once(|| {
         tracing::error!(
@@ -104,7 +63,8 @@ const LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
 const REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
 const RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 
-fn write_headers(headers: &mut HeaderMap, decision: &RateDecision) {
+/// Writes the decision's `RateLimit-Limit`, `-Remaining` and `-Reset` headers.
+pub(crate) fn write_headers(headers: &mut HeaderMap, decision: &RateDecision) {
     headers.insert(LIMIT, HeaderValue::from(decision.limit));
     headers.insert(REMAINING, HeaderValue::from(decision.remaining));
     headers.insert(RESET, HeaderValue::from(whole_secs(decision.reset_after)));

@@ -1,5 +1,7 @@
 //! Running the server: tracing set-up, binding, and graceful shutdown on SIGINT/SIGTERM.
 
+use crate::log_sink::LogSink;
+pub use crate::log_sink::flush_logs;
 use axum::serve::ListenerExt;
 use delegate_core::config::redact_url;
 use delegate_core::{Config, Delegate, Environment};
@@ -9,17 +11,20 @@ use tokio::net::TcpListener;
 
 /// Installs a tracing subscriber: JSON lines in production (`environment`, from
 /// `NODE_ENV`, `DELEGATE_ENVIRONMENT` or the TOML file, as [`Config::load`] read it),
-/// readable text otherwise; the filter comes from `RUST_LOG` (default `info`).
+/// readable text otherwise; the filter comes from `RUST_LOG` (default `info`). Lines go to
+/// standard output through a writer thread (see [`flush_logs`]), so that no request waits on
+/// a write for its log line.
 pub fn init_tracing(config: &Config) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let production = config.environment == Environment::Production;
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     // A second initialisation (tests, embedding hosts) keeps the first subscriber.
-    let _ = if production {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
+    let _ = match (production, LogSink::stdout()) {
+        (true, Some(sink)) => builder.json().with_writer(sink).try_init(),
+        (true, None) => builder.json().try_init(),
+        (false, Some(sink)) => builder.with_writer(sink).try_init(),
+        (false, None) => builder.try_init(),
     };
 }
 
@@ -78,6 +83,7 @@ pub async fn serve(
     if !audit.audit_log().flush(Duration::from_secs(5)).await {
         tracing::error!("audit events still queued at shutdown could not be stored in 5 s");
     }
+    flush_logs();
     served
 }
 

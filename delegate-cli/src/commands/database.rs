@@ -6,10 +6,14 @@ use delegate_core::{Config, Error, Result};
 /// Runs the HTTP server until SIGINT/SIGTERM, exactly as the `delegate-server` binary does.
 pub async fn serve(config: Config) -> Result<()> {
     delegate_http::init_tracing(&config);
-    let delegate = super::connect(config).await?;
-    delegate_http::run(delegate)
-        .await
-        .map_err(|e| Error::internal("the server stopped").with_source(e))
+    let served = match super::connect(config).await {
+        Ok(delegate) => delegate_http::run(delegate)
+            .await
+            .map_err(|e| Error::internal("the server stopped").with_source(e)),
+        Err(e) => Err(e),
+    };
+    delegate_http::flush_logs();
+    served
 }
 
 /// Applies pending migrations to `config.database_url`.

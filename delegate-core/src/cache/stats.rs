@@ -5,8 +5,8 @@
 use crate::error::Result;
 use async_trait::async_trait;
 use std::collections::BTreeMap;
-use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{OnceLock, RwLock};
 
 /// A cache level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +122,33 @@ struct Counters {
     l1_misses: AtomicU64,
     l2_hits: AtomicU64,
     l2_misses: AtomicU64,
+    /// The namespace's `delegate_cache_requests_total` handles by layer and result, made on
+    /// its first count (not looked up in the recorder on every count; a recorder installed
+    /// after that does not see them, and Delegate's server installs its own before serving).
+    metrics: OnceLock<[metrics::Counter; 4]>,
+}
+
+impl Counters {
+    fn metric(&self, layer: Layer, hit: bool) -> &metrics::Counter {
+        let handles = self.metrics.get_or_init(|| {
+            // Namespaces come from the key builders (a fixed set), so labels stay bounded.
+            [
+                (Layer::L1, true),
+                (Layer::L1, false),
+                (Layer::L2, true),
+                (Layer::L2, false),
+            ]
+            .map(|(layer, hit)| {
+                metrics::counter!(
+                    "delegate_cache_requests_total",
+                    "layer" => layer.name(),
+                    "namespace" => self.label,
+                    "result" => if hit { "hit" } else { "miss" },
+                )
+            })
+        });
+        &handles[usize::from(layer == Layer::L2) * 2 + usize::from(!hit)]
+    }
 }
 
 /// Counts of one namespace.
@@ -162,6 +189,7 @@ impl CacheStats {
                         l1_misses: AtomicU64::new(0),
                         l2_hits: AtomicU64::new(0),
                         l2_misses: AtomicU64::new(0),
+                        metrics: OnceLock::new(),
                     })
                 })
                 .clone()
@@ -173,14 +201,7 @@ impl CacheStats {
             (Layer::L2, false) => &counters.l2_misses,
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        // Namespaces come from the key builders (a fixed set), so labels stay bounded.
-        metrics::counter!(
-            "delegate_cache_requests_total",
-            "layer" => layer.name(),
-            "namespace" => counters.label,
-            "result" => if hit { "hit" } else { "miss" },
-        )
-        .increment(1);
+        counters.metric(layer, hit).increment(1);
     }
 
     /// A snapshot per namespace.

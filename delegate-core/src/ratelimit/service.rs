@@ -13,8 +13,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::ids::UserId;
 use crate::users::Tier;
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// Who a request is counted against.
@@ -151,12 +151,7 @@ impl RateLimits {
             let decision = self
                 .count(key, limit, Duration::from_millis(window_ms), class)
                 .await?;
-            metrics::counter!(
-                "delegate_ratelimit_decisions_total",
-                "scope" => scope,
-                "decision" => if decision.allowed { "allowed" } else { "refused" },
-            )
-            .increment(1);
+            decision_counter(scope, decision.allowed).increment(1);
             let tighter = tightest.is_none_or(|t| {
                 (!decision.allowed && t.allowed)
                     || (decision.allowed == t.allowed && decision.remaining < t.remaining)
@@ -217,6 +212,32 @@ impl RateLimits {
             other => other,
         }
     }
+}
+
+/// The scopes a decision is counted in, as metric labels.
+const SCOPES: [&str; 4] = ["global", "auth", "client", "route"];
+
+/// The `delegate_ratelimit_decisions_total` handle of `scope` and the decision, made once (not
+/// looked up in the recorder per request; a recorder installed after the first decision does
+/// not see them, and Delegate's server installs its own before serving).
+fn decision_counter(scope: &'static str, allowed: bool) -> &'static metrics::Counter {
+    static HANDLES: OnceLock<[[metrics::Counter; 2]; SCOPES.len()]> = OnceLock::new();
+    let handles = HANDLES.get_or_init(|| {
+        SCOPES.map(|scope| {
+            ["allowed", "refused"].map(|decision| {
+                metrics::counter!(
+                    "delegate_ratelimit_decisions_total",
+                    "scope" => scope,
+                    "decision" => decision,
+                )
+            })
+        })
+    });
+    let at = SCOPES
+        .iter()
+        .position(|s| *s == scope)
+        .expect("a decision's scope is one of SCOPES");
+    &handles[at][usize::from(!allowed)]
 }
 
 #[cfg(test)]

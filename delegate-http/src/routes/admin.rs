@@ -1,22 +1,20 @@
 //! /api/v1/admin: operator actions for callers with the admin role (accounts, the audit
-//! trail, cache, cleanup), and the guard that answers 401/403 on every admin path and method
-//! (whatever its case or trailing slash) before routing.
+//! trail, cache, cleanup), and which paths are admin paths: on each of them, in any case and
+//! with or without a trailing slash, `crate::gate` answers 401/403 before the router's 404.
 
 use super::DEFAULT_LIMIT;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, bearer_token, query_time};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, query_time};
 use crate::wire::{
     AccountChangeRequest, AdminUserBody, AdminUserDetailBody, AdminUserPage, AuditListQuery,
     AuditPage, CacheClearBody, CacheClearRequest, CacheStatsBody, CleanupBody, NotifiedBody,
     NotifyRequest, RevokedBody, UserSearchQuery,
 };
 use axum::Router;
-use axum::extract::{Extension, Request, State};
+use axum::extract::{Extension, State};
 use axum::http::StatusCode;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use delegate_core::admin::{AccountChange, Actor, AdminService, AuditKind, AuditQuery};
+use delegate_core::admin::{AccountChange, Actor, AuditKind, AuditQuery};
 use delegate_core::paging::parse_cursor;
 use delegate_core::users::UserQuery;
 use delegate_core::{AuthContext, Delegate, Error, UserId};
@@ -24,19 +22,19 @@ use delegate_core::{AuthContext, Delegate, Error, UserId};
 pub(crate) fn routes() -> Router<Delegate> {
     Router::new()
         .route(
-            "/sessions/cleanup",
+            "/api/v1/admin/sessions/cleanup",
             get(cleanup_login_sessions).post(cleanup_login_sessions),
         )
-        .route("/users", get(list_users))
+        .route("/api/v1/admin/users", get(list_users))
         .route(
-            "/users/{id}",
+            "/api/v1/admin/users/{id}",
             get(show_user).patch(change_user).delete(delete_user),
         )
-        .route("/users/{id}/logout-all", post(logout_user))
-        .route("/audit", get(audit))
-        .route("/cache/stats", get(cache_stats))
-        .route("/cache/clear", post(clear_cache))
-        .route("/notify", post(notify))
+        .route("/api/v1/admin/users/{id}/logout-all", post(logout_user))
+        .route("/api/v1/admin/audit", get(audit))
+        .route("/api/v1/admin/cache/stats", get(cache_stats))
+        .route("/api/v1/admin/cache/clear", post(clear_cache))
+        .route("/api/v1/admin/notify", post(notify))
 }
 
 /// Send an application event (`app.*`) to every live connection of a user, on every
@@ -70,32 +68,12 @@ fn user_id(id: &str) -> Result<UserId, ApiError> {
 }
 
 /// Whether `path` is under /api/v1/admin, in any case, with or without a trailing slash.
-fn is_admin_path(path: &str) -> bool {
-    let path = path.trim_end_matches('/').to_ascii_lowercase();
-    path == "/api/v1/admin" || path.starts_with("/api/v1/admin/")
-}
-
-/// Lets only admins reach /api/v1/admin: 401 without a valid token, 403 for anyone else, on
-/// every path and method there (known or not), before routing.
-pub(crate) async fn guard(State(delegate): State<Delegate>, req: Request, next: Next) -> Response {
-    if !is_admin_path(req.uri().path()) {
-        return next.run(req).await;
-    }
-    let (mut parts, body) = req.into_parts();
-    let caller = match bearer_token(&parts) {
-        Err(e) => return e.into_response(),
-        Ok(None) => return ApiError::missing_token().into_response(),
-        Ok(Some(token)) => match delegate.auth().authenticate(token).await {
-            Ok(caller) => caller,
-            Err(e) => return ApiError::from(e).into_response(),
-        },
-    };
-    crate::observe::CallerSlot::note(&parts.extensions, &caller);
-    if let Err(e) = AdminService::authorize(&Actor::Caller(caller.clone())) {
-        return ApiError::from(e).into_response();
-    }
-    parts.extensions.insert(caller);
-    next.run(Request::from_parts(parts, body)).await
+pub(crate) fn is_admin_path(path: &str) -> bool {
+    const ADMIN: &str = "/api/v1/admin";
+    let path = path.trim_end_matches('/');
+    path.get(..ADMIN.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(ADMIN))
+        && matches!(path.as_bytes().get(ADMIN.len()), None | Some(b'/'))
 }
 
 /// Delete expired and revoked login sessions, expired refresh families, ended denials and

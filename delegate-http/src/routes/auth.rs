@@ -15,15 +15,15 @@ use delegate_core::{Credentials, Delegate, LoginSessionId, Registration};
 
 pub(crate) fn routes() -> Router<Delegate> {
     Router::new()
-        .route("/register", post(register))
-        .route("/login", post(login))
-        .route("/refresh", post(refresh))
-        .route("/logout", post(logout))
-        .route("/logout-all", post(logout_all))
-        .route("/me", get(me))
-        .route("/sessions", get(list_login_sessions))
-        .route("/sessions/{id}", delete(revoke_login_session))
-        .route("/password", post(change_password))
+        .route("/api/v1/auth/register", post(register))
+        .route("/api/v1/auth/login", post(login))
+        .route("/api/v1/auth/refresh", post(refresh))
+        .route("/api/v1/auth/logout", post(logout))
+        .route("/api/v1/auth/logout-all", post(logout_all))
+        .route("/api/v1/auth/me", get(me))
+        .route("/api/v1/auth/sessions", get(list_login_sessions))
+        .route("/api/v1/auth/sessions/{id}", delete(revoke_login_session))
+        .route("/api/v1/auth/password", post(change_password))
 }
 
 /// Create an account and sign in.

@@ -21,15 +21,24 @@ use std::convert::Infallible;
 
 pub(crate) fn routes() -> Router<Delegate> {
     Router::new()
-        .route("/", get(list_chat_sessions).post(create_chat_session))
         .route(
-            "/{id}",
+            "/api/v1/sessions",
+            get(list_chat_sessions).post(create_chat_session),
+        )
+        .route(
+            "/api/v1/sessions/{id}",
             get(get_chat_session)
                 .patch(rename_chat_session)
                 .delete(delete_chat_session),
         )
-        .route("/{id}/messages", get(list_messages).post(send_message))
-        .route("/{id}/messages/{message_id}/stream", get(resume_reply))
+        .route(
+            "/api/v1/sessions/{id}/messages",
+            get(list_messages).post(send_message),
+        )
+        .route(
+            "/api/v1/sessions/{id}/messages/{message_id}/stream",
+            get(resume_reply),
+        )
 }
 
 fn session_id(id: &str) -> Result<ChatSessionId, ApiError> {

@@ -21,7 +21,7 @@ pub(crate) fn routes() -> Router<Delegate> {
 
 /// The detailed view, under /api/v1/health (rate-limited like the rest of the API).
 pub(crate) fn api_routes() -> Router<Delegate> {
-    Router::new().route("/detailed", get(detailed))
+    Router::new().route("/api/v1/health/detailed", get(detailed))
 }
 
 /// Liveness: answers while the process serves.

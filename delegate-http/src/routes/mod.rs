@@ -39,28 +39,22 @@ pub fn router(delegate: Delegate) -> Router {
     let voice_upload_limit =
         delegate.voice().max_upload_bytes() + crate::upload::MULTIPART_OVERHEAD;
     let socketio = realtime::socketio::layer(delegate.clone());
+    // Every route carries its whole path (no `nest`): a nested route strips its prefix from
+    // the URI of each request it serves, which rebuilds the URI every time.
     let api = Router::new()
-        .nest("/api/v1/auth", auth::routes())
-        .nest("/api/v1/users", users::routes())
-        .nest("/api/v1/sessions", chat::routes())
-        .nest("/api/v1/transcripts", transcripts::routes())
-        .nest("/api/v1/voice", voice::routes())
+        .merge(auth::routes())
+        .merge(users::routes())
+        .merge(chat::routes())
+        .merge(transcripts::routes())
+        .merge(voice::routes())
         .route("/api/v1/ws", axum::routing::get(realtime::connect))
-        .nest("/api/v1/health", health::api_routes())
-        .nest("/api/v1/admin", admin::routes())
-        .route_layer(axum::middleware::from_fn_with_state(
-            delegate.clone(),
-            crate::ratelimit::limit,
-        ))
+        .merge(health::api_routes())
+        .merge(admin::routes())
         .merge(health::routes())
         .route("/metrics", axum::routing::get(crate::metrics::render))
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
-        .layer(axum::middleware::from_fn_with_state(
-            delegate.clone(),
-            admin::guard,
-        ))
-        .with_state(delegate)
+        .with_state(delegate.clone())
         .merge(openapi::routes(&models, &voices, &formats));
-    crate::edge::wrap(api, &server, voice_upload_limit, socketio)
+    crate::edge::wrap(api, delegate, &server, voice_upload_limit, socketio)
 }

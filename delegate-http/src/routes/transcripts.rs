@@ -18,15 +18,18 @@ use delegate_core::{ChatSessionId, Delegate, Error, TranscriptId};
 
 pub(crate) fn routes() -> Router<Delegate> {
     Router::new()
-        .route("/", get(list_transcripts).post(create_transcript))
-        .route("/search", get(search_transcripts))
         .route(
-            "/{id}",
+            "/api/v1/transcripts",
+            get(list_transcripts).post(create_transcript),
+        )
+        .route("/api/v1/transcripts/search", get(search_transcripts))
+        .route(
+            "/api/v1/transcripts/{id}",
             get(get_transcript)
                 .patch(update_transcript)
                 .delete(delete_transcript),
         )
-        .route("/{id}/export", get(export_transcript))
+        .route("/api/v1/transcripts/{id}/export", get(export_transcript))
 }
 
 fn transcript_id(id: &str) -> Result<TranscriptId, ApiError> {

@@ -10,10 +10,13 @@ use delegate_core::Delegate;
 
 pub(crate) fn routes() -> Router<Delegate> {
     Router::new()
-        .route("/profile", get(profile).patch(update_profile))
-        .route("/preferences", patch(update_preferences))
-        .route("/usage", get(usage))
-        .route("/sessions", get(super::chat::list_chat_sessions))
+        .route("/api/v1/users/profile", get(profile).patch(update_profile))
+        .route("/api/v1/users/preferences", patch(update_preferences))
+        .route("/api/v1/users/usage", get(usage))
+        .route(
+            "/api/v1/users/sessions",
+            get(super::chat::list_chat_sessions),
+        )
 }
 
 /// The caller's usage this period against the tier's quota.

@@ -23,11 +23,11 @@ use futures::StreamExt;
 
 pub(crate) fn routes() -> Router<Delegate> {
     Router::new()
-        .route("/transcribe", post(transcribe))
-        .route("/synthesize", post(synthesize))
-        .route("/process", post(process))
-        .route("/voices", get(voices))
-        .route("/usage", get(usage))
+        .route("/api/v1/voice/transcribe", post(transcribe))
+        .route("/api/v1/voice/synthesize", post(synthesize))
+        .route("/api/v1/voice/process", post(process))
+        .route("/api/v1/voice/voices", get(voices))
+        .route("/api/v1/voice/usage", get(usage))
 }
 
 /// Reads the request's upload with the voice limits.

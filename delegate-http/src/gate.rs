@@ -1,0 +1,181 @@
+//! The gate between routing and the handlers: the admin guard and the rate limit, with the
+//! caller's one verification, as one service (each middleware layer costs a boxed service
+//! clone and a boxed future per request; see [`crate::edge`]).
+//!
+//! - Every path under /api/v1/admin, known or not, needs an admin: 401 without a valid token,
+//!   403 for anyone else, before the router's 404 or 405 is shown.
+//! - Every request to a route under /api/v1/ counts against the caller (the user when a valid
+//!   token is presented on an ordinary route; the client IP on login, register and refresh,
+//!   and for anonymous requests), and its answer carries the `RateLimit-*` headers.
+
+use crate::error::ApiError;
+use crate::extract::{ClientIp, bearer_token, client_ip};
+use crate::ratelimit::{no_connect_info, route_class, route_key, write_headers};
+use crate::routes::admin::is_admin_path;
+use axum::extract::{MatchedPath, Request};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use delegate_core::admin::{Actor, AdminService};
+use delegate_core::ratelimit::{RateClient, RouteClass};
+use delegate_core::{AuthContext, Delegate, ErrorKind};
+use futures::future::{BoxFuture, Either};
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+use tower::{Layer, Service};
+
+/// Routes under this prefix are rate-limited.
+const API_PREFIX: &str = "/api/v1/";
+
+/// Puts a [`Gate`] in front of each route.
+#[derive(Clone)]
+pub(crate) struct GateLayer {
+    delegate: Delegate,
+}
+
+impl GateLayer {
+    pub(crate) fn new(delegate: Delegate) -> Self {
+        Self { delegate }
+    }
+}
+
+impl<S> Layer<S> for GateLayer {
+    type Service = Gate<S>;
+
+    fn layer(&self, inner: S) -> Gate<S> {
+        Gate {
+            delegate: self.delegate.clone(),
+            inner,
+        }
+    }
+}
+
+/// See the module docs.
+#[derive(Clone)]
+pub(crate) struct Gate<S> {
+    delegate: Delegate,
+    inner: S,
+}
+
+impl<S> Service<Request> for Gate<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<S::Future, BoxFuture<'static, Result<Response, Infallible>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let admin = is_admin_path(req.uri().path());
+        let limited = req
+            .extensions()
+            .get::<MatchedPath>()
+            .is_some_and(|p| p.as_str().starts_with(API_PREFIX));
+        if !admin && !limited {
+            return Either::Left(self.inner.call(req));
+        }
+        // The service made ready goes with the request; its clone stays for the next one.
+        let ready = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, ready);
+        let delegate = self.delegate.clone();
+        Either::Right(Box::pin(async move {
+            Ok(pass(&delegate, admin, limited, req, inner).await)
+        }))
+    }
+}
+
+/// The gate's answer for one admin or rate-limited request: a refusal, or the inner service's
+/// response with the rate-limit headers.
+async fn pass<S>(
+    delegate: &Delegate,
+    admin: bool,
+    limited: bool,
+    req: Request,
+    mut inner: S,
+) -> Response
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    let (mut parts, body) = req.into_parts();
+    let ip = client_ip(&parts.headers, &parts.extensions, delegate);
+    let caller = match verify(delegate, admin, limited, &parts).await {
+        Ok(caller) => caller,
+        Err(refusal) => return refusal.into_response(),
+    };
+    if let Some(ip) = ip {
+        parts.extensions.insert(ClientIp(ip));
+    }
+    let decision = if limited {
+        let class = route_class(&parts);
+        let client = match (&caller, ip) {
+            (Some(caller), _) if class != RouteClass::Auth => {
+                RateClient::User(caller.user_id, caller.tier)
+            }
+            (_, Some(ip)) => RateClient::Ip(ip),
+            (_, None) => return no_connect_info().into_response(),
+        };
+        match delegate
+            .limits()
+            .check(&client, &route_key(&parts), class)
+            .await
+        {
+            Ok(decision) if decision.allowed => Some(decision),
+            Ok(decision) => {
+                let mut refusal = ApiError::rate_limited(decision.retry_after).into_response();
+                write_headers(refusal.headers_mut(), &decision);
+                return refusal;
+            }
+            Err(e) => return ApiError::from(e).into_response(),
+        }
+    } else {
+        None
+    };
+    // `AuthUser` takes the verified caller from here instead of verifying again.
+    if let Some(caller) = caller {
+        crate::observe::CallerSlot::note(&parts.extensions, &caller);
+        parts.extensions.insert(caller);
+    }
+    let Ok(mut response) = inner.call(Request::from_parts(parts, body)).await;
+    if let Some(decision) = &decision {
+        write_headers(response.headers_mut(), decision);
+    }
+    response
+}
+
+/// The verified caller, if the request needs or may use one:
+/// - on an admin path, an admin, or the refusal (401 without a valid token, 403 otherwise);
+/// - on an ordinary limited route, the token's caller, or `None` for a refused token (it
+///   counts against the IP, and the handler answers 401 where one is needed);
+/// - on login, register and refresh, never: a token does not move them off the IP's bucket
+///   (they need no caller, and a valid token must not buy more guesses).
+///
+/// Credentials given twice are refused, and a store outage while verifying answers at once.
+async fn verify(
+    delegate: &Delegate,
+    admin: bool,
+    limited: bool,
+    parts: &Parts,
+) -> Result<Option<AuthContext>, ApiError> {
+    let token = bearer_token(parts)?;
+    if admin {
+        let token = token.ok_or_else(ApiError::missing_token)?;
+        let caller = delegate.auth().authenticate(token).await?;
+        crate::observe::CallerSlot::note(&parts.extensions, &caller);
+        AdminService::authorize(&Actor::Caller(caller.clone()))?;
+        return Ok(Some(caller));
+    }
+    match token {
+        Some(token) if limited && route_class(parts) != RouteClass::Auth => {
+            match delegate.auth().authenticate(token).await {
+                Ok(caller) => Ok(Some(caller)),
+                Err(e) if e.kind() == ErrorKind::Unauthenticated => Ok(None),
+                Err(e) => Err(e.into()),
+            }
+        }
+        _ => Ok(None),
+    }
+}

@@ -19,9 +19,8 @@ use crate::clock::Clock;
 use crate::error::Result;
 use async_trait::async_trait;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex as StdMutex, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
-use tokio::sync::Mutex;
 
 /// The most permits one lease carries.
 pub const MAX_BATCH: u32 = 64;
@@ -130,13 +129,63 @@ struct KeyState {
     refused: Option<(i64, i64, i64)>,
 }
 
-type Slot = Arc<Mutex<KeyState>>;
+impl KeyState {
+    /// Spends a permit of the lease held, or repeats a refusal still trusted; `None` when
+    /// neither can answer and a new lease is needed.
+    fn answer(&mut self, now: i64, window: Duration, limit: u32) -> Option<RateDecision> {
+        let window_ms = millis(window);
+        if self.window != window_ms {
+            // New, or the same key used with another window (a configuration change).
+            self.window = window_ms;
+            self.refused = None;
+        }
+        if let Some(lease) = self.lease.as_mut()
+            && now < lease.hold_until
+            && lease.unspent() > 0
+        {
+            lease.spent_at.push(now);
+            return Some(RateDecision {
+                allowed: true,
+                limit,
+                remaining: lease.room + lease.unspent(),
+                retry_after: Duration::ZERO,
+                reset_after: window,
+            });
+        }
+        if let Some((trusted_until, retry_at, reset_at)) = self.refused {
+            if now < trusted_until {
+                return Some(refusal(limit, retry_at, reset_at, now));
+            }
+            self.refused = None;
+        }
+        None
+    }
+}
+
+/// One key in this process: its state, read and spent under a plain lock (never held across
+/// an await), and the lock that lets one request at a time lease for it.
+#[derive(Default)]
+struct KeySlot {
+    state: Mutex<KeyState>,
+    leasing: tokio::sync::Mutex<()>,
+}
+
+impl KeySlot {
+    fn state(&self) -> MutexGuard<'_, KeyState> {
+        // Nothing panics while holding it; should something, its state is still whole.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+type Slot = Arc<KeySlot>;
 
 /// A lease with permits outstanding, to be settled when it ends if nothing else does.
 struct Ending {
     hold_until: i64,
     key: String,
-    slot: Weak<Mutex<KeyState>>,
+    slot: Weak<KeySlot>,
     lease: String,
 }
 
@@ -153,7 +202,7 @@ struct Inner<W> {
     instance: String,
     next_lease: AtomicU64,
     /// Leases with permits outstanding.
-    ending: StdMutex<Vec<Ending>>,
+    ending: Mutex<Vec<Ending>>,
     sweeper: std::sync::Once,
 }
 
@@ -170,7 +219,7 @@ impl<W: SharedWindow> LeasedLimiter<W> {
                     .build(),
                 instance: uuid::Uuid::new_v4().simple().to_string(),
                 next_lease: AtomicU64::new(0),
-                ending: StdMutex::new(Vec::new()),
+                ending: Mutex::new(Vec::new()),
                 sweeper: std::sync::Once::new(),
             }),
         }
@@ -234,7 +283,7 @@ impl<W: SharedWindow> Inner<W> {
         {
             let Some(slot) = slot.upgrade() else { continue };
             let settlement = {
-                let mut state = slot.lock().await;
+                let mut state = slot.state();
                 match &state.lease {
                     Some(held) if held.id == lease && held.hold_until <= now => {
                         state.lease.take().map(Lease::settlement)
@@ -263,6 +312,11 @@ fn refusal(limit: u32, retry_at: i64, reset_at: i64, now: i64) -> RateDecision {
     }
 }
 
+/// A window's length in ms, rounded up, so a window never shrinks below what was asked for.
+fn millis(window: Duration) -> i64 {
+    i64::try_from(window.as_nanos().div_ceil(1_000_000)).unwrap_or(i64::MAX)
+}
+
 fn until(at: i64, now: i64) -> Duration {
     Duration::from_millis(u64::try_from(at.saturating_sub(now)).unwrap_or_default())
 }
@@ -271,36 +325,22 @@ fn until(at: i64, now: i64) -> Duration {
 impl<W: SharedWindow> RateLimiter for LeasedLimiter<W> {
     async fn check(&self, key: &str, limit: u32, window: Duration) -> Result<RateDecision> {
         let inner = &self.inner;
-        let now = inner.clock.now().timestamp_millis();
-        // Rounded up, so a window never shrinks below what was asked for.
-        let window_ms = i64::try_from(window.as_nanos().div_ceil(1_000_000)).unwrap_or(i64::MAX);
+        let window_ms = millis(window);
         let slot = inner.slot(key);
-        let mut state = slot.lock().await;
-        if state.window != window_ms {
-            // New, or the same key used with another window (a configuration change).
-            state.window = window_ms;
-            state.refused = None;
+        let now = inner.clock.now().timestamp_millis();
+        if let Some(decision) = slot.state().answer(now, window, limit) {
+            return Ok(decision);
         }
-        if let Some(lease) = state.lease.as_mut()
-            && now < lease.hold_until
-            && lease.unspent() > 0
-        {
-            lease.spent_at.push(now);
-            return Ok(RateDecision {
-                allowed: true,
-                limit,
-                remaining: lease.room + lease.unspent(),
-                retry_after: Duration::ZERO,
-                reset_after: window,
-            });
-        }
-        if let Some((trusted_until, retry_at, reset_at)) = state.refused {
-            if now < trusted_until {
-                return Ok(refusal(limit, retry_at, reset_at, now));
+        // One lease at a time per key; whoever waited may find the new lease has room.
+        let _leasing = slot.leasing.lock().await;
+        let now = inner.clock.now().timestamp_millis();
+        let last = {
+            let mut state = slot.state();
+            if let Some(decision) = state.answer(now, window, limit) {
+                return Ok(decision);
             }
-            state.refused = None;
-        }
-        let last = state.lease.take();
+            state.lease.take()
+        };
         let want = Inner::<W>::want(last.as_ref(), now, limit);
         let settle = last.map(Lease::settlement);
         let id = format!(
@@ -328,7 +368,7 @@ impl<W: SharedWindow> RateLimiter for LeasedLimiter<W> {
         if grant.granted == 0 {
             let retry_at = grant.oldest.map_or(now + window_ms, |t| t + window_ms);
             let reset_at = grant.newest.map_or(now, |t| t + window_ms);
-            state.refused = Some((retry_at.min(hold_until), retry_at, reset_at));
+            slot.state().refused = Some((retry_at.min(hold_until), retry_at, reset_at));
             return Ok(refusal(limit, retry_at, reset_at, now));
         }
         let lease = Lease {
@@ -348,13 +388,14 @@ impl<W: SharedWindow> RateLimiter for LeasedLimiter<W> {
         if lease.granted > 1 {
             inner.note_ending(key, &slot, &lease);
         }
-        state.lease = Some(lease);
+        slot.state().lease = Some(lease);
         Ok(decision)
     }
 
     async fn reset(&self, key: &str) -> Result<()> {
         if let Some(slot) = self.inner.keys.get(key) {
-            *slot.lock().await = KeyState::default();
+            let _leasing = slot.leasing.lock().await;
+            *slot.state() = KeyState::default();
         }
         self.inner.window.clear(key).await
     }

@@ -11,7 +11,7 @@ use std::sync::atomic::AtomicUsize;
 /// The Redis script's semantics over a map of `(member, score)` logs, counting calls.
 #[derive(Default)]
 struct Window {
-    logs: StdMutex<HashMap<String, Vec<(String, i64)>>>,
+    logs: Mutex<HashMap<String, Vec<(String, i64)>>>,
     calls: AtomicUsize,
 }
 

@@ -62,12 +62,27 @@ fn work(queue: &Mutex<Receiver<Job>>) {
     }
 }
 
-/// Moves the calling thread `nice` steps down (a higher nice value), at most to 19.
+/// Moves the calling thread `nice` steps down (a higher nice value), at most to 19. At 19,
+/// the lowest, it runs under `SCHED_IDLE` instead: the kernel's policy for background work,
+/// which a waking thread of any other policy preempts at once (at nice 19 a hash still
+/// finishes its time slice first), so a request waits for no hash.
 #[cfg(target_os = "linux")]
 fn lower_priority(nice: u8) {
     use rustix::process::{getpriority_process, setpriority_process};
+    use thread_priority::ThreadPriority;
+    use thread_priority::unix::{
+        NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy,
+        thread_native_id,
+    };
     if nice == 0 {
         return;
+    }
+    if nice >= 19 {
+        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        match set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle) {
+            Ok(()) => return,
+            Err(e) => tracing::warn!(error = ?e, "could not run the hashing thread as SCHED_IDLE"),
+        }
     }
     let thread = Some(rustix::thread::gettid());
     let lowered = getpriority_process(thread)
@@ -105,5 +120,27 @@ mod tests {
         let panicked = pool.run(|| -> u8 { panic!("a hash went wrong") }).await;
         assert!(panicked.is_err());
         assert_eq!(pool.run(|| 7).await.unwrap(), 7, "the thread survived");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn at_the_lowest_priority_jobs_run_under_sched_idle() {
+        use thread_priority::unix::{
+            NormalThreadSchedulePolicy, ThreadSchedulePolicy, thread_schedule_policy,
+        };
+        let policy = HashPool::new(1, 19)
+            .unwrap()
+            .run(|| thread_schedule_policy().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            policy,
+            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle)
+        );
+        let here = thread_schedule_policy().unwrap();
+        assert_eq!(
+            here,
+            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Other)
+        );
     }
 }

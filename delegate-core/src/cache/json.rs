@@ -4,6 +4,7 @@
 
 use super::Cache;
 use crate::error::{Error, ErrorKind, Result};
+use bytes::Bytes;
 use futures::future::BoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -46,21 +47,22 @@ where
         Cached::Bytes(bytes) => bytes,
         Cached::Fetched(value) => return Ok(Arc::new(value)),
     };
+    // The same buffer (the memo's clone keeps it from being freed and reused) is the same
+    // value, without comparing it; other bytes are compared.
     if let Some((seen, value)) = memo.entries.get(key)
-        && *seen == *bytes
+        && ((seen.as_ptr() == bytes.as_ptr() && seen.len() == bytes.len()) || seen == bytes)
     {
         return Ok(value);
     }
     let value = Arc::new(serde_json::from_slice::<T>(&bytes).map_err(json_error)?);
-    memo.entries
-        .insert(key.to_owned(), (bytes.into(), value.clone()));
+    memo.entries.insert(key.to_owned(), (bytes, value.clone()));
     Ok(value)
 }
 
 /// Values decoded from cached JSON, by key, each beside the bytes it was decoded from (see
 /// [`cached_json_memo`]). Bounded; shared by clones of the service that owns it.
 pub struct DecodedMemo<T> {
-    entries: moka::sync::Cache<String, (Arc<[u8]>, Arc<T>)>,
+    entries: moka::sync::Cache<String, (Bytes, Arc<T>)>,
 }
 
 impl<T: Send + Sync + 'static> DecodedMemo<T> {
@@ -74,7 +76,7 @@ impl<T: Send + Sync + 'static> DecodedMemo<T> {
 
 /// What a cached read found: the cached bytes, or (the cache being down) the value itself.
 enum Cached<T> {
-    Bytes(Vec<u8>),
+    Bytes(Bytes),
     Fetched(T),
 }
 

@@ -11,6 +11,7 @@ pub use two_level::{CACHE_TOPIC, TwoLevelCache};
 
 use crate::error::Result;
 use async_trait::async_trait;
+use bytes::Bytes;
 use futures::future::BoxFuture;
 use std::time::Duration;
 
@@ -29,19 +30,20 @@ pub trait Cache: Send + Sync + 'static {
 
     /// The value under `key`, or what `load` produces, stored for `ttl`. A failed load is
     /// returned and not cached. Implementations may guarantee one load per key under
-    /// concurrent misses ([`TwoLevelCache`] does).
+    /// concurrent misses ([`TwoLevelCache`] does), and may hand out the same shared buffer
+    /// while a value is unchanged ([`TwoLevelCache`] does, from its L1).
     async fn get_or_load(
         &self,
         key: &str,
         ttl: Duration,
         load: BoxFuture<'_, Result<Vec<u8>>>,
-    ) -> Result<Vec<u8>> {
+    ) -> Result<Bytes> {
         if let Some(value) = self.get(key).await? {
-            return Ok(value);
+            return Ok(value.into());
         }
         let value = load.await?;
         self.set(key, value.clone(), ttl).await?;
-        Ok(value)
+        Ok(value.into())
     }
 }
 

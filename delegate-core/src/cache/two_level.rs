@@ -10,6 +10,7 @@ use crate::bus::{Delivery, EventBus};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use async_trait::async_trait;
+use bytes::Bytes;
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use moka::Expiry;
@@ -23,7 +24,8 @@ pub const CACHE_TOPIC: &str = "cache";
 
 #[derive(Clone)]
 struct Entry {
-    value: Arc<Vec<u8>>,
+    /// Shared, so that a hit hands out the same buffer without copying it.
+    value: Bytes,
     ttl: Duration,
 }
 
@@ -135,10 +137,10 @@ impl TwoLevelCache {
         key: &str,
         ttl: Duration,
         load: impl Future<Output = Result<Vec<u8>>>,
-    ) -> Result<Vec<u8>> {
+    ) -> Result<Bytes> {
         if let Some(entry) = self.l1.get(key).await {
             self.stats.record(key, Layer::L1, true);
-            return Ok(entry.value.to_vec());
+            return Ok(entry.value);
         }
         self.stats.record(key, Layer::L1, false);
         let entry = self
@@ -155,12 +157,12 @@ impl TwoLevelCache {
             })
             .await
             .map_err(|e: Arc<Error>| (*e).clone())?;
-        Ok(entry.value.to_vec())
+        Ok(entry.value)
     }
 
     fn entry(&self, value: Vec<u8>, ttl: Duration) -> Entry {
         Entry {
-            value: Arc::new(value),
+            value: Bytes::from(value),
             ttl: ttl.min(self.l1_max_ttl),
         }
     }
@@ -290,7 +292,7 @@ impl Cache for TwoLevelCache {
         key: &str,
         ttl: Duration,
         load: BoxFuture<'_, Result<Vec<u8>>>,
-    ) -> Result<Vec<u8>> {
+    ) -> Result<Bytes> {
         self.load_once(key, ttl, load).await
     }
 }
@@ -410,7 +412,7 @@ mod tests {
             })
         });
         for result in futures::future::join_all(loads).await {
-            assert_eq!(result.unwrap().unwrap(), b"loaded");
+            assert_eq!(&result.unwrap().unwrap()[..], b"loaded");
         }
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         // And it was written through to L2 (with its expiry in front).
@@ -434,7 +436,13 @@ mod tests {
             .get_or_load("k:1", TTL, Box::pin(async { Ok(b"now".to_vec()) }))
             .await
             .unwrap();
-        assert_eq!(value, b"now");
+        assert_eq!(&value[..], b"now");
+        // An L1 hit hands out the same buffer, not a copy.
+        let again = cache
+            .get_or_load("k:1", TTL, Box::pin(async { Ok(b"other".to_vec()) }))
+            .await
+            .unwrap();
+        assert_eq!(again.as_ptr(), value.as_ptr());
     }
 
     #[tokio::test]

@@ -134,7 +134,8 @@ pub struct PasswordConfig {
     /// the request answers 503 with `Retry-After` (default 2000).
     pub max_wait_ms: u64,
     /// How many steps below the process's priority the hashing threads run (Linux nice
-    /// value, default 19, the lowest priority; 0 = the same). Requests that need no hash
+    /// value, default 19, the lowest priority; 0 = the same). At 19 they run under
+    /// `SCHED_IDLE`, which any other thread preempts at once. Requests that need no hash
     /// are served first when the CPU is short, and logins take what is left (they wait, then
     /// answer 503, rather than slow every other request); an idle CPU hashes at full speed.
     pub nice: u8,

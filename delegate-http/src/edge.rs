@@ -1,6 +1,7 @@
 //! The HTTP edge around every route: request ids, the request's span and observation,
 //! security headers, the declared-size check, request timeouts and load shedding, CORS,
-//! Socket.IO, the body limit and the gate. Each answer it makes is the JSON error envelope.
+//! Socket.IO, the body limit and the admin gate. Each answer it makes is the JSON error
+//! envelope.
 
 use crate::error::ApiError;
 use crate::gate::GateLayer;
@@ -40,8 +41,8 @@ const VOICE_PATH: &str = "/api/v1/voice/";
 
 /// Wraps `router` in the edge (outermost first): [`Edge`] (request id and span, observation,
 /// the declared-size check, load shedding and the timeout, the security headers), CORS,
-/// Socket.IO, the body limit, and the gate (the admin guard and the rate limit, see
-/// [`crate::gate`]).
+/// Socket.IO, the body limit, and the admin gate (see [`crate::gate`]; the limit gate is a
+/// route layer of the API's routes, inside this).
 ///
 /// One layer call for all of them: axum wraps every route once per call, and each wrap costs
 /// a boxed service clone per request. The edge and the gate are written as services of their
@@ -61,7 +62,7 @@ pub(crate) fn wrap(
             .layer(crate::cors::layer(&server.cors_origin))
             .layer(socketio)
             .layer(DefaultBodyLimit::max(limit))
-            .layer(GateLayer::new(delegate)),
+            .layer(GateLayer::admin(delegate)),
     )
 }
 
@@ -147,7 +148,8 @@ impl<S> Layer<S> for EdgeLayer {
 /// - observes the request (see [`crate::observe`]);
 /// - refuses a body declared larger than the limit (413) before any of it is read;
 /// - sheds load: past `max_concurrent_requests` in flight (for the whole router) it answers
-///   503 at once, and a request whose answer takes longer than the timeout gets 504;
+///   503 `overloaded` at once, and a request whose answer takes longer than the timeout gets
+///   503 `request_timeout`;
 /// - sets the security headers the answer does not set itself, the content security policy
 ///   for the path, and an explicit charset on JSON.
 ///

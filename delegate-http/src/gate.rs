@@ -1,18 +1,20 @@
-//! The gate between routing and the handlers: the admin guard and the rate limit, with the
-//! caller's one verification, as one service (each middleware layer costs a boxed service
-//! clone and a boxed future per request; see [`crate::edge`]).
+//! The gates between routing and the handlers, as services of their own (a `from_fn`
+//! middleware costs a boxed service clone and a boxed future per request; see
+//! [`crate::edge`]), sharing the caller's one verification:
 //!
-//! - Every path under /api/v1/admin, known or not, needs an admin: 401 without a valid token,
-//!   403 for anyone else, before the router's 404 or 405 is shown.
-//! - Every request to a route under /api/v1/ counts against the caller (the user when a valid
-//!   token is presented on an ordinary route; the client IP on login, register and refresh,
-//!   and for anonymous requests), and its answer carries the `RateLimit-*` headers.
+//! - the admin gate, around every route: every path under /api/v1/admin, known or not, needs
+//!   an admin (401 without a valid token, 403 for anyone else) before the router's 404 or 405
+//!   is shown;
+//! - the limit gate, around each API route's methods (so a 405 is not counted): the request
+//!   counts against the caller (the user when a valid token is presented on an ordinary
+//!   route; the client IP on login, register and refresh, and for anonymous requests), and
+//!   its answer carries the `RateLimit-*` headers.
 
 use crate::error::ApiError;
 use crate::extract::{ClientIp, bearer_token, client_ip};
 use crate::ratelimit::{no_connect_info, route_class, route_key, write_headers};
 use crate::routes::admin::is_admin_path;
-use axum::extract::{MatchedPath, Request};
+use axum::extract::Request;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use delegate_core::admin::{Actor, AdminService};
@@ -23,18 +25,35 @@ use std::convert::Infallible;
 use std::task::{Context, Poll};
 use tower::{Layer, Service};
 
-/// Routes under this prefix are rate-limited.
-const API_PREFIX: &str = "/api/v1/";
+/// Which gate (see the module docs).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Admin,
+    Limit,
+}
 
 /// Puts a [`Gate`] in front of each route.
 #[derive(Clone)]
 pub(crate) struct GateLayer {
     delegate: Delegate,
+    kind: Kind,
 }
 
 impl GateLayer {
-    pub(crate) fn new(delegate: Delegate) -> Self {
-        Self { delegate }
+    /// The admin gate, for every route (`Router::layer`).
+    pub(crate) fn admin(delegate: Delegate) -> Self {
+        Self {
+            delegate,
+            kind: Kind::Admin,
+        }
+    }
+
+    /// The limit gate, for the API's routes (`Router::route_layer`).
+    pub(crate) fn limit(delegate: Delegate) -> Self {
+        Self {
+            delegate,
+            kind: Kind::Limit,
+        }
     }
 }
 
@@ -44,6 +63,7 @@ impl<S> Layer<S> for GateLayer {
     fn layer(&self, inner: S) -> Gate<S> {
         Gate {
             delegate: self.delegate.clone(),
+            kind: self.kind,
             inner,
         }
     }
@@ -53,6 +73,7 @@ impl<S> Layer<S> for GateLayer {
 #[derive(Clone)]
 pub(crate) struct Gate<S> {
     delegate: Delegate,
+    kind: Kind,
     inner: S,
 }
 
@@ -70,11 +91,10 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        let admin = is_admin_path(req.uri().path());
-        let limited = req
-            .extensions()
-            .get::<MatchedPath>()
-            .is_some_and(|p| p.as_str().starts_with(API_PREFIX));
+        let (admin, limited) = match self.kind {
+            Kind::Admin => (is_admin_path(req.uri().path()), false),
+            Kind::Limit => (false, true),
+        };
         if !admin && !limited {
             return Either::Left(self.inner.call(req));
         }
@@ -169,6 +189,10 @@ async fn verify(
         return Ok(Some(caller));
     }
     match token {
+        // The admin gate verified this caller already.
+        Some(_) if parts.extensions.get::<AuthContext>().is_some() => {
+            Ok(parts.extensions.get::<AuthContext>().cloned())
+        }
         Some(token) if limited && route_class(parts) != RouteClass::Auth => {
             match delegate.auth().authenticate(token).await {
                 Ok(caller) => Ok(Some(caller)),

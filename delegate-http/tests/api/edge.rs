@@ -486,3 +486,38 @@ async fn slow_requests_are_shed_and_timed_out_with_503() {
     let res = app.client.get(app.url("/health")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_method_the_route_lacks_is_405_before_credentials_are_checked_and_is_not_counted() {
+    let app = spawn_app().await;
+    let ada = app.register("method-405@example.com").await;
+    for (method, path) in [
+        (reqwest::Method::TRACE, "/api/v1/ws?token="),
+        (
+            reqwest::Method::DELETE,
+            "/api/v1/users/profile?access_token=x",
+        ),
+    ] {
+        // Credentials given twice would be a 400 on a method the route has.
+        let res = app
+            .client
+            .request(method.clone(), app.url(path))
+            .bearer_auth(&ada.access)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            res.headers().get("ratelimit-limit").is_none(),
+            "{method} {path}"
+        );
+        assert_error(res, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+    }
+    // On an admin path, the admin gate answers first, whatever the method.
+    let res = app
+        .client
+        .request(reqwest::Method::TRACE, app.url("/api/v1/admin/users"))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::UNAUTHORIZED, "missing_token").await;
+}

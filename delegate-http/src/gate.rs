@@ -188,11 +188,10 @@ async fn verify(
         AdminService::authorize(&Actor::Caller(caller.clone()))?;
         return Ok(Some(caller));
     }
+    let verified = parts.extensions.get::<AuthContext>();
     match token {
         // The admin gate verified this caller already.
-        Some(_) if parts.extensions.get::<AuthContext>().is_some() => {
-            Ok(parts.extensions.get::<AuthContext>().cloned())
-        }
+        Some(_) if verified.is_some() => Ok(verified.cloned()),
         Some(token) if limited && route_class(parts) != RouteClass::Auth => {
             match delegate.auth().authenticate(token).await {
                 Ok(caller) => Ok(Some(caller)),

@@ -102,31 +102,32 @@ impl Shared {
     }
 }
 
-/// The `tracing_subscriber` writer of the process's log sink.
+/// The `tracing_subscriber` writer of the process's log sink (straight to standard output
+/// when its writer thread could not be started).
 #[derive(Clone, Copy)]
-pub(crate) struct LogSink(&'static Shared);
+pub(crate) struct LogSink(Option<&'static Shared>);
 
 impl LogSink {
-    /// The sink to standard output, its writer thread started on first use (`None` when the
-    /// thread cannot be started).
-    pub(crate) fn stdout() -> Option<Self> {
-        SINK.get_or_init(|| {
-            std::thread::Builder::new()
-                .name("delegate-log".into())
-                .spawn(|| {
-                    if let Some(shared) = SINK.wait() {
-                        shared.write_out();
-                    }
+    /// The sink to standard output, its writer thread started on first use.
+    pub(crate) fn stdout() -> Self {
+        Self(
+            SINK.get_or_init(|| {
+                std::thread::Builder::new()
+                    .name("delegate-log".into())
+                    .spawn(|| {
+                        if let Some(shared) = SINK.wait() {
+                            shared.write_out();
+                        }
+                    })
+                    .ok()?;
+                Some(Shared {
+                    state: Mutex::default(),
+                    arrived: Condvar::new(),
+                    written: Condvar::new(),
                 })
-                .ok()?;
-            Some(Shared {
-                state: Mutex::default(),
-                arrived: Condvar::new(),
-                written: Condvar::new(),
             })
-        })
-        .as_ref()
-        .map(Self)
+            .as_ref(),
+        )
     }
 }
 
@@ -140,7 +141,10 @@ impl<'a> MakeWriter<'a> for LogSink {
 
 impl Write for LogSink {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.append(buf);
+        match self.0 {
+            Some(shared) => shared.append(buf),
+            None => std::io::stdout().write_all(buf)?,
+        }
         Ok(buf.len())
     }
 
@@ -162,8 +166,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lines_are_counted_out_in_order_and_flush_waits_for_them() {
-        let sink = LogSink::stdout().unwrap();
+    fn flush_waits_until_every_line_is_written_out() {
+        let sink = LogSink::stdout();
         let mut writer = sink.make_writer();
         for i in 0..1000 {
             writer
@@ -171,7 +175,7 @@ mod tests {
                 .unwrap();
         }
         flush_logs();
-        let state = sink.0.state();
+        let state = sink.0.expect("the writer thread started").state();
         assert!(state.queued_total > 0);
         assert_eq!(state.written_total, state.queued_total);
         assert!(state.pending.is_empty());

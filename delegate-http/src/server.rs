@@ -20,17 +20,13 @@ pub fn init_tracing(config: &Config) {
     let production = config.environment == Environment::Production;
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     // A second initialisation (tests, embedding hosts) keeps the first subscriber.
-    let _ = match (production, LogSink::stdout()) {
+    let builder = builder.with_writer(LogSink::stdout());
+    let _ = if production {
         // The span list names every span a line was logged in (the request's id among
         // them); the innermost span alone would repeat its last entry on every line.
-        (true, Some(sink)) => builder
-            .json()
-            .with_current_span(false)
-            .with_writer(sink)
-            .try_init(),
-        (true, None) => builder.json().with_current_span(false).try_init(),
-        (false, Some(sink)) => builder.with_writer(sink).try_init(),
-        (false, None) => builder.try_init(),
+        builder.json().with_current_span(false).try_init()
+    } else {
+        builder.try_init()
     };
 }
 

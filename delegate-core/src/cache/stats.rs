@@ -114,31 +114,46 @@ pub(crate) fn layer_report(
     }
 }
 
+/// The (layer, result) pairs a namespace counts, in the order of [`Counters`]' arrays.
+const SLOTS: [(Layer, bool); 4] = [
+    (Layer::L1, true),
+    (Layer::L1, false),
+    (Layer::L2, true),
+    (Layer::L2, false),
+];
+
+/// The index of (`layer`, `hit`) in [`SLOTS`].
+fn slot(layer: Layer, hit: bool) -> usize {
+    usize::from(layer == Layer::L2) * 2 + usize::from(!hit)
+}
+
 struct Counters {
     /// The namespace, as a metric label: made once (namespaces are a bounded set, kept for
     /// the life of the process here and in the metrics registry alike).
     label: &'static str,
-    l1_hits: AtomicU64,
-    l1_misses: AtomicU64,
-    l2_hits: AtomicU64,
-    l2_misses: AtomicU64,
-    /// The namespace's `delegate_cache_requests_total` handles by layer and result, made on
-    /// its first count (not looked up in the recorder on every count; a recorder installed
-    /// after that does not see them, and Delegate's server installs its own before serving).
+    /// Counts by [`SLOTS`].
+    counts: [AtomicU64; 4],
+    /// The namespace's `delegate_cache_requests_total` handles by [`SLOTS`], made on its
+    /// first count (not looked up in the recorder on every count; a recorder installed after
+    /// that does not see them, and Delegate's server installs its own before serving).
     metrics: OnceLock<[metrics::Counter; 4]>,
 }
 
 impl Counters {
-    fn metric(&self, layer: Layer, hit: bool) -> &metrics::Counter {
+    fn new(namespace: &str) -> Self {
+        Self {
+            label: Box::leak(namespace.into()),
+            counts: Default::default(),
+            metrics: OnceLock::new(),
+        }
+    }
+
+    fn count(&self, layer: Layer, hit: bool) {
+        let at = slot(layer, hit);
+        self.counts[at].fetch_add(1, Ordering::Relaxed);
         let handles = self.metrics.get_or_init(|| {
             // Namespaces come from the key builders (a fixed set), so labels stay bounded.
-            [
-                (Layer::L1, true),
-                (Layer::L1, false),
-                (Layer::L2, true),
-                (Layer::L2, false),
-            ]
-            .map(|(layer, hit)| {
+            SLOTS.map(|(layer, hit)| {
                 metrics::counter!(
                     "delegate_cache_requests_total",
                     "layer" => layer.name(),
@@ -147,7 +162,11 @@ impl Counters {
                 )
             })
         });
-        &handles[usize::from(layer == Layer::L2) * 2 + usize::from(!hit)]
+        handles[at].increment(1);
+    }
+
+    fn load(&self, layer: Layer, hit: bool) -> u64 {
+        self.counts[slot(layer, hit)].load(Ordering::Relaxed)
     }
 }
 
@@ -182,26 +201,10 @@ impl CacheStats {
             let mut write = self.namespaces.write().expect("stats lock");
             write
                 .entry(namespace.to_owned())
-                .or_insert_with(|| {
-                    std::sync::Arc::new(Counters {
-                        label: Box::leak(namespace.into()),
-                        l1_hits: AtomicU64::new(0),
-                        l1_misses: AtomicU64::new(0),
-                        l2_hits: AtomicU64::new(0),
-                        l2_misses: AtomicU64::new(0),
-                        metrics: OnceLock::new(),
-                    })
-                })
+                .or_insert_with(|| std::sync::Arc::new(Counters::new(namespace)))
                 .clone()
         });
-        let counter = match (layer, hit) {
-            (Layer::L1, true) => &counters.l1_hits,
-            (Layer::L1, false) => &counters.l1_misses,
-            (Layer::L2, true) => &counters.l2_hits,
-            (Layer::L2, false) => &counters.l2_misses,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        counters.metric(layer, hit).increment(1);
+        counters.count(layer, hit);
     }
 
     /// A snapshot per namespace.
@@ -209,14 +212,13 @@ impl CacheStats {
         let read = self.namespaces.read().expect("stats lock");
         read.iter()
             .map(|(ns, c)| {
-                let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
                 (
                     ns.clone(),
                     NamespaceStats {
-                        l1_hits: load(&c.l1_hits),
-                        l1_misses: load(&c.l1_misses),
-                        l2_hits: load(&c.l2_hits),
-                        l2_misses: load(&c.l2_misses),
+                        l1_hits: c.load(Layer::L1, true),
+                        l1_misses: c.load(Layer::L1, false),
+                        l2_hits: c.load(Layer::L2, true),
+                        l2_misses: c.load(Layer::L2, false),
                     },
                 )
             })

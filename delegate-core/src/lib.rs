@@ -25,6 +25,7 @@ pub mod clock;
 pub mod config;
 mod delegate;
 pub mod error;
+mod hashing;
 pub mod health;
 pub mod ids;
 pub mod paging;

@@ -6,6 +6,7 @@ mod edge;
 mod error;
 mod extract;
 mod gate;
+mod log_fields;
 mod log_sink;
 mod metrics;
 mod observe;
@@ -18,6 +19,7 @@ mod wire;
 
 pub use error::ApiError;
 pub use extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
+pub use log_fields::JsonSpanFields;
 pub use routes::router;
 
 /// `router` with Delegate's request observation on every route: one structured log line per

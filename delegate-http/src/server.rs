@@ -1,5 +1,6 @@
 //! Running the server: tracing set-up, binding, and graceful shutdown on SIGINT/SIGTERM.
 
+use crate::JsonSpanFields;
 use crate::log_sink::LogSink;
 pub use crate::log_sink::flush_logs;
 use axum::serve::ListenerExt;
@@ -24,7 +25,11 @@ pub fn init_tracing(config: &Config) {
     let _ = if production {
         // The span list names every span a line was logged in (the request's id among
         // them); the innermost span alone would repeat its last entry on every line.
-        builder.json().with_current_span(false).try_init()
+        builder
+            .json()
+            .with_current_span(false)
+            .fmt_fields(JsonSpanFields)
+            .try_init()
     } else {
         builder.try_init()
     };

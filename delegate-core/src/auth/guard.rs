@@ -1,6 +1,7 @@
 //! The in-process revocation guard: which login sessions are alive and which token ids are
 //! denied, answered from memory so that verifying a request does no I/O once warm.
 
+use crate::hashing::FastHash;
 use crate::ids::{LoginSessionId, UserId};
 use chrono::{DateTime, TimeDelta, Utc};
 use moka::ops::compute::Op;
@@ -26,7 +27,7 @@ pub(crate) enum Liveness {
 /// Session liveness (bounded, entries refreshed from the store after a TTL) and the jti
 /// denylist (complete: every denial in force, loaded at start and fed by revocations).
 pub(crate) struct SessionGuard {
-    sessions: moka::sync::Cache<LoginSessionId, Liveness>,
+    sessions: moka::sync::Cache<LoginSessionId, Liveness, FastHash>,
     ttl: TimeDelta,
     denied: RwLock<HashMap<String, i64>>,
 }
@@ -40,7 +41,7 @@ impl SessionGuard {
             sessions: moka::sync::Cache::builder()
                 .max_capacity(1_000_000)
                 .time_to_idle(ttl.max(Duration::from_secs(60)) * 2)
-                .build(),
+                .build_with_hasher(FastHash::default()),
             ttl: TimeDelta::from_std(ttl).unwrap_or(TimeDelta::MAX),
             denied: RwLock::new(HashMap::new()),
         }

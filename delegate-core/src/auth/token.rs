@@ -2,6 +2,7 @@
 
 use crate::config::{AuthConfig, Secret};
 use crate::error::{Error, Result};
+use crate::hashing::FastHash;
 use crate::ids::{LoginSessionId, UserId};
 use crate::users::{Role, Tier};
 use chrono::{DateTime, Utc};
@@ -53,7 +54,7 @@ pub struct TokenSigner {
     /// time window is checked on every call. Only tokens that passed enter, so a client
     /// cannot fill it with garbage; an entry is dropped at most one token lifetime (plus the
     /// leeway) after it entered; a token still in its window then is simply decoded again.
-    verified: moka::sync::Cache<String, Arc<AccessClaims>>,
+    verified: moka::sync::Cache<String, Arc<AccessClaims>, FastHash>,
     issuer: String,
     audience: String,
     ttl_secs: i64,
@@ -82,7 +83,7 @@ impl TokenSigner {
                 .time_to_live(Duration::from_secs(
                     config.access_ttl_secs.saturating_add(5).min(86_400),
                 ))
-                .build(),
+                .build_with_hasher(FastHash::default()),
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             ttl_secs: config.access_ttl_secs as i64,

@@ -9,6 +9,7 @@ use super::{Cache, glob_match};
 use crate::bus::{Delivery, EventBus};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
+use crate::hashing::FastHash;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
@@ -62,7 +63,7 @@ struct Invalidation {
 
 /// L1 + L2, kept coherent across instances over the bus.
 pub struct TwoLevelCache {
-    l1: moka::future::Cache<String, Entry>,
+    l1: moka::future::Cache<String, Entry, FastHash>,
     l2: Arc<dyn Cache>,
     bus: Arc<dyn EventBus>,
     origin: String,
@@ -96,7 +97,7 @@ impl TwoLevelCache {
             l1: moka::future::Cache::builder()
                 .max_capacity(l1_capacity)
                 .expire_after(EntryExpiry)
-                .build(),
+                .build_with_hasher(FastHash::default()),
             l2,
             bus,
             origin: uuid::Uuid::now_v7().to_string(),

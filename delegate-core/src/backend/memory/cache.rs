@@ -4,6 +4,7 @@ use crate::cache::stats::{CacheInspect, CacheStats, Layer, LayerReport, Sizes, l
 use crate::cache::{Cache, glob_match, namespace};
 use crate::clock::Clock;
 use crate::error::Result;
+use crate::hashing::FastHash;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -16,7 +17,7 @@ type Entry = (Vec<u8>, DateTime<Utc>);
 /// A cache in process memory. Expired entries are dropped when read or when the map grows.
 pub struct MemoryCache {
     clock: Arc<dyn Clock>,
-    entries: Mutex<HashMap<String, Entry>>,
+    entries: Mutex<HashMap<String, Entry, FastHash>>,
     max_entries: usize,
     stats: CacheStats,
 }
@@ -27,7 +28,7 @@ impl MemoryCache {
     pub fn new(clock: Arc<dyn Clock>, max_entries: usize) -> Self {
         Self {
             clock,
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(HashMap::default()),
             max_entries: max_entries.max(1),
             stats: CacheStats::default(),
         }

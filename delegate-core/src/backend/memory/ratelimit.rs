@@ -3,6 +3,7 @@
 
 use crate::clock::Clock;
 use crate::error::Result;
+use crate::hashing::FastHash;
 use crate::ratelimit::{RateDecision, RateLimiter};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -59,7 +60,7 @@ impl moka::Expiry<String, Arc<Window>> for IdleForItsWindow {
 /// Sliding-window limits held in process memory (one instance only).
 pub struct MemoryRateLimiter {
     clock: Arc<dyn Clock>,
-    windows: moka::sync::Cache<String, Arc<Window>>,
+    windows: moka::sync::Cache<String, Arc<Window>, FastHash>,
 }
 
 impl MemoryRateLimiter {
@@ -70,7 +71,7 @@ impl MemoryRateLimiter {
             windows: moka::sync::Cache::builder()
                 .max_capacity(MAX_KEYS)
                 .expire_after(IdleForItsWindow)
-                .build(),
+                .build_with_hasher(FastHash::default()),
         }
     }
 

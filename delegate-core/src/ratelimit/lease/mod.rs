@@ -17,6 +17,7 @@
 use super::{RateDecision, RateLimiter};
 use crate::clock::Clock;
 use crate::error::Result;
+use crate::hashing::FastHash;
 use async_trait::async_trait;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -197,7 +198,7 @@ pub struct LeasedLimiter<W: SharedWindow> {
 struct Inner<W> {
     window: W,
     clock: Arc<dyn Clock>,
-    keys: moka::sync::Cache<String, Slot>,
+    keys: moka::sync::Cache<String, Slot, FastHash>,
     /// Unique per process, so lease ids of two instances never meet.
     instance: String,
     next_lease: AtomicU64,
@@ -216,7 +217,7 @@ impl<W: SharedWindow> LeasedLimiter<W> {
                 keys: moka::sync::Cache::builder()
                     .max_capacity(MAX_KEYS)
                     .time_to_idle(Duration::from_secs(600))
-                    .build(),
+                    .build_with_hasher(FastHash::default()),
                 instance: uuid::Uuid::new_v4().simple().to_string(),
                 next_lease: AtomicU64::new(0),
                 ending: Mutex::new(Vec::new()),

@@ -342,6 +342,17 @@ impl<S: LoginSessionStore> LoginSessionStore for CountingStore<S> {
             .await
     }
 
+    async fn alive_past(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+        keep: u32,
+    ) -> Result<Vec<LoginSessionId>> {
+        self.record("LoginSessionStore::alive_past")
+            .alive_past(user, now, keep)
+            .await
+    }
+
     async fn touch(&self, id: LoginSessionId, at: DateTime<Utc>) -> Result<()> {
         self.record("LoginSessionStore::touch").touch(id, at).await
     }

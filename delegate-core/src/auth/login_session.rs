@@ -74,6 +74,15 @@ pub trait LoginSessionStore: Send + Sync + 'static {
     async fn get(&self, id: LoginSessionId) -> Result<Option<LoginSession>>;
     /// The user's sessions alive at `now`, newest first.
     async fn list_alive(&self, user: UserId, now: DateTime<Utc>) -> Result<Vec<LoginSession>>;
+    /// The ids of the user's sessions alive at `now` past the newest `keep`, in
+    /// `list_alive`'s order: what a cap of `keep` sessions would end, read without loading
+    /// every session.
+    async fn alive_past(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+        keep: u32,
+    ) -> Result<Vec<LoginSessionId>>;
     /// Sets `last_seen_at` (never moves it backwards).
     async fn touch(&self, id: LoginSessionId, at: DateTime<Utc>) -> Result<()>;
     /// Revokes the session if it is not revoked yet; true if this call revoked it.

@@ -105,6 +105,15 @@ impl LoginSessionStore for CachedLoginSessions {
         self.store.list_alive(user, now).await
     }
 
+    async fn alive_past(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+        keep: u32,
+    ) -> Result<Vec<LoginSessionId>> {
+        self.store.alive_past(user, now, keep).await
+    }
+
     async fn touch(&self, id: LoginSessionId, at: DateTime<Utc>) -> Result<()> {
         self.store.touch(id, at).await?;
         self.forget(&[id]).await;

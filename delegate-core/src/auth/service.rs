@@ -435,21 +435,28 @@ impl AuthService {
     }
 
     /// Past `max_sessions_per_user` live login sessions, revokes the oldest ones (never
-    /// `new`), so one account cannot pile up unbounded state.
+    /// `new`), so one account cannot pile up unbounded state. Only the ids past the cap are
+    /// read, so a login costs the same however many sessions the account has.
     async fn enforce_session_cap(&self, user: &User, new: &LoginSession) -> Result<()> {
         let core = &self.core;
-        let cap = core.config.max_sessions_per_user.max(1) as usize;
-        let now = core.clock.now();
-        let mut alive = core.sessions.list_alive(user.id, now).await?;
-        if alive.len() <= cap {
-            return Ok(());
+        let others_kept = core.config.max_sessions_per_user.max(1) - 1;
+        let mut past = core
+            .sessions
+            .alive_past(user.id, core.clock.now(), others_kept)
+            .await?;
+        // `new` is normally among the newest, and then the first session past the others
+        // kept is the last one the cap leaves alive; when a clock puts `new` further back,
+        // it is kept in its place.
+        match past.iter().position(|id| *id == new.id) {
+            Some(at) => {
+                past.remove(at);
+            }
+            None if !past.is_empty() => {
+                past.remove(0);
+            }
+            None => {}
         }
-        alive.retain(|s| s.id != new.id);
-        alive.sort_by_key(|s| (s.created_at, s.id));
-        let excess = alive.len() + 1 - cap;
-        core.end_sessions(alive.into_iter().take(excess).map(|s| s.id))
-            .await
-            .map(|_| ())
+        core.end_sessions(past.into_iter()).await.map(|_| ())
     }
 
     async fn sign_in(&self, user: User, device: DeviceInfo) -> Result<SignedIn> {

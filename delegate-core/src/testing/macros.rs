@@ -76,6 +76,7 @@ macro_rules! store_conformance {
                 $crate::__conformance_cases!(stores, sessions: [
                     insert_then_get_round_trips,
                     list_alive_excludes_dead_sessions_newest_first,
+                    alive_past_skips_the_newest,
                     touch_never_moves_backwards,
                     revoke_succeeds_once,
                     revoke_all_returns_exactly_the_unrevoked_ids,

@@ -95,6 +95,39 @@ pub async fn list_alive_excludes_dead_sessions_newest_first(stores: Stores) {
     );
 }
 
+/// `alive_past` lists the ids of the user's alive sessions past the newest `keep`, in
+/// `list_alive`'s order (newest first), and nothing when `keep` covers them all.
+pub async fn alive_past_skips_the_newest(stores: Stores) {
+    let ada = seed_user(&stores).await;
+    let bob = seed_user(&stores).await;
+    let second = seed_session(&stores, ada.id, 20, 1000).await;
+    let oldest = seed_session(&stores, ada.id, 10, 1000).await;
+    let newest = seed_session(&stores, ada.id, 40, 1000).await;
+    let third = seed_session(&stores, ada.id, 15, 1000).await;
+    let revoked = seed_session(&stores, ada.id, 50, 1000).await;
+    assert!(stores.sessions.revoke(revoked.id, at(60)).await.unwrap());
+    let _expired = seed_session(&stores, ada.id, 5, 90).await;
+    let _bobs = seed_session(&stores, bob.id, 1, 1000).await;
+
+    let past = |keep| stores.sessions.alive_past(ada.id, at(100), keep);
+    assert_eq!(
+        past(0).await.unwrap(),
+        vec![newest.id, second.id, third.id, oldest.id]
+    );
+    assert_eq!(past(2).await.unwrap(), vec![third.id, oldest.id]);
+    assert_eq!(past(3).await.unwrap(), vec![oldest.id]);
+    assert!(past(4).await.unwrap().is_empty());
+    assert!(past(u32::MAX).await.unwrap().is_empty());
+    assert!(
+        stores
+            .sessions
+            .alive_past(UserId::new(), at(100), 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 /// `touch` moves `last_seen_at` forward, never backwards, and ignores unknown ids.
 pub async fn touch_never_moves_backwards(stores: Stores) {
     let user = seed_user(&stores).await;

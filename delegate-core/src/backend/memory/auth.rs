@@ -33,6 +33,16 @@ impl LoginSessionStore for MemoryStore {
         Ok(found)
     }
 
+    async fn alive_past(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+        keep: u32,
+    ) -> Result<Vec<LoginSessionId>> {
+        let alive = self.list_alive(user, now).await?;
+        Ok(alive.iter().skip(keep as usize).map(|s| s.id).collect())
+    }
+
     async fn touch(&self, id: LoginSessionId, at: DateTime<Utc>) -> Result<()> {
         if let Some(s) = self.state().sessions.get_mut(&id) {
             s.last_seen_at = s.last_seen_at.max(at);

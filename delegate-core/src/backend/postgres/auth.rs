@@ -105,6 +105,25 @@ impl LoginSessionStore for PgStore {
         rows.iter().map(session).collect()
     }
 
+    async fn alive_past(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+        keep: u32,
+    ) -> Result<Vec<LoginSessionId>> {
+        let ids: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT id FROM login_sessions WHERE user_id = $1 AND revoked_at IS NULL \
+             AND expires_at > $2 ORDER BY created_at DESC, id DESC OFFSET $3",
+        )
+        .bind(user.as_uuid())
+        .bind(now)
+        .bind(i64::from(keep))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(ids.into_iter().map(LoginSessionId::from_uuid).collect())
+    }
+
     async fn touch(&self, id: LoginSessionId, at: DateTime<Utc>) -> Result<()> {
         sqlx::query(
             "UPDATE login_sessions SET last_seen_at = GREATEST(last_seen_at, $1) WHERE id = $2",

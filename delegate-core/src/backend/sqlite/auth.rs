@@ -105,6 +105,27 @@ impl LoginSessionStore for SqliteStore {
         rows.iter().map(session).collect()
     }
 
+    async fn alive_past(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+        keep: u32,
+    ) -> Result<Vec<LoginSessionId>> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM login_sessions WHERE user_id = ? AND revoked_at IS NULL \
+             AND expires_at > ? ORDER BY created_at DESC, id DESC LIMIT -1 OFFSET ?",
+        )
+        .bind(user.to_string())
+        .bind(millis(now))
+        .bind(i64::from(keep))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        ids.iter()
+            .map(|id| parse_uuid(id).map(LoginSessionId::from_uuid))
+            .collect()
+    }
+
     async fn touch(&self, id: LoginSessionId, at: DateTime<Utc>) -> Result<()> {
         sqlx::query("UPDATE login_sessions SET last_seen_at = MAX(last_seen_at, ?) WHERE id = ?")
             .bind(millis(at))

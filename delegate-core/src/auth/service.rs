@@ -456,7 +456,7 @@ impl AuthService {
             }
             None => {}
         }
-        core.end_sessions(past.into_iter()).await.map(|_| ())
+        core.end_sessions(past).await.map(|_| ())
     }
 
     async fn sign_in(&self, user: User, device: DeviceInfo) -> Result<SignedIn> {

@@ -444,9 +444,9 @@ impl AuthService {
             .sessions
             .alive_past(user.id, core.clock.now(), others_kept)
             .await?;
-        // `new` is normally among the newest, and then the first session past the others
-        // kept is the last one the cap leaves alive; when a clock puts `new` further back,
-        // it is kept in its place.
+        // `past` is everything after the newest `cap − 1`. If `new` is in it (a clock put it
+        // behind older sessions), `new` stays and the rest end. Otherwise `new` is one of
+        // those newest, so the first of `past`, the cap-th newest, stays as well.
         match past.iter().position(|id| *id == new.id) {
             Some(at) => {
                 past.remove(at);

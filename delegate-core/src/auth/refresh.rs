@@ -54,7 +54,8 @@ pub trait RefreshTokenStore: Send + Sync + 'static {
     async fn insert(&self, record: &RefreshTokenRecord) -> Result<()>;
     /// Atomically marks `presented` used and stores `child` (unused, same family, its parent
     /// recorded) in its place. Of concurrent calls with the same `presented`, exactly one gets
-    /// [`Rotation::Rotated`].
+    /// [`Rotation::Rotated`]. A store may leave an unused token of a session that is revoked
+    /// or expired at `at` alone and answer [`Rotation::Unknown`] (the caller refuses both).
     async fn rotate(&self, presented: &str, child: &str, at: DateTime<Utc>) -> Result<Rotation>;
     /// Deletes every token of these families; returns how many tokens.
     async fn delete_families(&self, sessions: &[LoginSessionId]) -> Result<u64>;

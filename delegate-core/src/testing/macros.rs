@@ -90,6 +90,7 @@ macro_rules! store_conformance {
                     rotate_then_reuse_then_unknown,
                     child_rotates_in_the_same_family,
                     concurrent_rotations_have_exactly_one_winner,
+                    rotations_racing_a_purge_of_their_sessions_never_fail,
                     count_unused_is_per_family,
                     delete_families_counts_tokens,
                     purge_issued_before_counts_tokens,

@@ -329,3 +329,35 @@ pub async fn purge_issued_before_counts_tokens(stores: Stores) {
     assert_eq!(counts(&stores).count_unused(one.id).await.unwrap(), 0);
     assert_eq!(counts(&stores).count_unused(two.id).await.unwrap(), 0);
 }
+
+/// Rotations racing a purge that deletes their expired sessions (and with them the sessions'
+/// tokens) never fail: each finds its token and spends it, or finds it gone. On PostgreSQL
+/// the purge's cascade and a rotation lock the same rows in opposite orders and can deadlock;
+/// whichever is aborted runs again.
+pub async fn rotations_racing_a_purge_of_their_sessions_never_fail(stores: Stores) {
+    let user = seed_user(&stores).await;
+    for round in 0..4 {
+        let mut presented = Vec::new();
+        for i in 0..200 {
+            let session = seed_session(&stores, user.id, 0, 10).await;
+            let hash = format!("race-{round}-{i}");
+            seed_token(&stores, &session, &hash, 0).await;
+            presented.push(hash);
+        }
+        let refresh = &stores.refresh;
+        let rotations = join_all(presented.iter().map(|hash| async move {
+            refresh.rotate(hash, &format!("{hash}-child"), at(20)).await
+        }));
+        // The purge first: its statement holds the sessions while the rotations arrive.
+        let (purged, rotations) =
+            tokio::join!(cleanup(&stores).purge_login_sessions(at(20)), rotations);
+        purged.expect("the purge");
+        for rotation in rotations {
+            let rotation = rotation.expect("a rotation racing the purge");
+            assert!(
+                matches!(rotation, Rotation::Rotated { .. } | Rotation::Unknown),
+                "{rotation:?}"
+            );
+        }
+    }
+}

@@ -46,6 +46,32 @@ fn is_serialization_failure(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.code().is_some_and(|code| code == "40001"))
 }
 
+/// How many times a statement PostgreSQL aborted to break a deadlock is run again.
+const DEADLOCK_RETRIES: u32 = 3;
+
+/// Runs `statement`, again (at most [`DEADLOCK_RETRIES`] times) while PostgreSQL aborts it
+/// to break a deadlock (SQLSTATE 40P01). A purge deleting expired sessions cascades to their
+/// refresh tokens, locking a session's row before its tokens' rows; a rotation locks a token's
+/// row, then (checking the child's foreign key) its session's: the two can deadlock, and the
+/// one PostgreSQL aborts only has to run again, after the other.
+async fn retrying_deadlocks<T, F, Fut>(mut statement: F) -> std::result::Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, sqlx::Error>>,
+{
+    let mut retries = 0;
+    loop {
+        match statement().await {
+            Err(sqlx::Error::Database(db))
+                if db.code().is_some_and(|code| code == "40P01") && retries < DEADLOCK_RETRIES =>
+            {
+                retries += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 fn session_and_user(row: &PgRow) -> Result<(LoginSessionId, UserId)> {
     let session: Uuid = row.try_get("session_id").map_err(db_error)?;
     let user: Uuid = row.try_get("user_id").map_err(db_error)?;
@@ -182,22 +208,28 @@ impl RefreshTokenStore for PgStore {
 
     async fn rotate(&self, presented: &str, child: &str, at: DateTime<Utc>) -> Result<Rotation> {
         // One statement, so one round trip and no transaction: the UPDATE spends the token
-        // only if it is unused, and the INSERT adds the child only for a row it spent. Under
+        // only if it is unused and its session alive, and the INSERT adds the child only for
+        // a row it spent. A token of a dead session is left alone (locking nothing, so a
+        // purge deleting that session cannot deadlock with it) and reads as unknown below. Under
         // READ COMMITTED a concurrent UPDATE of the same row waits for the first writer,
         // then re-checks `used_at IS NULL` against the committed row, so exactly one
         // rotation spends it; under a stricter default level the loser fails with a
         // serialization error instead. Either loser learns why below.
-        let spent = sqlx::query(
-            "WITH spent AS (UPDATE refresh_tokens SET used_at = $1 \
-             WHERE hash = $2 AND used_at IS NULL RETURNING session_id, user_id), \
-             child AS (INSERT INTO refresh_tokens (hash, session_id, user_id, issued_at, \
-             parent_hash) SELECT $3, session_id, user_id, $1, $2 FROM spent) \
-             SELECT session_id, user_id FROM spent",
-        )
-        .bind(at)
-        .bind(presented)
-        .bind(child)
-        .fetch_optional(&self.pool)
+        let spent = retrying_deadlocks(|| {
+            sqlx::query(
+                "WITH spent AS (UPDATE refresh_tokens t SET used_at = $1 FROM login_sessions s \
+                 WHERE t.hash = $2 AND t.used_at IS NULL AND s.id = t.session_id \
+                 AND s.revoked_at IS NULL AND s.expires_at > $1 \
+                 RETURNING t.session_id, t.user_id), \
+                 child AS (INSERT INTO refresh_tokens (hash, session_id, user_id, issued_at, \
+                 parent_hash) SELECT $3, session_id, user_id, $1, $2 FROM spent) \
+                 SELECT session_id, user_id FROM spent",
+            )
+            .bind(at)
+            .bind(presented)
+            .bind(child)
+            .fetch_optional(&self.pool)
+        })
         .await;
         match spent {
             Ok(Some(row)) => {
@@ -285,11 +317,13 @@ impl TokenDenylist for PgStore {
 #[async_trait]
 impl ExpiredDeletion for PgStore {
     async fn purge_login_sessions(&self, now: DateTime<Utc>) -> Result<u64> {
-        let done = sqlx::query(
-            "DELETE FROM login_sessions WHERE revoked_at IS NOT NULL OR expires_at <= $1",
-        )
-        .bind(now)
-        .execute(&self.pool)
+        let done = retrying_deadlocks(|| {
+            sqlx::query(
+                "DELETE FROM login_sessions WHERE revoked_at IS NOT NULL OR expires_at <= $1",
+            )
+            .bind(now)
+            .execute(&self.pool)
+        })
         .await
         .map_err(db_error)?;
         Ok(done.rows_affected())

@@ -69,21 +69,26 @@ struct Members<'a> {
 impl Members<'_> {
     /// Writes `"name":` (after a comma past the first member), then the value.
     fn member(&mut self, name: &str, value: impl FnOnce(&mut dyn fmt::Write) -> fmt::Result) {
-        if self.result.is_err() {
-            return;
+        if self.result.is_ok() {
+            let first = std::mem::take(&mut self.first);
+            self.result = write_member(self.out, first, name, value);
         }
-        let separator = if std::mem::take(&mut self.first) {
-            ""
-        } else {
-            ","
-        };
-        self.result = (|| {
-            self.out.write_str(separator)?;
-            quoted(self.out, |w| w.write_str(name))?;
-            self.out.write_char(':')?;
-            value(self.out)
-        })();
     }
+}
+
+/// Writes `"name":value`, after a comma unless it is the object's `first` member.
+fn write_member(
+    out: &mut dyn fmt::Write,
+    first: bool,
+    name: &str,
+    value: impl FnOnce(&mut dyn fmt::Write) -> fmt::Result,
+) -> fmt::Result {
+    if !first {
+        out.write_char(',')?;
+    }
+    quoted(out, |w| w.write_str(name))?;
+    out.write_char(':')?;
+    value(out)
 }
 
 impl Visit for Members<'_> {

@@ -447,14 +447,8 @@ impl AuthService {
         // `past` is everything after the newest `cap − 1`. If `new` is in it (a clock put it
         // behind older sessions), `new` stays and the rest end. Otherwise `new` is one of
         // those newest, so the first of `past`, the cap-th newest, stays as well.
-        match past.iter().position(|id| *id == new.id) {
-            Some(at) => {
-                past.remove(at);
-            }
-            None if !past.is_empty() => {
-                past.remove(0);
-            }
-            None => {}
+        if !past.is_empty() {
+            past.remove(past.iter().position(|id| *id == new.id).unwrap_or(0));
         }
         core.end_sessions(past).await.map(|_| ())
     }

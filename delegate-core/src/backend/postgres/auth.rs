@@ -42,8 +42,13 @@ fn session(row: &PgRow) -> Result<LoginSession> {
 
 /// Whether `e` is PostgreSQL's serialization failure (SQLSTATE 40001): a concurrent writer
 /// won under REPEATABLE READ or SERIALIZABLE.
+/// Whether PostgreSQL failed the statement with this SQLSTATE.
+fn has_sqlstate(e: &sqlx::Error, sqlstate: &str) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.code().is_some_and(|code| code == sqlstate))
+}
+
 fn is_serialization_failure(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.code().is_some_and(|code| code == "40001"))
+    has_sqlstate(e, "40001")
 }
 
 /// How many times a statement PostgreSQL aborted to break a deadlock is run again.
@@ -62,11 +67,7 @@ where
     let mut retries = 0;
     loop {
         match statement().await {
-            Err(sqlx::Error::Database(db))
-                if db.code().is_some_and(|code| code == "40P01") && retries < DEADLOCK_RETRIES =>
-            {
-                retries += 1;
-            }
+            Err(e) if has_sqlstate(&e, "40P01") && retries < DEADLOCK_RETRIES => retries += 1,
             other => return other,
         }
     }

@@ -198,10 +198,6 @@ where
     }
 }
 
-/// The client's IP as the rate-limit middleware resolved it, kept for the handlers.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ClientIp(pub(crate) IpAddr);
-
 /// The client's IP: the connection's peer, unless the peer is a trusted proxy (see
 /// `delegate_core::ratelimit::TrustedProxies::client`). `None` when the server was not
 /// started with connect info.
@@ -210,9 +206,6 @@ pub(crate) fn client_ip(
     extensions: &Extensions,
     delegate: &Delegate,
 ) -> Option<IpAddr> {
-    if let Some(ClientIp(ip)) = extensions.get::<ClientIp>() {
-        return Some(*ip);
-    }
     let ConnectInfo(peer) = extensions.get::<ConnectInfo<SocketAddr>>()?;
     let forwarded = headers
         .get_all("x-forwarded-for")

@@ -11,7 +11,7 @@
 //!   its answer carries the `RateLimit-*` headers.
 
 use crate::error::ApiError;
-use crate::extract::{ClientIp, bearer_token, client_ip};
+use crate::extract::{bearer_token, client_ip};
 use crate::ratelimit::{no_connect_info, route_class, route_key, write_headers};
 use crate::routes::admin::is_admin_path;
 use axum::extract::Request;
@@ -24,6 +24,9 @@ use futures::future::{BoxFuture, Either};
 use std::convert::Infallible;
 use std::task::{Context, Poll};
 use tower::{Layer, Service};
+
+/// Headers an answer may gain past the gate: 3 rate-limit, up to 3 CORS, and the edge's 7.
+const ANSWER_HEADERS: usize = 13;
 
 /// Which gate (see the module docs).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -121,28 +124,31 @@ where
     S: Service<Request, Response = Response, Error = Infallible>,
 {
     let (mut parts, body) = req.into_parts();
-    let ip = client_ip(&parts.headers, &parts.extensions, delegate);
     let caller = match verify(delegate, admin, limited, &parts).await {
         Ok(caller) => caller,
         Err(refusal) => return refusal.into_response(),
     };
-    if let Some(ip) = ip {
-        parts.extensions.insert(ClientIp(ip));
-    }
     let decision = if limited {
         let class = route_class(&parts);
-        let client = match (&caller, ip) {
-            (Some(caller), _) if class != RouteClass::Auth => {
+        // The IP only when the request counts against it (a handler needing it resolves it
+        // again from the same headers and peer address).
+        let client = match &caller {
+            Some(caller) if class != RouteClass::Auth => {
                 RateClient::User(caller.user_id, caller.tier)
             }
-            (_, Some(ip)) => RateClient::Ip(ip),
-            (_, None) => return no_connect_info().into_response(),
+            _ => match client_ip(&parts.headers, &parts.extensions, delegate) {
+                Some(ip) => RateClient::Ip(ip),
+                None => return no_connect_info().into_response(),
+            },
         };
-        match delegate
-            .limits()
-            .check(&client, &route_key(&parts), class)
-            .await
-        {
+        let limits = delegate.limits();
+        // The route's name is only looked up among per-route limits: not built without any.
+        let route = if limits.has_route_limits() {
+            route_key(&parts)
+        } else {
+            String::new()
+        };
+        match limits.check(&client, &route, class).await {
             Ok(decision) if decision.allowed => Some(decision),
             Ok(decision) => {
                 let mut refusal = ApiError::rate_limited(decision.retry_after).into_response();
@@ -160,6 +166,9 @@ where
         parts.extensions.insert(caller);
     }
     let Ok(mut response) = inner.call(Request::from_parts(parts, body)).await;
+    // Room at once for what the gate, CORS and the edge add (see `edge::decorate`): each
+    // growth of the map on the way rehashes it.
+    response.headers_mut().reserve(ANSWER_HEADERS);
     if let Some(decision) = &decision {
         write_headers(response.headers_mut(), decision);
     }

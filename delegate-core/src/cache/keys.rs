@@ -5,10 +5,22 @@
 
 use crate::ids::{ChatSessionId, LoginSessionId, UserId};
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// `prefix` then the id, in a string made at its final size: the profile, login session and
+/// limiter keys are built on every request, where `format!` would grow the string three times.
+fn with_id(prefix: &str, id: Uuid) -> String {
+    let mut text = Uuid::encode_buffer();
+    let id = id.hyphenated().encode_lower(&mut text);
+    let mut key = String::with_capacity(prefix.len() + id.len());
+    key.push_str(prefix);
+    key.push_str(id);
+    key
+}
 
 /// A user's profile (`user:{userId}`, the original backend's name).
 pub fn user(id: UserId) -> String {
-    format!("user:{id}")
+    with_id("user:", id.as_uuid())
 }
 
 /// The glob matching every cached profile.
@@ -16,7 +28,7 @@ pub const ALL_USERS: &str = "user:*";
 
 /// A login session as stored (`login_session:{loginSessionId}`).
 pub fn login_session(id: LoginSessionId) -> String {
-    format!("login_session:{id}")
+    with_id("login_session:", id.as_uuid())
 }
 
 /// The glob matching every cached login session.
@@ -74,6 +86,7 @@ pub fn login_lock(account_digest: &str, client: &str) -> String {
 
 /// Rate-limit keys (the limiter stores them under `rate_limit:`).
 pub mod limits {
+    use super::with_id;
     use crate::ids::UserId;
 
     /// The whole server's request count (`global`).
@@ -81,7 +94,7 @@ pub mod limits {
 
     /// A signed-in user's requests (`user:{userId}`).
     pub fn user(id: UserId) -> String {
-        format!("user:{id}")
+        with_id("user:", id.as_uuid())
     }
 
     /// An anonymous client's requests, by its IP bucket (`ip:{bucket}`).
@@ -123,5 +136,8 @@ mod tests {
         assert!(glob_match(ALL_USERS, &user(user_id)));
         assert!(!glob_match(ALL_USERS, &chat_sessions(user_id)));
         assert_eq!(user(user_id), format!("user:{user_id}"));
+        assert_eq!(limits::user(user_id), format!("user:{user_id}"));
+        let id = LoginSessionId::new();
+        assert_eq!(login_session(id), format!("login_session:{id}"));
     }
 }

@@ -90,6 +90,12 @@ impl RateLimits {
         }
     }
 
+    /// Whether any per-route limit is configured: a caller may skip naming the route for
+    /// [`check`](Self::check) (and pass `""`) when none is.
+    pub fn has_route_limits(&self) -> bool {
+        !self.config.routes.is_empty()
+    }
+
     /// Counts one request of `client` on `route` (e.g. `"GET /api/v1/auth/me"`). Returns the
     /// tightest decision over every scope that applies: check `allowed`. Errors only when the
     /// shared limiter is down on a fail-closed route ([`Error::Unavailable`]).

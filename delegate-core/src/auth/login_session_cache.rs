@@ -16,7 +16,7 @@ use std::time::Duration;
 pub(crate) const LOGIN_SESSIONS_TOPIC: &str = "login_sessions";
 
 /// How many decoded login sessions are kept beside the cached bytes.
-const SESSIONS_DECODED: u64 = 100_000;
+const SESSIONS_DECODED: usize = 100_000;
 
 /// A [`LoginSessionStore`] whose writes drop the cached copy, with [`Self::cached`] for reads
 /// that may come from the cache. Its `get` still reads the store: liveness checks (refresh,

@@ -2,17 +2,16 @@
 
 use crate::config::{AuthConfig, Secret};
 use crate::error::{Error, Result};
-use crate::hashing::FastHash;
+use crate::hashing::{BoundedMap, bounded_map};
 use crate::ids::{LoginSessionId, UserId};
 use crate::users::{Role, Tier};
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// How many verified tokens a signer remembers (about 0.5 KB each).
-const VERIFIED_CAPACITY: u64 = 65_536;
+const VERIFIED_CAPACITY: usize = 65_536;
 
 /// The `typ` claim of an access token.
 pub const ACCESS_TYPE: &str = "access";
@@ -52,9 +51,9 @@ pub struct TokenSigner {
     /// Tokens whose signature and claims were checked, by their exact text: a client presents
     /// the same token on every request, and a repeat skips the signature and the JSON. The
     /// time window is checked on every call. Only tokens that passed enter, so a client
-    /// cannot fill it with garbage; an entry is dropped at most one token lifetime (plus the
-    /// leeway) after it entered; a token still in its window then is simply decoded again.
-    verified: moka::sync::Cache<String, Arc<AccessClaims>, FastHash>,
+    /// cannot fill it with garbage; at most [`VERIFIED_CAPACITY`] are kept, newer ones pushing
+    /// out the least used (a token pushed out is simply decoded again).
+    verified: BoundedMap<String, Arc<AccessClaims>>,
     issuer: String,
     audience: String,
     ttl_secs: i64,
@@ -76,14 +75,7 @@ impl TokenSigner {
             encoding: EncodingKey::from_secret(secret.expose()),
             decoding: DecodingKey::from_secret(secret.expose()),
             validation,
-            verified: moka::sync::Cache::builder()
-                .max_capacity(VERIFIED_CAPACITY)
-                // A real-time bound on memory only (at most a day): the window is checked
-                // against the injected clock on every call.
-                .time_to_live(Duration::from_secs(
-                    config.access_ttl_secs.saturating_add(5).min(86_400),
-                ))
-                .build_with_hasher(FastHash::default()),
+            verified: bounded_map(VERIFIED_CAPACITY),
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             ttl_secs: config.access_ttl_secs as i64,
@@ -235,7 +227,7 @@ mod tests {
         let (token, _) = issue_at(now);
         let s = signer();
         s.verify(&token, now).unwrap();
-        assert!(s.verified.contains_key(&token));
+        assert!(s.verified.get(&token).is_some());
         assert_eq!(
             code(s.verify(&token, now + TimeDelta::seconds(906))),
             "token_expired"
@@ -248,7 +240,7 @@ mod tests {
         let mut forged = token.clone();
         forged.pop();
         assert_eq!(code(s.verify(&forged, now)), "invalid_token");
-        assert!(!s.verified.contains_key(&forged));
+        assert!(s.verified.get(&forged).is_none());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use super::Cache;
 use crate::error::{Error, ErrorKind, Result};
-use crate::hashing::FastHash;
+use crate::hashing::{BoundedMap, bounded_map};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use serde::Serialize;
@@ -63,16 +63,14 @@ where
 /// Values decoded from cached JSON, by key, each beside the bytes it was decoded from (see
 /// [`cached_json_memo`]). Bounded; shared by clones of the service that owns it.
 pub struct DecodedMemo<T> {
-    entries: moka::sync::Cache<String, (Bytes, Arc<T>), FastHash>,
+    entries: BoundedMap<String, (Bytes, Arc<T>)>,
 }
 
 impl<T: Send + Sync + 'static> DecodedMemo<T> {
     /// A memo of at most `capacity` values.
-    pub fn new(capacity: u64) -> Self {
+    pub fn new(capacity: usize) -> Self {
         Self {
-            entries: moka::sync::Cache::builder()
-                .max_capacity(capacity)
-                .build_with_hasher(FastHash::default()),
+            entries: bounded_map(capacity),
         }
     }
 }

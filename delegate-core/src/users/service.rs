@@ -27,7 +27,7 @@ pub struct UsersService {
 }
 
 /// How many decoded profiles are kept beside the cached bytes.
-const PROFILES_DECODED: u64 = 100_000;
+const PROFILES_DECODED: usize = 100_000;
 
 /// The bus topic on which a changed account's id is published, so that every process
 /// sharing the store drops its cached copy (the CLI included).

@@ -180,3 +180,31 @@ mod event_log {
         suite::unknown_logs_and_future_numbers(log()).await;
     }
 }
+
+/// Transactions cancelled mid-way, in memory (one store) and on SQLite (a second store on
+/// the same file reads).
+mod cancelled_transactions {
+    use super::*;
+    use delegate_core::testing::usage::cancelled_transactions_leave_no_connection_in_one as suite;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn memory() {
+        let stores = memory_stores().await;
+        suite(stores.clone(), stores).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        let dir = tempfile::tempdir().expect("create a temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("cancel.db").display());
+        let writer = SqliteStore::connect(&url)
+            .await
+            .expect("open and migrate SQLite");
+        let reader = SqliteStore::open(&url).await.expect("open SQLite again");
+        suite(
+            Stores::from_complete_backend(Arc::new(writer)),
+            Stores::from_complete_backend(Arc::new(reader)),
+        )
+        .await;
+    }
+}

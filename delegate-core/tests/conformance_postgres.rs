@@ -116,3 +116,17 @@ async fn rotations_keep_one_winner_when_the_server_defaults_to_serializable() {
     .await;
     drop(schema);
 }
+
+/// Transactions cancelled mid-way (even while `BEGIN` is on the wire) leave no pooled
+/// connection inside a transaction: a second store on the schema sees later writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelled_transactions_leave_no_connection_in_one() {
+    let url = std::env::var(URL_VAR).expect("DELEGATE_TEST_DATABASE_URL");
+    let (writer, schema) = TestSchema::create(&url, "cancel").await.unwrap();
+    let reader = PgStore::open_in_schema(&url, schema.name()).await.unwrap();
+    delegate_core::testing::usage::cancelled_transactions_leave_no_connection_in_one(
+        Stores::from_complete_backend(Arc::new(writer)),
+        Stores::from_complete_backend(Arc::new(reader)),
+    )
+    .await;
+}

@@ -270,3 +270,26 @@ pub async fn holds_are_atomic_per_user_and_count_with_the_ledger(stores: Stores)
         HoldOutcome::Held
     );
 }
+
+/// A transaction given up at any point (a request whose client went away drops its future,
+/// even while `BEGIN` is on the wire) leaves no pooled connection inside a transaction:
+/// accounts written right after are committed, so `reader` (another connection to the same
+/// database; the same store where there are no connections) sees every one of them.
+pub async fn cancelled_transactions_leave_no_connection_in_one(writer: Stores, reader: Stores) {
+    let ada = seed_user(&writer).await;
+    let spent = event(ada.id, 0, 1, 1, 1);
+    for round in 0..60u64 {
+        // Sixteen at once, given up after anything from a single poll to a few round trips.
+        let delay = std::time::Duration::from_micros(round % 12 * 40);
+        let records = (0..16).map(|_| writer.usage.record(&spent));
+        let _ = tokio::time::timeout(delay, futures::future::join_all(records)).await;
+        for _ in 0..8 {
+            let user = seed_user(&writer).await;
+            assert!(
+                reader.users.get(user.id).await.unwrap().is_some(),
+                "round {round}: an account written after cancelled transactions was never \
+                 committed"
+            );
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! `UsageStore` on PostgreSQL: the append-only usage ledger with daily rollups.
 
 use super::{PgStore, db_error};
+use crate::backend::transaction::begin;
 use crate::error::{Error, Result};
 use crate::ids::{MessageId, UserId};
 use crate::usage::{
@@ -14,7 +15,7 @@ use sqlx::Row;
 #[async_trait]
 impl UsageStore for PgStore {
     async fn record(&self, event: &UsageEvent) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = begin(&self.pool, None, db_error).await?;
         sqlx::query(
             "INSERT INTO usage_events (user_id, at, messages, prompt_tokens, completion_tokens, \
              voice_in_ms, voice_out_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -87,7 +88,7 @@ impl UsageStore for PgStore {
     }
 
     async fn hold(&self, hold: &Hold, limits: &HoldLimits) -> Result<HoldOutcome> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = begin(&self.pool, None, db_error).await?;
         // One transaction at a time per user, on every instance: the lock is held until
         // commit, so the read below sees every hold taken before it.
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7301))")

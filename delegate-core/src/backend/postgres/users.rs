@@ -2,6 +2,7 @@
 
 use super::{PgStore, db_error};
 use crate::backend::like_prefix;
+use crate::backend::transaction::begin;
 use crate::error::Result;
 use crate::ids::UserId;
 use crate::users::{
@@ -46,7 +47,7 @@ impl PgStore {
     /// concurrent demotions are serialised and the second sees the first. `Ok(false)` for an
     /// unknown user, [`last_admin`] when the guard held the change back.
     async fn guarded_change(&self, id: UserId, change: PgQuery<'_>) -> Result<bool> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = begin(&self.pool, None, db_error).await?;
         let admins: Vec<uuid::Uuid> = sqlx::query_scalar(
             "SELECT id FROM users WHERE role = 'admin' AND NOT disabled ORDER BY id FOR UPDATE",
         )

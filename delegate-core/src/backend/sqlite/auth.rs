@@ -5,6 +5,7 @@ use crate::auth::{
     DeviceInfo, ExpiredDeletion, LoginSession, LoginSessionStore, RefreshTokenCounts,
     RefreshTokenRecord, RefreshTokenStore, Rotation, TokenDenylist,
 };
+use crate::backend::transaction::begin;
 use crate::error::Result;
 use crate::ids::{LoginSessionId, UserId};
 use async_trait::async_trait;
@@ -186,7 +187,7 @@ impl RefreshTokenStore for SqliteStore {
     }
 
     async fn rotate(&self, presented: &str, child: &str, at: DateTime<Utc>) -> Result<Rotation> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = begin(&self.pool, None, db_error).await?;
         // The write comes first so the transaction takes SQLite's write lock at once: of
         // concurrent rotations exactly one sees `used_at IS NULL`.
         let spent = sqlx::query(

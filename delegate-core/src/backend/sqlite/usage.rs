@@ -1,6 +1,7 @@
 //! `UsageStore` on SQLite: the append-only usage ledger with daily rollups.
 
 use super::{SqliteStore, db_error, millis};
+use crate::backend::transaction::begin;
 use crate::error::{Error, Result};
 use crate::ids::{MessageId, UserId};
 use crate::usage::{
@@ -14,7 +15,7 @@ use sqlx::Row;
 #[async_trait]
 impl UsageStore for SqliteStore {
     async fn record(&self, event: &UsageEvent) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = begin(&self.pool, None, db_error).await?;
         sqlx::query(
             "INSERT INTO usage_events (user_id, at, messages, prompt_tokens, completion_tokens, \
              voice_in_ms, voice_out_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -89,11 +90,7 @@ impl UsageStore for SqliteStore {
     async fn hold(&self, hold: &Hold, limits: &HoldLimits) -> Result<HoldOutcome> {
         // IMMEDIATE takes SQLite's write lock at once: concurrent holds (from any process
         // on this file) run one after another.
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db_error)?;
+        let mut tx = begin(&self.pool, Some("BEGIN IMMEDIATE"), db_error).await?;
         let user = hold.user_id.to_string();
         sqlx::query("DELETE FROM usage_holds WHERE user_id = ? AND expires_at <= ?")
             .bind(&user)

@@ -1,24 +1,24 @@
-//! The two-level cache: an in-process L1 (moka) in front of a shared L2 (Redis), itself a
+//! The two-level cache: an in-process L1 (quick_cache) in front of a shared L2 (Redis), itself a
 //! [`Cache`]. Writes go to both and tell every other instance, over the event bus, to drop
 //! its L1 copy. `get_or_load` runs one loader per key, however many callers miss at once.
 //! L2 values carry their expiry time (8 bytes, Unix ms by the injected clock, before the
 //! value), so an entry copied into another instance's L1 expires there when it does in L2.
+//! L1 entries carry their end by the same clock, checked when read.
 
 use super::stats::{CacheInspect, CacheSizes, CacheStats, Layer, LayerReport, Sizes, layer_report};
 use super::{Cache, glob_match};
 use crate::bus::{Delivery, EventBus};
 use crate::clock::Clock;
-use crate::error::{Error, Result};
-use crate::hashing::FastHash;
+use crate::error::Result;
+use crate::hashing::{BoundedMap, bounded_map};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::future::BoxFuture;
-use moka::Expiry;
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The bus topic of L1 invalidations.
 pub const CACHE_TOPIC: &str = "cache";
@@ -27,24 +27,14 @@ pub const CACHE_TOPIC: &str = "cache";
 struct Entry {
     /// Shared, so that a hit hands out the same buffer without copying it.
     value: Bytes,
-    ttl: Duration,
+    /// When it ends in L1 (Unix ms by the injected clock); a read at or past it is a miss.
+    until_ms: u64,
 }
 
-struct EntryExpiry;
-
-impl Expiry<String, Entry> for EntryExpiry {
-    fn expire_after_create(&self, _: &String, entry: &Entry, _: Instant) -> Option<Duration> {
-        Some(entry.ttl)
-    }
-
-    fn expire_after_update(
-        &self,
-        _: &String,
-        entry: &Entry,
-        _: Instant,
-        _: Option<Duration>,
-    ) -> Option<Duration> {
-        Some(entry.ttl)
+impl Entry {
+    /// The value, unless the entry has ended at `now_ms`.
+    fn live(self, now_ms: u64) -> Option<Bytes> {
+        (now_ms < self.until_ms).then_some(self.value)
     }
 }
 
@@ -63,7 +53,8 @@ struct Invalidation {
 
 /// L1 + L2, kept coherent across instances over the bus.
 pub struct TwoLevelCache {
-    l1: moka::future::Cache<String, Entry, FastHash>,
+    /// Bounded by entries (S3-FIFO eviction); a lookup takes a shard's read lock only.
+    l1: BoundedMap<String, Entry>,
     l2: Arc<dyn Cache>,
     bus: Arc<dyn EventBus>,
     origin: String,
@@ -94,10 +85,7 @@ impl TwoLevelCache {
     ) -> Result<Arc<Self>> {
         let events = bus.subscribe(CACHE_TOPIC).await?;
         Ok(Arc::new_cyclic(|weak: &Weak<Self>| Self {
-            l1: moka::future::Cache::builder()
-                .max_capacity(l1_capacity)
-                .expire_after(EntryExpiry)
-                .build_with_hasher(FastHash::default()),
+            l1: bounded_map(usize::try_from(l1_capacity).unwrap_or(usize::MAX)),
             l2,
             bus,
             origin: uuid::Uuid::now_v7().to_string(),
@@ -117,7 +105,11 @@ impl TwoLevelCache {
     /// Entries and bytes in L1 now, per namespace.
     pub fn l1_sizes(&self) -> Sizes {
         let mut sizes = Sizes::new();
+        let now_ms = self.now_ms();
         for (key, entry) in self.l1.iter() {
+            if entry.until_ms <= now_ms {
+                continue;
+            }
             let (entries, bytes) = sizes.entry(super::namespace(&key).to_owned()).or_default();
             *entries += 1;
             *bytes = Some(bytes.unwrap_or(0) + (key.len() + entry.value.len()) as u64);
@@ -132,39 +124,62 @@ impl TwoLevelCache {
     }
 
     /// The value under `key`, or what `load` produces (stored in both levels for `ttl`).
-    /// Concurrent misses on one key run `load` once; the others wait for its result.
+    /// Concurrent misses on one key run `load` once; the others wait for its result (and
+    /// when it fails, the next of them loads).
     async fn load_once(
         &self,
         key: &str,
         ttl: Duration,
         load: impl Future<Output = Result<Vec<u8>>>,
     ) -> Result<Bytes> {
-        if let Some(entry) = self.l1.get(key).await {
+        if let Some(value) = self.l1_get(key) {
             self.stats.record(key, Layer::L1, true);
-            return Ok(entry.value);
+            return Ok(value);
         }
         self.stats.record(key, Layer::L1, false);
-        let entry = self
-            .l1
-            .try_get_with(key.to_owned(), async {
-                if let Some(entry) = self.l2_get(key).await {
-                    return Ok(entry);
-                }
+        let guard = match self.l1.get_value_or_guard_async(key).await {
+            Ok(entry) => match entry.live(self.now_ms()) {
+                Some(value) => return Ok(value),
+                // Ended while this caller waited: load it again, uncached.
+                None => None,
+            },
+            Err(guard) => Some(guard),
+        };
+        let entry = match self.l2_get(key).await {
+            Some(entry) => entry,
+            None => {
                 let value = load.await?;
                 if let Err(e) = self.l2_write(key, &value, ttl).await {
                     tracing::warn!(error = %e.report(), "L2 cache write failed; serving from L1 only");
                 }
-                Ok::<_, Error>(self.entry(value, ttl))
-            })
-            .await
-            .map_err(|e: Arc<Error>| (*e).clone())?;
-        Ok(entry.value)
+                self.entry(value, ttl)
+            }
+        };
+        let value = entry.value.clone();
+        if let Some(guard) = guard {
+            // Refused when L1 dropped the key meanwhile (an invalidation): it stays out.
+            let _ = guard.insert(entry);
+        }
+        Ok(value)
+    }
+
+    /// L1's live value under `key`; an ended entry is dropped.
+    fn l1_get(&self, key: &str) -> Option<Bytes> {
+        let entry = self.l1.get(key)?;
+        let live = entry.live(self.now_ms());
+        if live.is_none() {
+            self.l1.remove(key);
+        }
+        live
     }
 
     fn entry(&self, value: Vec<u8>, ttl: Duration) -> Entry {
+        let ttl = ttl.min(self.l1_max_ttl).as_millis();
         Entry {
             value: Bytes::from(value),
-            ttl: ttl.min(self.l1_max_ttl),
+            until_ms: self
+                .now_ms()
+                .saturating_add(u64::try_from(ttl).unwrap_or(u64::MAX)),
         }
     }
 
@@ -184,7 +199,7 @@ impl TwoLevelCache {
     async fn read_through(&self, key: &str) -> Result<Option<Entry>> {
         let found = self.l2_lookup(key).await?;
         if let Some(entry) = &found {
-            self.l1.insert(key.to_owned(), entry.clone()).await;
+            self.l1.insert(key.to_owned(), entry.clone());
         }
         Ok(found)
     }
@@ -221,7 +236,7 @@ impl TwoLevelCache {
             return;
         }
         for key in &message.keys {
-            self.l1.invalidate(key).await;
+            self.l1.remove(key.as_str());
         }
         if let Some(pattern) = message.pattern {
             self.drop_l1_matching(&pattern).await;
@@ -233,10 +248,10 @@ impl TwoLevelCache {
             .l1
             .iter()
             .filter(|(key, _)| glob_match(pattern, key))
-            .map(|(key, _)| key.as_ref().clone())
+            .map(|(key, _)| key)
             .collect();
         for key in &keys {
-            self.l1.invalidate(key).await;
+            self.l1.remove(key.as_str());
         }
         keys.len() as u64
     }
@@ -245,7 +260,6 @@ impl TwoLevelCache {
 #[async_trait]
 impl CacheInspect for TwoLevelCache {
     async fn inspect(&self) -> Result<Vec<LayerReport>> {
-        self.l1.run_pending_tasks().await;
         let l1 = layer_report(Layer::L1, self.l1_sizes(), &self.stats, false);
         let (sizes, truncated) = match self.l2_sizes.get() {
             Some(measure) => measure.sizes().await?,
@@ -259,9 +273,9 @@ impl CacheInspect for TwoLevelCache {
 #[async_trait]
 impl Cache for TwoLevelCache {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        if let Some(entry) = self.l1.get(key).await {
+        if let Some(value) = self.l1_get(key) {
             self.stats.record(key, Layer::L1, true);
-            return Ok(Some(entry.value.to_vec()));
+            return Ok(Some(value.to_vec()));
         }
         self.stats.record(key, Layer::L1, false);
         Ok(self.read_through(key).await?.map(|e| e.value.to_vec()))
@@ -269,13 +283,13 @@ impl Cache for TwoLevelCache {
 
     async fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<()> {
         self.l2_write(key, &value, ttl).await?;
-        self.l1.insert(key.to_owned(), self.entry(value, ttl)).await;
+        self.l1.insert(key.to_owned(), self.entry(value, ttl));
         self.announce(vec![key.to_owned()], None).await;
         Ok(())
     }
 
     async fn delete(&self, key: &str) -> Result<bool> {
-        self.l1.invalidate(key).await;
+        self.l1.remove(key);
         let existed = self.l2.delete(key).await?;
         self.announce(vec![key.to_owned()], None).await;
         Ok(existed)
@@ -332,7 +346,7 @@ async fn listen(cache: Weak<TwoLevelCache>, mut events: crate::bus::Subscription
                 Ok(message) => cache.apply(message).await,
                 Err(e) => tracing::warn!(error = %e, "ignored a malformed cache invalidation"),
             },
-            Delivery::Gap => cache.l1.invalidate_all(),
+            Delivery::Gap => cache.l1.clear(),
         }
     }
 }
@@ -342,6 +356,7 @@ mod tests {
     use super::*;
     use crate::backend::memory::{MemoryBus, MemoryCache};
     use crate::clock::ManualClock;
+    use crate::error::Error;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     const TTL: Duration = Duration::from_secs(60);

@@ -79,10 +79,10 @@ impl Drop for Cleanup {
 }
 
 /// The services at the URL in `var` under a fresh prefix, timed by `clock`.
-async fn shared(var: &str, clock: ManualClock) -> (Shared, Cleanup) {
+async fn shared(var: &str, clock: Arc<dyn Clock>) -> (Shared, Cleanup) {
     let url = url(var);
     let prefix = fresh_prefix();
-    let shared = Shared::connect(&url, &prefix, &CacheConfig::default(), Arc::new(clock))
+    let shared = Shared::connect(&url, &prefix, &CacheConfig::default(), clock)
         .await
         .unwrap_or_else(|e| panic!("cannot connect to {var}={url}: {e}"));
     (shared, Cleanup { url, prefix })
@@ -95,27 +95,28 @@ async fn instance(cleanup: &Cleanup, clock: Arc<dyn Clock>) -> RedisBackend {
         .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", cleanup.url))
 }
 
-/// The cache as deployed: the two-level cache (in-process L1) over Redis.
+/// The cache as deployed: the two-level cache (in-process L1) over Redis. On the system
+/// clock: Redis ends keys by its own clock, and L1 entries end by the cache's.
 async fn redis_cache(var: &str) -> CacheFixture {
-    let (shared, cleanup) = shared(var, ManualClock::default()).await;
+    let (shared, cleanup) = shared(var, Arc::new(SystemClock)).await;
     CacheFixture::real_time(shared.cache).with_guard(cleanup)
 }
 
 /// The Redis cache alone (the L2 level).
 async fn redis_l2_cache(var: &str) -> CacheFixture {
-    let (_, cleanup) = shared(var, ManualClock::default()).await;
+    let (_, cleanup) = shared(var, Arc::new(ManualClock::default())).await;
     let l2: Arc<dyn Cache> = Arc::new(instance(&cleanup, Arc::new(SystemClock)).await.cache());
     CacheFixture::real_time(l2).with_guard(cleanup)
 }
 
 async fn redis_limiter(var: &str) -> LimiterFixture {
     let clock = ManualClock::default();
-    let (shared, cleanup) = shared(var, clock.clone()).await;
+    let (shared, cleanup) = shared(var, Arc::new(clock.clone())).await;
     LimiterFixture::new(shared.limiter, clock).with_guard(cleanup)
 }
 
 async fn redis_bus(var: &str) -> BusFixture {
-    let (shared, cleanup) = shared(var, ManualClock::default()).await;
+    let (shared, cleanup) = shared(var, Arc::new(ManualClock::default())).await;
     BusFixture::new(shared.bus).with_guard(cleanup)
 }
 
@@ -157,7 +158,7 @@ fn message(payload: &[u8]) -> Option<Delivery> {
 /// checks spread over both, exactly the limit is admitted.
 async fn limiters_share_one_window(var: &str) {
     let clock = ManualClock::default();
-    let (shared, cleanup) = shared(var, clock.clone()).await;
+    let (shared, cleanup) = shared(var, Arc::new(clock.clone())).await;
     let other: Arc<dyn RateLimiter> =
         Arc::new(instance(&cleanup, Arc::new(clock.clone())).await.limiter());
     let limiters = [shared.limiter.clone(), other.clone()];
@@ -194,7 +195,7 @@ async fn limiters_share_one_window(var: &str) {
 /// bursts (the shared suite case, with a limit high enough for batches).
 async fn leasing_instances_keep_one_bound(var: &str) {
     let clock = ManualClock::default();
-    let (shared, cleanup) = shared(var, clock.clone()).await;
+    let (shared, cleanup) = shared(var, Arc::new(clock.clone())).await;
     let mut instances = vec![shared.limiter.clone()];
     for _ in 0..2 {
         let other = instance(&cleanup, Arc::new(clock.clone())).await;
@@ -207,7 +208,7 @@ async fn leasing_instances_keep_one_bound(var: &str) {
 /// What one instance caches, another reads; what one clears is gone for both (the other's
 /// in-process level learns it over the bus).
 async fn caches_share_entries(var: &str) {
-    let (shared, cleanup) = shared(var, ManualClock::default()).await;
+    let (shared, cleanup) = shared(var, Arc::new(ManualClock::default())).await;
     let other = Shared::connect(
         &cleanup.url,
         &cleanup.prefix,
@@ -241,7 +242,7 @@ async fn caches_share_entries(var: &str) {
 /// A payload published by one instance reaches subscribers on another, on every topic (in a
 /// cluster, whichever node owns the topic's slot and whichever node each side talks to).
 async fn bus_crosses_instances(var: &str, reordered_url: Option<String>) {
-    let (shared, mut cleanup) = shared(var, ManualClock::default()).await;
+    let (shared, mut cleanup) = shared(var, Arc::new(ManualClock::default())).await;
     if let Some(url) = reordered_url {
         cleanup.url = url;
     }
@@ -331,7 +332,7 @@ mod shared_state {
         /// `clear` reaches the keys on every master, not just one node's.
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn clear_reaches_every_master() {
-            let (shared, cleanup) = shared(CLUSTER, ManualClock::default()).await;
+            let (shared, cleanup) = shared(CLUSTER, Arc::new(ManualClock::default())).await;
             for i in 0..300 {
                 shared
                     .cache
@@ -621,19 +622,19 @@ mod event_log {
 
                 #[tokio::test(flavor = "multi_thread")]
                 async fn appends_are_numbered_and_read_back_in_order() {
-                    let (shared, _cleanup) = shared($var, ManualClock::default()).await;
+                    let (shared, _cleanup) = shared($var, Arc::new(ManualClock::default())).await;
                     suite::appends_are_numbered_and_read_back_in_order(shared.events).await;
                 }
 
                 #[tokio::test(flavor = "multi_thread")]
                 async fn old_entries_are_trimmed_and_reported_missing() {
-                    let (shared, _cleanup) = shared($var, ManualClock::default()).await;
+                    let (shared, _cleanup) = shared($var, Arc::new(ManualClock::default())).await;
                     suite::old_entries_are_trimmed_and_reported_missing(shared.events).await;
                 }
 
                 #[tokio::test(flavor = "multi_thread")]
                 async fn unknown_logs_and_future_numbers() {
-                    let (shared, _cleanup) = shared($var, ManualClock::default()).await;
+                    let (shared, _cleanup) = shared($var, Arc::new(ManualClock::default())).await;
                     suite::unknown_logs_and_future_numbers(shared.events).await;
                 }
             }

@@ -243,17 +243,20 @@ impl TwoLevelCache {
         }
     }
 
+    /// Drops L1's keys matching `pattern`; returns how many of them had not ended.
     async fn drop_l1_matching(&self, pattern: &str) -> u64 {
-        let keys: Vec<String> = self
+        let now_ms = self.now_ms();
+        // Collected first: the iterator may miss entries removed while it runs.
+        let matching: Vec<(String, bool)> = self
             .l1
             .iter()
             .filter(|(key, _)| glob_match(pattern, key))
-            .map(|(key, _)| key)
+            .map(|(key, entry)| (key, now_ms < entry.until_ms))
             .collect();
-        for key in &keys {
+        for (key, _) in &matching {
             self.l1.remove(key.as_str());
         }
-        keys.len() as u64
+        matching.iter().filter(|(_, live)| *live).count() as u64
     }
 }
 

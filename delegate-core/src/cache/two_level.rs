@@ -32,9 +32,14 @@ struct Entry {
 }
 
 impl Entry {
+    /// Whether the entry has not ended at `now_ms`.
+    fn is_live(&self, now_ms: u64) -> bool {
+        now_ms < self.until_ms
+    }
+
     /// The value, unless the entry has ended at `now_ms`.
     fn live(self, now_ms: u64) -> Option<Bytes> {
-        (now_ms < self.until_ms).then_some(self.value)
+        self.is_live(now_ms).then_some(self.value)
     }
 }
 
@@ -107,7 +112,7 @@ impl TwoLevelCache {
         let mut sizes = Sizes::new();
         let now_ms = self.now_ms();
         for (key, entry) in self.l1.iter() {
-            if entry.until_ms <= now_ms {
+            if !entry.is_live(now_ms) {
                 continue;
             }
             let (entries, bytes) = sizes.entry(super::namespace(&key).to_owned()).or_default();
@@ -231,7 +236,7 @@ impl TwoLevelCache {
         }
     }
 
-    async fn apply(&self, message: Invalidation) {
+    fn apply(&self, message: Invalidation) {
         if message.origin == self.origin {
             return;
         }
@@ -239,19 +244,19 @@ impl TwoLevelCache {
             self.l1.remove(key.as_str());
         }
         if let Some(pattern) = message.pattern {
-            self.drop_l1_matching(&pattern).await;
+            self.drop_l1_matching(&pattern);
         }
     }
 
     /// Drops L1's keys matching `pattern`; returns how many of them had not ended.
-    async fn drop_l1_matching(&self, pattern: &str) -> u64 {
+    fn drop_l1_matching(&self, pattern: &str) -> u64 {
         let now_ms = self.now_ms();
         // Collected first: the iterator may miss entries removed while it runs.
         let matching: Vec<(String, bool)> = self
             .l1
             .iter()
             .filter(|(key, _)| glob_match(pattern, key))
-            .map(|(key, entry)| (key, now_ms < entry.until_ms))
+            .map(|(key, entry)| (key, entry.is_live(now_ms)))
             .collect();
         for (key, _) in &matching {
             self.l1.remove(key.as_str());
@@ -299,7 +304,7 @@ impl Cache for TwoLevelCache {
     }
 
     async fn clear(&self, pattern: &str) -> Result<u64> {
-        let in_l1 = self.drop_l1_matching(pattern).await;
+        let in_l1 = self.drop_l1_matching(pattern);
         let in_l2 = self.l2.clear(pattern).await?;
         self.announce(Vec::new(), Some(pattern.to_owned())).await;
         Ok(in_l2.max(in_l1))
@@ -346,7 +351,7 @@ async fn listen(cache: Weak<TwoLevelCache>, mut events: crate::bus::Subscription
         let Some(cache) = cache.upgrade() else { return };
         match delivery {
             Delivery::Message(payload) => match serde_json::from_slice::<Invalidation>(&payload) {
-                Ok(message) => cache.apply(message).await,
+                Ok(message) => cache.apply(message),
                 Err(e) => tracing::warn!(error = %e, "ignored a malformed cache invalidation"),
             },
             Delivery::Gap => cache.l1.clear(),

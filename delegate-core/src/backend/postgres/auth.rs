@@ -40,13 +40,13 @@ fn session(row: &PgRow) -> Result<LoginSession> {
     })
 }
 
-/// Whether `e` is PostgreSQL's serialization failure (SQLSTATE 40001): a concurrent writer
-/// won under REPEATABLE READ or SERIALIZABLE.
 /// Whether PostgreSQL failed the statement with this SQLSTATE.
 fn has_sqlstate(e: &sqlx::Error, sqlstate: &str) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.code().is_some_and(|code| code == sqlstate))
 }
 
+/// Whether `e` is PostgreSQL's serialization failure (SQLSTATE 40001): a concurrent writer
+/// won under REPEATABLE READ or SERIALIZABLE.
 fn is_serialization_failure(e: &sqlx::Error) -> bool {
     has_sqlstate(e, "40001")
 }
